@@ -1,0 +1,33 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "antema",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "GatanDM", targets: ["GatanDM"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+        .executable(name: "antemactl", targets: ["antemactl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // bytes -> tag tree -> images with calibration. No I/O beyond reading one file.
+        .target(name: "GatanDM"),
+        // Image analysis on in-memory images: pure functions, values in, values out.
+        .target(name: "Pipeline", dependencies: ["GatanDM"]),
+        .executableTarget(
+            name: "antemactl",
+            dependencies: [
+                "GatanDM", "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // Benchmarks: executables that print figures (never timed tests).
+        .executableTarget(name: "DMBench", dependencies: ["GatanDM"], path: "Benchmarks/DMBench"),
+        .testTarget(name: "GatanDMTests", dependencies: ["GatanDM"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "antemactlTests", dependencies: ["antemactl"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
