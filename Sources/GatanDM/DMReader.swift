@@ -155,7 +155,7 @@ struct TagParser {
         switch info[0] {
         case DMElementType.structCode:
             // [15, nameLength, nFields, (fieldNameLength, type) x nFields]
-            guard nInfo >= 3, nInfo == 3 + 2 * Int(info[2]) else { throw bad("struct type words do not match the field count") }
+            guard nInfo >= 3, info[2] <= UInt64(nInfo), nInfo == 3 + 2 * Int(info[2]) else { throw bad("struct type words do not match the field count") }
             let fields = try (0..<Int(info[2])).map { try elementType(info[4 + 2 * $0], at: infoAt) }
             var values: [DMValue] = []
             for f in fields {
@@ -175,14 +175,15 @@ struct TagParser {
             let element: DMArrayElement
             if info[1] == DMElementType.structCode {
                 // [20, 15, nameLength, nFields, (fieldNameLength, type) x nFields, count]
-                guard nInfo >= 5, nInfo == 5 + 2 * Int(info[3]) else { throw bad("array-of-struct type words do not match the field count") }
+                guard nInfo >= 5, info[3] <= UInt64(nInfo), nInfo == 5 + 2 * Int(info[3]) else { throw bad("array-of-struct type words do not match the field count") }
                 element = .structure(try (0..<Int(info[3])).map { try elementType(info[5 + 2 * $0], at: infoAt) })
             } else {
                 guard nInfo == 3 else { throw bad("a simple array needs exactly 3 type words") }
                 element = .simple(try elementType(info[1], at: infoAt))
             }
+            guard element.size > 0 else { throw bad("an array of structs without fields") }
             let n = info[nInfo - 1]
-            let size = UInt64(max(element.size, 1))
+            let size = UInt64(element.size)
             let (bytes, overflow) = n.multipliedReportingOverflow(by: size)
             guard !overflow, bytes <= UInt64(reader.remaining) else {
                 throw reader.error(.absurdLength, "array of \(n) elements of \(element.size) bytes exceeds the \(reader.remaining) bytes left", at: infoAt)
