@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages antema builds and tests with, if any are missing. Idempotent:
+# a machine that has them all is left untouched (no apt-get update, no network).
+set -euo pipefail
+
+packages=(
+  make pkg-config
+  libsqlite3-dev      # the store (GRDB over the system SQLite)
+  libopenblas-dev     # the inference engine (sgemm)
+  libpng-dev          # PNG input and report pictures
+  libtiff-dev         # TIFF input
+  python3             # test helpers that check written files
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: missing ${missing[*]}; run as root or install sudo" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
