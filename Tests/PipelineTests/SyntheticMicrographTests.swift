@@ -30,6 +30,8 @@ import Testing
         let mask = s.truthMask
         let inside = zip(s.pixels, mask).filter { $0.1 }.map { Double($0.0) }
         let outside = zip(s.pixels, mask).filter { !$0.1 }.map { Double($0.0) }
-        #expect(inside.reduce(0, +) / Double(inside.count) < outside.reduce(0, +) / Double(outside.count) - 300)
+        let meanInside = inside.reduce(0, +) / Double(inside.count)
+        let meanOutside = outside.reduce(0, +) / Double(outside.count)
+        #expect(meanInside < meanOutside - 300)
     }
 }
