@@ -17,16 +17,19 @@ let package = Package(
         .target(name: "GatanDM"),
         // Image analysis on in-memory images: pure functions, values in, values out.
         .target(name: "Pipeline", dependencies: ["GatanDM"]),
+        // Raster files (PNG through libpng, TIFF through libtiff).
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .target(name: "ImageFiles", dependencies: ["CPNG"]),
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline",
+                "GatanDM", "Pipeline", "ImageFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Benchmarks: executables that print figures (never timed tests).
         .executableTarget(name: "DMBench", dependencies: ["GatanDM"], path: "Benchmarks/DMBench"),
         .testTarget(name: "GatanDMTests", dependencies: ["GatanDM"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageFiles"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl"]),
     ],
     swiftLanguageModes: [.v6]

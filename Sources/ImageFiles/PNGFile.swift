@@ -1,0 +1,88 @@
+import CPNG
+import Foundation
+
+/// A greyscale raster read from or written to PNG: row-major, origin top-left.
+public struct GrayRaster: Sendable {
+    public let width: Int
+    public let height: Int
+    /// Values as stored (0...255 for 8-bit, 0...65535 for 16-bit), as Float.
+    public var pixels: [Float]
+    public let bitDepth: Int
+}
+
+public struct ImageFileError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+/// PNG through libpng's simplified API (no setjmp): colour images are converted to grey by
+/// libpng (sRGB luminance), alpha is composited away, 16-bit files keep 16 bits.
+public enum PNGFile {
+    public static func read(path: String) throws -> GrayRaster {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ImageFileError(path: path, message: "cannot read: \(error.localizedDescription)")
+        }
+        return try decode([UInt8](data), path: path)
+    }
+
+    public static func decode(_ bytes: [UInt8], path: String = "<memory>") throws -> GrayRaster {
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        let ok = bytes.withUnsafeBytes { raw in
+            png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count)
+        }
+        guard ok != 0 else { throw ImageFileError(path: path, message: "not a readable PNG: \(message(&image))") }
+        defer { png_image_free(&image) }
+        let sixteen = (image.format & UInt32(PNG_FORMAT_FLAG_LINEAR)) != 0 || isSixteenBit(bytes)
+        let width = Int(image.width), height = Int(image.height)
+        guard width > 0, height > 0, width <= 1 << 16, height <= 1 << 16 else {
+            throw ImageFileError(path: path, message: "PNG size \(width) x \(height) is outside 1...65536")
+        }
+        if sixteen {
+            image.format = png_uint_32(PNG_FORMAT_LINEAR_Y)
+            var buffer = [UInt16](repeating: 0, count: width * height)
+            let r = bytes.withUnsafeBytes { raw in
+                buffer.withUnsafeMutableBytes { out in
+                    png_image_finish_read(&image, nil, out.baseAddress, 0, nil)
+                }
+            }
+            guard r != 0 else { throw ImageFileError(path: path, message: "PNG decoding failed: \(message(&image))") }
+            return GrayRaster(width: width, height: height, pixels: buffer.map(Float.init), bitDepth: 16)
+        } else {
+            image.format = png_uint_32(PNG_FORMAT_GRAY)
+            var buffer = [UInt8](repeating: 0, count: width * height)
+            let r = bytes.withUnsafeBytes { raw in
+                buffer.withUnsafeMutableBytes { out in
+                    png_image_finish_read(&image, nil, out.baseAddress, 0, nil)
+                }
+            }
+            guard r != 0 else { throw ImageFileError(path: path, message: "PNG decoding failed: \(message(&image))") }
+            return GrayRaster(width: width, height: height, pixels: buffer.map(Float.init), bitDepth: 8)
+        }
+    }
+
+    /// Writes an 8-bit greyscale PNG.
+    public static func write(gray8 pixels: [UInt8], width: Int, height: Int, to path: String) throws {
+        precondition(pixels.count == width * height)
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        image.width = png_uint_32(width)
+        image.height = png_uint_32(height)
+        image.format = png_uint_32(PNG_FORMAT_GRAY)
+        let ok = pixels.withUnsafeBytes { raw in
+            png_image_write_to_file(&image, path, 0, raw.baseAddress, 0, nil)
+        }
+        guard ok != 0 else { throw ImageFileError(path: path, message: "cannot write PNG: \(message(&image))") }
+    }
+
+    static func message(_ image: inout png_image) -> String {
+        withUnsafeBytes(of: &image.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    /// IHDR bit depth 16 (byte 24 of a PNG).
+    static func isSixteenBit(_ bytes: [UInt8]) -> Bool { bytes.count > 24 && bytes[24] == 16 }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import GatanDM
+import ImageFiles
+import Testing
+@testable import Pipeline
+
+enum ReferenceCase {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/antema-reference")
+    static var available: Bool { FileManager.default.fileExists(atPath: folder.appendingPathComponent("antema-v1.0-Sheet1.csv").path) }
+    static let skip: Comment = "../shared/data/antema-reference is absent: skipping the reference case"
+    /// The reference program's pixel size (README of the reference folder).
+    static let pixelSizeNm = 0.06398699
+
+    struct Row {
+        var area, eqd, feretMin, feretMax, circularity, perimeter: Double
+        var xmin, ymin, xwidth, ywidth: Double
+        var separationFlag: Int
+    }
+
+    static func rows() throws -> [Row] {
+        let text = try String(contentsOf: folder.appendingPathComponent("antema-v1.0-Sheet1.csv"), encoding: .utf8)
+        return text.split(whereSeparator: \.isNewline).dropFirst().map { line in
+            let v = line.split(separator: ",").map { Double($0)! }
+            return Row(area: v[0], eqd: v[1], feretMin: v[2], feretMax: v[3], circularity: v[4], perimeter: v[5],
+                       xmin: v[6], ymin: v[7], xwidth: v[8], ywidth: v[9], separationFlag: Int(v[10]))
+        }
+    }
+
+    static func mask() throws -> BinaryImage {
+        let raster = try PNGFile.read(path: folder.appendingPathComponent("network-mask.png").path)
+        return BinaryImage(width: raster.width, height: raster.height, pixels: raster.pixels.map { $0 > 0 })
+    }
+}
+
+@Suite(.enabled(if: ReferenceCase.available, ReferenceCase.skip))
+struct ReferenceProgramIsReproduced {
+    @Test("the reference mask gives the reference's 263 particles, each measured within 1e-4")
+    func reproducesSheet1() throws {
+        let refs = try ReferenceCase.rows()
+        let result = ParticleAnalysis.analyze(try ReferenceCase.mask(), pixelSize: PixelSizeNm(y: ReferenceCase.pixelSizeNm, x: ReferenceCase.pixelSizeNm))
+        print("particles: ours \(result.particles.count), reference \(refs.count); separated ours \(result.particles.filter(\.separated).count)")
+        var unmatched: [Int] = []
+        var worst: [String: Double] = [:]
+        var used = Set<Int>()
+        for (i, ref) in refs.enumerated() {
+            let match = result.particles.indices.first { j in
+                let m = result.particles[j]
+                return !used.contains(j) && Double(m.box.minCol) + 0.5 == ref.xmin && Double(m.box.minRow) + 0.5 == ref.ymin
+                    && Double(m.box.width) == ref.xwidth && Double(m.box.height) == ref.ywidth
+            }
+            guard let j = match else { unmatched.append(i); continue }
+            used.insert(j)
+            let m = result.particles[j]
+            func rel(_ a: Double, _ b: Double) -> Double { abs(a - b) / max(abs(b), 1e-12) }
+            let errs: [(String, Double)] = [("area", rel(m.areaNm2, ref.area)), ("eqd", rel(m.equivalentDiameterNm, ref.eqd)),
+                                            ("feretMin", rel(m.feretMinNm, ref.feretMin)), ("feretMax", rel(m.feretMaxNm, ref.feretMax)),
+                                            ("perimeter", rel(m.perimeterNm, ref.perimeter)), ("circularity", rel(m.circularity, ref.circularity))]
+            for (k, e) in errs {
+                worst[k] = max(worst[k] ?? 0, e)
+                if e > 1e-4 { print("row \(i + 2) \(k): ours \(m) ref \(ref)") }
+            }
+        }
+        print("unmatched reference rows: \(unmatched.map { $0 + 2 }) worst: \(worst)")
+        for (j, m) in result.particles.enumerated() where !used.contains(j) {
+            print("extra: box col \(m.box.minCol) row \(m.box.minRow) \(m.box.width)x\(m.box.height) area \(m.areaPx) sep \(m.separated)")
+        }
+        for i in unmatched { print("missing: \(refs[i])") }
+        #expect(result.particles.count == refs.count)
+        #expect(unmatched.isEmpty)
+        for (k, e) in worst { #expect(e <= 1e-4, "\(k) worst relative error \(e)") }
+    }
+}
