@@ -34,15 +34,16 @@ extension BinaryImage {
         return out
     }
 
-    /// Dilation with the reflected element (MATLAB's `imdilate`): a pixel is set when any pixel
-    /// under the reflected element is set. Pixels outside the image count as unset.
+    /// Dilation (MATLAB's `imdilate`, which uses the reflected element): pixel `z` is set when
+    /// some offset `b` of the element has `z - b` set, so every set pixel spreads to itself plus
+    /// each offset (the 2 x 2 square grows right and down). Pixels outside count as unset.
     public func dilated(by se: StructuringElement) -> BinaryImage {
         var out = BinaryImage(width: width, height: height)
         let offsets = se.offsets
         for r in 0..<height {
             for c in 0..<width where self[r, c] {
                 for (dr, dc) in offsets {
-                    let nr = r - dr, nc = c - dc
+                    let nr = r + dr, nc = c + dc
                     if nr >= 0 && nc >= 0 && nr < height && nc < width { out[nr, nc] = true }
                 }
             }

@@ -59,48 +59,47 @@ public enum ParticleAnalysis {
         let pixelNm = (pixelSize.x * pixelSize.y).squareRoot()
         let minPixels = p.minimumPixels(pixelSizeNm: pixelNm)
         let cleaned = mask.smallObjectsRemoved(minimumPixels: minPixels)
-        var whole: [Region] = []
-        var flagged = Set<Int>()
+        var unseparated = cleaned
+        var flaggedPixels = Set<Pixel>()
         var separated: [Region] = []
         for region in cleaned.regions() {
             let shape = Shape(region)
-            if shape.convexity > p.convexityThreshold {
-                whole.append(region)
-                continue
-            }
+            guard shape.convexity <= p.convexityThreshold else { continue }
             switch p.overlap {
             case .flag:
-                flagged.insert(whole.count)
-                whole.append(region)
+                flaggedPixels.insert(region.pixels[0])
             case .separate:
+                for px in region.pixels { unseparated[px.row, px.col] = false }
                 separated += UECS.separate(region, markerMinimumPixels: max(minPixels, p.markerMinimumPixels), parameters: p)
             case .watershed:
+                for px in region.pixels { unseparated[px.row, px.col] = false }
                 separated += Watershed.separate(region, minimumPixels: minPixels)
             }
-        }
-        // Border clearing, despeckling and hole filling act on each particle's own pixels, so
-        // separated particles keep the pixels they share with their neighbours.
-        func touchesBorder(_ r: Region) -> Bool {
-            r.box.minRow == 0 || r.box.minCol == 0 || r.box.maxRow == mask.height - 1 || r.box.maxCol == mask.width - 1
         }
         var particles: [ParticleMeasurement] = []
         var regions: [Region] = []
         var border: [Region] = []
-        for (i, r0) in whole.enumerated() {
-            if p.clearBorder && touchesBorder(r0) { border.append(r0); continue }
-            guard r0.area >= minPixels else { continue }
-            let r = p.fillHoles ? r0.holesFilled() : r0
-            var m = r.measure(pixelSize: pixelSize)
-            m.overlapFlag = flagged.contains(i)
-            particles.append(m); regions.append(r)
+        /// The reference's clean-up of one layer: clear the border, despeckle, fill holes.
+        func finish(_ layer: BinaryImage, separated: Bool) {
+            let objects = layer.regions(.eight)
+            if p.clearBorder {
+                border += objects.filter { $0.box.minRow == 0 || $0.box.minCol == 0 || $0.box.maxRow == layer.height - 1 || $0.box.maxCol == layer.width - 1 }
+            }
+            var image = p.clearBorder ? layer.borderCleared() : layer
+            image = image.smallObjectsRemoved(minimumPixels: minPixels)
+            if p.fillHoles { image = image.holesFilled() }
+            for r in image.regions(.eight) {
+                var m = r.measure(pixelSize: pixelSize)
+                m.separated = separated
+                m.overlapFlag = r.pixels.contains { flaggedPixels.contains($0) }
+                particles.append(m)
+                regions.append(r)
+            }
         }
-        for r0 in separated {
-            if p.clearBorder && touchesBorder(r0) { border.append(r0); continue }
-            guard r0.area >= minPixels else { continue }
-            let r = p.fillHoles ? r0.holesFilled() : r0
-            var m = r.measure(pixelSize: pixelSize)
-            m.separated = true
-            particles.append(m); regions.append(r)
+        finish(unseparated, separated: false)
+        for r in separated {
+            // each separated particle is its own layer, so shared pixels stay with both
+            finish(BinaryImage(width: mask.width, height: mask.height, regions: [r]), separated: true)
         }
         return ParticleAnalysisResult(particles: particles, regions: regions, borderRegions: border, parameters: p)
     }

@@ -1,60 +1,85 @@
 /// Ultimate erosion of convex shapes (UECS), the reference program's separation of
-/// overlapping particles.
+/// overlapping particles (after Park & Ding, *Data Science for Nano Image Analysis*, 2021).
 ///
-/// A non-convex object is eroded pass by pass, alternating the 2 x 2 square (even passes) and
-/// the 3 x 3 cross (odd passes), each erosion followed by an opening with the cross. After each
-/// pass every connected piece is tested: it keeps eroding while it is non-convex (convexity at or
-/// below the threshold, or solidity below its threshold), larger than the marker minimum, and
-/// thicker (minor axis) than `floor(markerMinimum / 10)`; otherwise it freezes and, if larger than
-/// the marker minimum, becomes a marker that remembers how many passes it took. Each marker is
-/// then regrown for at most that many steps (dilation with the same alternation, a closing with
-/// the cross, restriction to the original object), stopping early on an even step when the new
-/// pixels are less than `regrowthStopFraction` of the dilation ring. A regrown particle that is
-/// still non-convex is discarded. Particles may share pixels with their neighbours.
+/// Works on the object's bounding-box crop. Erosion treats pixels outside the crop as set,
+/// dilation as unset (MATLAB's padding for binary morphology).
+///
+/// 1. Sweeps `s = 0, 1, ...`: every connected piece of the working image is tested. A piece that
+///    is non-convex (convexity at or below the threshold, or `1 - area / convexArea >= 1 -
+///    solidityThreshold`), larger than the marker minimum and thicker (minor axis) than
+///    `floor(markerMinimum / 10)` is eroded on its own, by the 2 x 2 square on even sweeps and
+///    the 3 x 3 cross on odd sweeps, then opened with the cross. Any other piece freezes: it
+///    leaves the working image, becomes a marker if larger than the marker minimum, and records
+///    `s + 1`, the number of steps it may regrow. Sweeps end when no piece was eroded.
+/// 2. The markers are labelled (8-connected, column-major order) and each is regrown for at
+///    most its recorded count of steps: dilation by the same alternation, closing with the cross
+///    (zero-padded), keeping only new pixels inside the original object. After an even step the
+///    growth stops unless it added pixels amounting to at least `regrowthStopFraction` of the
+///    dilation ring (the new pixels of the closed dilation, inside the object or not).
+/// 3. A regrown particle that is still non-convex (same test) is discarded.
+///
+/// Separated particles may share pixels with their neighbours; each is measured on its own.
 enum UECS {
+    static func isNonConvex(_ piece: Region, _ shape: Shape, _ p: AnalysisParameters) -> Bool {
+        shape.convexity <= p.convexityThreshold
+            || 1 - Double(piece.area) / Double(max(shape.convexAreaPx, 1)) >= 1 - p.solidityThreshold - 1e-12
+    }
+
+    /// Safety bound on erosion sweeps (the reference loops until nothing changes).
+    static func maximumSweeps(_ crop: BinaryImage) -> Int { 2 * (crop.width + crop.height) + 8 }
+
     static func separate(_ object: Region, markerMinimumPixels markerMin: Int, parameters p: AnalysisParameters) -> [Region] {
-        let pad = 2
-        let original = object.mask(pad: pad)
-        let offsetRow = object.box.minRow - pad, offsetCol = object.box.minCol - pad
-        var active = original
-        var markers: [(BinaryImage, Int)] = []
-        var pass = 0
+        let crop = object.mask(pad: 0)
+        let w = crop.width
+        var work = crop
+        var markers = BinaryImage(width: w, height: crop.height)
+        var regrowSteps = [Int](repeating: 0, count: crop.pixels.count)
         let minorLimit = Double(markerMin / 10)
-        while true {
-            let se: StructuringElement = pass % 2 == 0 ? .square2 : .cross3
-            let eroded = active.eroded(by: se).opened(by: .cross3)
-            if eroded == active { break }
-            pass += 1
-            var next = BinaryImage(width: active.width, height: active.height)
-            for piece in eroded.regions(.eight) {
+        var sweep = 0
+        var changed = true
+        while changed {
+            changed = false
+            let se: StructuringElement = sweep % 2 == 0 ? .square2 : .cross3
+            var next = work
+            let force = sweep >= maximumSweeps(crop)
+            for piece in work.regions(.eight) {
                 let shape = Shape(piece)
-                let nonConvex = shape.convexity <= p.convexityThreshold || shape.solidity(area: piece.area) < p.solidityThreshold
-                if nonConvex && piece.area > markerMin && minorAxisLength(piece) > minorLimit {
-                    for px in piece.pixels { next[px.row, px.col] = true }
-                } else if piece.area > markerMin {
-                    markers.append((BinaryImage(width: active.width, height: active.height, regions: [piece]), pass))
+                if !force && isNonConvex(piece, shape, p) && piece.area > markerMin && minorAxisLength(piece) > minorLimit {
+                    let eroded = BinaryImage(width: w, height: crop.height, regions: [piece]).eroded(by: se).opened(by: .cross3)
+                    for px in piece.pixels { next[px.row, px.col] = eroded[px.row, px.col] }
+                    changed = true
+                } else {
+                    for px in piece.pixels {
+                        if piece.area > markerMin { markers[px.row, px.col] = true }
+                        next[px.row, px.col] = false
+                        regrowSteps[px.row * w + px.col] = sweep + 1
+                    }
                 }
             }
-            active = next
-            if active.count == 0 { break }
+            work = next
+            sweep += 1
         }
         var out: [Region] = []
-        for (marker, passes) in markers {
-            var current = marker
-            for step in 0..<passes {
+        for marker in markers.regions(.eight) {
+            let steps = marker.pixels.map { regrowSteps[$0.row * w + $0.col] }.max() ?? 0
+            var current = BinaryImage(width: w, height: crop.height, regions: [marker])
+            for step in 0..<steps {
                 let se: StructuringElement = step % 2 == 0 ? .square2 : .cross3
-                let dilated = current.dilated(by: se)
-                let ring = dilated.count - current.count
-                var grown = dilated.closedZeroPadded(by: .cross3)
-                for i in grown.pixels.indices where grown.pixels[i] && !original.pixels[i] { grown.pixels[i] = false }
-                let added = grown.count - current.count
-                if step % 2 == 0 && Double(added) < p.regrowthStopFraction * Double(ring) { break }
-                current = grown
+                let grown = current.dilated(by: se).closedZeroPadded(by: .cross3)
+                var added = 0, ring = 0
+                var next = current
+                for i in grown.pixels.indices where grown.pixels[i] && !current.pixels[i] {
+                    ring += 1
+                    if crop.pixels[i] { next.pixels[i] = true; added += 1 }
+                }
+                current = next
+                if step % 2 == 0 && !(added > 0 && Double(added) >= p.regrowthStopFraction * Double(ring)) { break }
             }
-            guard let regrown = current.regions(.eight).max(by: { $0.area < $1.area }) else { continue }
-            let shape = Shape(regrown)
-            if shape.convexity <= p.convexityThreshold { continue }
-            out.append(Region(pixels: regrown.pixels.map { Pixel($0.row + offsetRow, $0.col + offsetCol) }))
+            let parts = current.regions(.eight)
+            guard let first = parts.first, !isNonConvex(first, Shape(first), p) else { continue }
+            for part in parts {
+                out.append(Region(pixels: part.pixels.map { Pixel($0.row + object.box.minRow, $0.col + object.box.minCol) }))
+            }
         }
         return out
     }

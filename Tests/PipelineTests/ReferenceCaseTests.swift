@@ -39,7 +39,6 @@ struct ReferenceProgramIsReproduced {
     func reproducesSheet1() throws {
         let refs = try ReferenceCase.rows()
         let result = ParticleAnalysis.analyze(try ReferenceCase.mask(), pixelSize: PixelSizeNm(y: ReferenceCase.pixelSizeNm, x: ReferenceCase.pixelSizeNm))
-        print("particles: ours \(result.particles.count), reference \(refs.count); separated ours \(result.particles.filter(\.separated).count)")
         var unmatched: [Int] = []
         var worst: [String: Double] = [:]
         var used = Set<Int>()
@@ -56,18 +55,30 @@ struct ReferenceProgramIsReproduced {
             let errs: [(String, Double)] = [("area", rel(m.areaNm2, ref.area)), ("eqd", rel(m.equivalentDiameterNm, ref.eqd)),
                                             ("feretMin", rel(m.feretMinNm, ref.feretMin)), ("feretMax", rel(m.feretMaxNm, ref.feretMax)),
                                             ("perimeter", rel(m.perimeterNm, ref.perimeter)), ("circularity", rel(m.circularity, ref.circularity))]
-            for (k, e) in errs {
-                worst[k] = max(worst[k] ?? 0, e)
-                if e > 1e-4 { print("row \(i + 2) \(k): ours \(m) ref \(ref)") }
-            }
+            for (k, e) in errs { worst[k] = max(worst[k] ?? 0, e) }
         }
-        print("unmatched reference rows: \(unmatched.map { $0 + 2 }) worst: \(worst)")
-        for (j, m) in result.particles.enumerated() where !used.contains(j) {
-            print("extra: box col \(m.box.minCol) row \(m.box.minRow) \(m.box.width)x\(m.box.height) area \(m.areaPx) sep \(m.separated)")
-        }
-        for i in unmatched { print("missing: \(refs[i])") }
+        #expect(unmatched.isEmpty, "reference rows without a particle of the same bounding box: \(unmatched.map { $0 + 2 })")
         #expect(result.particles.count == refs.count)
-        #expect(unmatched.isEmpty)
+        // Same order: unseparated particles in column-major label order, then separated ones in
+        // marker order.
+        for (i, (m, ref)) in zip(result.particles, refs).enumerated() {
+            #expect(Double(m.box.minCol) + 0.5 == ref.xmin && Double(m.box.minRow) + 0.5 == ref.ymin, "row \(i + 2) out of order")
+        }
+        // The same 21 particles come out of separation. ANTEMA v1.0 flags one row too many (its
+        // off-by-one marks the last unseparated row as well); antema flags exactly the separated.
+        let refFlagged = refs.indices.filter { refs[$0].separationFlag == 1 }
+        #expect(refFlagged.count == 22)
+        let ours = result.particles.indices.filter { result.particles[$0].separated }
+        #expect(ours.count == 21)
+        #expect(Array(refFlagged.dropFirst()) == ours)
+        // float32 precision of the reference's columns: all within 1e-6 here; the issue asks 1e-4
         for (k, e) in worst { #expect(e <= 1e-4, "\(k) worst relative error \(e)") }
+
+        // The summary sheet: mean and sample standard deviation over all rows.
+        let d = result.particles.map(\.equivalentDiameterNm)
+        let mean = d.reduce(0, +) / Double(d.count)
+        let sd = (d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d.count - 1)).squareRoot()
+        #expect(abs(mean - 1.751395344734192) / 1.751395344734192 < 1e-5)
+        #expect(abs(sd - 0.6109755635261536) / 0.6109755635261536 < 1e-5)
     }
 }
