@@ -28,6 +28,7 @@ let package = Package(
             ]),
         // Benchmarks: executables that print figures (never timed tests).
         .executableTarget(name: "DMBench", dependencies: ["GatanDM"], path: "Benchmarks/DMBench"),
+        .executableTarget(name: "AnalysisBench", dependencies: ["GatanDM", "Pipeline", "ImageFiles"], path: "Benchmarks/AnalysisBench"),
         .testTarget(name: "GatanDMTests", dependencies: ["GatanDM"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageFiles"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl"]),

@@ -57,13 +57,14 @@ public struct BoundingBox: Sendable, Equatable {
 
 /// One connected set of foreground pixels.
 public struct Region: Sendable {
-    /// Pixels in column-major order (by column, then row), as MATLAB lists them.
+    /// The region's pixels, in no particular order; `pixels[0]` is its first pixel in
+    /// column-major order when the region comes from ``BinaryImage/regions(_:)``.
     public var pixels: [Pixel]
     public var box: BoundingBox
 
     public init(pixels: [Pixel]) {
         precondition(!pixels.isEmpty)
-        self.pixels = pixels.sorted { ($0.col, $0.row) < ($1.col, $1.row) }
+        self.pixels = pixels
         var b = BoundingBox(minRow: .max, minCol: .max, maxRow: .min, maxCol: .min)
         for p in pixels {
             b.minRow = min(b.minRow, p.row); b.maxRow = max(b.maxRow, p.row)
@@ -85,36 +86,45 @@ public struct Region: Sendable {
 
 extension BinaryImage {
     /// Connected components, in column-major order of their first pixel (MATLAB's `bwlabel`
-    /// order: sorted by the column, then the row, of each component's first pixel).
+    /// order: sorted by the column, then the row, of each component's first pixel). `pixels[0]`
+    /// of each region is that first pixel.
     public func regions(_ connectivity: Connectivity = .eight) -> [Region] {
-        var label = [Int32](repeating: 0, count: width * height)
-        var regions: [Region] = []
-        var stack: [Int] = []
-        for c in 0..<width {
-            for r in 0..<height {
-                let start = r * width + c
-                guard pixels[start], label[start] == 0 else { continue }
-                let id = Int32(regions.count + 1)
-                label[start] = id
-                stack.append(start)
-                var members: [Pixel] = []
-                while let i = stack.popLast() {
-                    let pr = i / width, pc = i % width
-                    members.append(Pixel(pr, pc))
-                    for dr in -1...1 {
-                        for dc in -1...1 where dr != 0 || dc != 0 {
-                            if connectivity == .four && dr != 0 && dc != 0 { continue }
-                            let nr = pr + dr, nc = pc + dc
-                            guard nr >= 0, nc >= 0, nr < height, nc < width else { continue }
-                            let j = nr * width + nc
-                            if pixels[j] && label[j] == 0 { label[j] = id; stack.append(j) }
+        // Row-major scan (cache friendly), then sort by the column-major first pixel.
+        var visited = [Bool](repeating: false, count: width * height)
+        var found: [(key: Int, region: Region)] = []
+        var stack: [Int32] = []
+        let w = width, h = height
+        pixels.withUnsafeBufferPointer { px in
+            visited.withUnsafeMutableBufferPointer { seen in
+                for start in 0..<(w * h) where px[start] && !seen[start] {
+                    seen[start] = true
+                    stack.append(Int32(start))
+                    var members: [Pixel] = []
+                    var first = start % w * h + start / w  // column-major index
+                    var firstPixel = Pixel(start / w, start % w)
+                    while let top = stack.popLast() {
+                        let i = Int(top)
+                        let r = i / w, c = i - r * w
+                        members.append(Pixel(r, c))
+                        let key = c * h + r
+                        if key < first { first = key; firstPixel = Pixel(r, c) }
+                        let r0 = r > 0 ? r - 1 : r, r1 = r < h - 1 ? r + 1 : r
+                        let c0 = c > 0 ? c - 1 : c, c1 = c < w - 1 ? c + 1 : c
+                        for nr in r0...r1 {
+                            for nc in c0...c1 {
+                                if connectivity == .four && nr != r && nc != c { continue }
+                                let j = nr * w + nc
+                                if px[j] && !seen[j] { seen[j] = true; stack.append(Int32(j)) }
+                            }
                         }
                     }
+                    if let k = members.firstIndex(of: firstPixel), k != 0 { members.swapAt(0, k) }
+                    found.append((first, Region(pixels: members)))
                 }
-                regions.append(Region(pixels: members))
             }
         }
-        return regions
+        found.sort { $0.key < $1.key }
+        return found.map(\.region)
     }
 
     /// An image holding exactly the given regions.

@@ -9,9 +9,19 @@ enum Geometry {
     /// Convex hull (Andrew's monotone chain), counter-clockwise in (x, y), collinear points
     /// dropped. Fewer than three distinct points come back as they are.
     static func convexHull(_ points: [Point]) -> [Point] {
-        let pts = points.sorted { ($0.x, $0.y) < ($1.x, $1.y) }
         var unique: [Point] = []
-        for p in pts where unique.last != p { unique.append(p) }
+        // Pixel-derived points lie on the half-pixel grid: sort them as integers (exact, fast).
+        if points.allSatisfy({ ($0.x * 2).rounded() == $0.x * 2 && ($0.y * 2).rounded() == $0.y * 2 && abs($0.x) < 1e6 && abs($0.y) < 1e6 }) {
+            let keys = points.map { (Int($0.x * 2) + 4_000_000) << 23 | (Int($0.y * 2) + 4_000_000) }.sorted()
+            unique.reserveCapacity(keys.count)
+            var last = -1
+            for k in keys where k != last {
+                last = k
+                unique.append(Point(x: Double((k >> 23) - 4_000_000) / 2, y: Double((k & (1 << 23 - 1)) - 4_000_000) / 2))
+            }
+        } else {
+            for p in points.sorted(by: { ($0.x, $0.y) < ($1.x, $1.y) }) where unique.last != p { unique.append(p) }
+        }
         guard unique.count >= 3 else { return unique }
         func cross(_ o: Point, _ a: Point, _ b: Point) -> Double { (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x) }
         var lower: [Point] = [], upper: [Point] = []
@@ -32,13 +42,18 @@ enum Geometry {
     /// are used.
     static func outlinePoints(_ region: Region, corners: Bool) -> [Point] {
         var extremes: [Pixel] = []
-        var byCol: [Int: (Int, Int)] = [:], byRow: [Int: (Int, Int)] = [:]
+        let b = region.box
+        // first and last pixel of each row of the region
+        var first = [Int](repeating: .max, count: b.height), last = [Int](repeating: .min, count: b.height)
         for p in region.pixels {
-            let c = byCol[p.col] ?? (p.row, p.row); byCol[p.col] = (min(c.0, p.row), max(c.1, p.row))
-            let r = byRow[p.row] ?? (p.col, p.col); byRow[p.row] = (min(r.0, p.col), max(r.1, p.col))
+            let i = p.row - b.minRow
+            if p.col < first[i] { first[i] = p.col }
+            if p.col > last[i] { last[i] = p.col }
         }
-        for (c, (r0, r1)) in byCol { extremes.append(Pixel(r0, c)); extremes.append(Pixel(r1, c)) }
-        for (r, (c0, c1)) in byRow { extremes.append(Pixel(r, c0)); extremes.append(Pixel(r, c1)) }
+        for i in 0..<b.height where first[i] != .max {
+            extremes.append(Pixel(b.minRow + i, first[i]))
+            if last[i] != first[i] { extremes.append(Pixel(b.minRow + i, last[i])) }
+        }
         var out: [Point] = []
         out.reserveCapacity(extremes.count * 4)
         for p in extremes {

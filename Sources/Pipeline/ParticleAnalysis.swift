@@ -58,54 +58,89 @@ public enum ParticleAnalysis {
     public static func analyze(_ mask: BinaryImage, pixelSize: PixelSizeNm, parameters p: AnalysisParameters = AnalysisParameters()) -> ParticleAnalysisResult {
         let pixelNm = (pixelSize.x * pixelSize.y).squareRoot()
         let minPixels = p.minimumPixels(pixelSizeNm: pixelNm)
-        let cleaned = mask.smallObjectsRemoved(minimumPixels: minPixels)
-        var unseparated = cleaned
-        var flaggedPixels = Set<Pixel>()
-        var separated: [Region] = []
-        for region in cleaned.regions() {
-            let shape = Shape(region)
-            guard shape.convexity <= p.convexityThreshold else { continue }
+        // Despeckle: the objects of the mask, without those below the minimum size.
+        let objects = mask.regions(.eight).filter { $0.area >= minPixels }
+        var unseparated: [Region] = []
+        var flagged = BinaryImage(width: mask.width, height: mask.height)
+        var nonConvex: [Region] = []
+        let convex = objects.parallelMap { Shape($0).convexity > p.convexityThreshold }
+        for (region, isConvex) in zip(objects, convex) {
+            if isConvex { unseparated.append(region); continue }
             switch p.overlap {
             case .flag:
-                flaggedPixels.insert(region.pixels[0])
-            case .separate:
-                for px in region.pixels { unseparated[px.row, px.col] = false }
-                separated += UECS.separate(region, markerMinimumPixels: max(minPixels, p.markerMinimumPixels), parameters: p)
-            case .watershed:
-                for px in region.pixels { unseparated[px.row, px.col] = false }
-                separated += Watershed.separate(region, minimumPixels: minPixels)
+                unseparated.append(region)
+                for px in region.pixels { flagged[px.row, px.col] = true }
+            case .separate, .watershed:
+                nonConvex.append(region)
             }
         }
+        let markerMin = max(minPixels, p.markerMinimumPixels)
+        let separated: [Region] = nonConvex.parallelMap { region in
+            p.overlap == .watershed
+                ? Watershed.separate(region, minimumPixels: minPixels)
+                : UECS.separate(region, markerMinimumPixels: markerMin, parameters: p)
+        }.flatMap { $0 }
         var particles: [ParticleMeasurement] = []
         var regions: [Region] = []
         var border: [Region] = []
-        /// The reference's clean-up of one layer: clear the border, despeckle, fill holes.
-        func finish(_ layer: BinaryImage, separated: Bool) {
-            let objects = layer.regions(.eight)
-            if p.clearBorder {
-                border += objects.filter { $0.box.minRow == 0 || $0.box.minCol == 0 || $0.box.maxRow == layer.height - 1 || $0.box.maxCol == layer.width - 1 }
-            }
-            var image = p.clearBorder ? layer.borderCleared() : layer
-            image = image.smallObjectsRemoved(minimumPixels: minPixels)
-            if p.fillHoles { image = image.holesFilled() }
-            for r in image.regions(.eight) {
-                var m = r.measure(pixelSize: pixelSize)
-                m.separated = separated
-                m.overlapFlag = r.pixels.contains { flaggedPixels.contains($0) }
-                particles.append(m)
-                regions.append(r)
+        // The unseparated layer: clear the border, despeckle, fill holes (whole-image semantics:
+        // an object lying in another's hole merges with it).
+        var kept: [Region] = []
+        for r in unseparated {
+            if p.clearBorder && (r.box.minRow == 0 || r.box.minCol == 0 || r.box.maxRow == mask.height - 1 || r.box.maxCol == mask.width - 1) {
+                border.append(r)
+            } else {
+                kept.append(r)
             }
         }
-        finish(unseparated, separated: false)
+        if p.fillHoles { kept = Region.holesFilled(kept, width: mask.width, height: mask.height) }
+        for (r, measured) in zip(kept, kept.parallelMap { $0.measure(pixelSize: pixelSize) }) {
+            var m = measured
+            m.overlapFlag = flagged[r.pixels[0].row, r.pixels[0].col]
+            particles.append(m)
+            regions.append(r)
+        }
         for r in separated {
-            // each separated particle is its own layer, so shared pixels stay with both
-            finish(BinaryImage(width: mask.width, height: mask.height, regions: [r]), separated: true)
+            // Each separated particle is its own layer (so shared pixels stay with both); the
+            // layer's clean-up is local to the particle, so it runs on the particle's crop.
+            if p.clearBorder && (r.box.minRow == 0 || r.box.minCol == 0 || r.box.maxRow == mask.height - 1 || r.box.maxCol == mask.width - 1) {
+                border.append(r)
+                continue
+            }
+            let crop = r.mask(pad: 1)
+            var image = crop.smallObjectsRemoved(minimumPixels: minPixels)
+            if p.fillHoles { image = image.holesFilled() }
+            for piece in image.regions(.eight) {
+                let part = Region(pixels: piece.pixels.map { Pixel($0.row + r.box.minRow - 1, $0.col + r.box.minCol - 1) })
+                var m = part.measure(pixelSize: pixelSize)
+                m.separated = true
+                particles.append(m)
+                regions.append(part)
+            }
         }
         return ParticleAnalysisResult(particles: particles, regions: regions, borderRegions: border, parameters: p)
     }
 }
 
 extension Region {
+    /// Fills the holes of every region, as filling the holes of the image holding them all
+    /// would: when a filled hole holds another region, the two merge, and the image is
+    /// relabelled. Regions keep their order otherwise.
+    static func holesFilled(_ regions: [Region], width: Int, height: Int) -> [Region] {
+        let filled = regions.map { $0.holesFilled() }
+        var painted = BinaryImage(width: width, height: height)
+        for r in filled {
+            for p in r.pixels {
+                if painted[p.row, p.col] {
+                    // a region lies in another's hole: fall back to the whole image
+                    return BinaryImage(width: width, height: height, regions: regions).holesFilled().regions(.eight)
+                }
+                painted[p.row, p.col] = true
+            }
+        }
+        return filled
+    }
+
     /// The region with its holes filled.
     func holesFilled() -> Region {
         let filled = mask(pad: 1).holesFilled()
