@@ -62,24 +62,29 @@ public enum ParticleAnalysis {
         let objects = mask.regions(.eight).filter { $0.area >= minPixels }
         var unseparated: [Region] = []
         var flagged = BinaryImage(width: mask.width, height: mask.height)
-        var nonConvex: [Region] = []
-        let convex = objects.parallelMap { Shape($0).convexity > p.convexityThreshold }
-        for (region, isConvex) in zip(objects, convex) {
-            if isConvex { unseparated.append(region); continue }
-            switch p.overlap {
-            case .flag:
-                unseparated.append(region)
-                for px in region.pixels { flagged[px.row, px.col] = true }
-            case .separate, .watershed:
-                nonConvex.append(region)
+        var separated: [Region] = []
+        switch p.overlap {
+        case .watershed:
+            // as ImageJ does: every object is offered to the watershed
+            for (region, pieces) in zip(objects, objects.parallelMap { Watershed.separate($0, minimumPixels: minPixels) }) {
+                if pieces.count >= 2 { separated += pieces } else { unseparated.append(region) }
             }
+        case .flag, .separate:
+            var nonConvex: [Region] = []
+            let convex = objects.parallelMap { Shape($0).convexity > p.convexityThreshold }
+            for (region, isConvex) in zip(objects, convex) {
+                if isConvex {
+                    unseparated.append(region)
+                } else if p.overlap == .flag {
+                    unseparated.append(region)
+                    for px in region.pixels { flagged[px.row, px.col] = true }
+                } else {
+                    nonConvex.append(region)
+                }
+            }
+            let markerMin = max(minPixels, p.markerMinimumPixels)
+            separated = nonConvex.parallelMap { UECS.separate($0, markerMinimumPixels: markerMin, parameters: p) }.flatMap { $0 }
         }
-        let markerMin = max(minPixels, p.markerMinimumPixels)
-        let separated: [Region] = nonConvex.parallelMap { region in
-            p.overlap == .watershed
-                ? Watershed.separate(region, minimumPixels: minPixels)
-                : UECS.separate(region, markerMinimumPixels: markerMin, parameters: p)
-        }.flatMap { $0 }
         var particles: [ParticleMeasurement] = []
         var regions: [Region] = []
         var border: [Region] = []

@@ -85,54 +85,69 @@ enum UECS {
     }
 }
 
-/// Distance-transform watershed (as ImageJ's "Watershed"): markers are the maxima of the
-/// Euclidean distance map that stand out by at least half a pixel, and the object is flooded
-/// from them in order of decreasing distance; pixels reached by two basins form the cut line.
+/// Distance-transform watershed, as ImageJ's "Watershed" does it: the markers are the maxima of
+/// the Euclidean distance map that stand out from their surroundings by more than
+/// `prominencePx` (0.5 px, ImageJ's tolerance), and the object is flooded from them in order of
+/// decreasing distance; a pixel reached by two basins stays unset, forming a one-pixel cut.
 enum Watershed {
+    static let prominencePx = 0.5
+
     static func separate(_ object: Region, minimumPixels: Int) -> [Region] {
         let mask = object.mask(pad: 1)
-        let w = mask.width, h = mask.height
+        let w = mask.width, h = mask.height, n = w * h
         let dist = EuclideanDistance.transform(mask)
-        // markers: connected plateaus of local maxima, merged when a lower saddle is within 0.5 px
-        var label = [Int32](repeating: 0, count: w * h)
-        let order = (0..<(w * h)).filter { mask.pixels[$0] }.sorted { dist[$0] > dist[$1] }
-        var basins: Int32 = 0
-        var peak: [Double] = [0]
-        let tolerance = 0.5
-        for i in order {
+        let order = (0..<n).filter { mask.pixels[$0] }.sorted { dist[$0] > dist[$1] }
+        func neighbours(_ i: Int) -> [Int] {
             let r = i / w, c = i % w
-            var neighbours = Set<Int32>()
+            var out: [Int] = []
             for dr in -1...1 { for dc in -1...1 where dr != 0 || dc != 0 {
                 let nr = r + dr, nc = c + dc
-                guard nr >= 0, nc >= 0, nr < h, nc < w else { continue }
-                let l = label[nr * w + nc]
-                if l > 0 { neighbours.insert(l) }
+                if nr >= 0, nc >= 0, nr < h, nc < w, mask.pixels[nr * w + nc] { out.append(nr * w + nc) }
             } }
-            if neighbours.isEmpty {
-                basins += 1
-                peak.append(dist[i])
-                label[i] = basins
-            } else if neighbours.count == 1 {
-                label[i] = neighbours.first!
-            } else {
-                // two basins meet: keep both only if each peak stands out by the tolerance
-                let sorted = neighbours.sorted { peak[Int($0)] > peak[Int($1)] }
-                let significant = sorted.filter { peak[Int($0)] - dist[i] >= tolerance }
-                if significant.count >= 2 {
-                    label[i] = -1  // cut line
-                } else {
-                    // merge the insignificant basins into the highest one
-                    let keep = sorted[0]
-                    for other in sorted.dropFirst() where !significant.contains(other) || other == keep {
-                        for j in label.indices where label[j] == other { label[j] = keep }
-                    }
-                    label[i] = keep
+            return out
+        }
+        // 1. Markers: from each unclaimed pixel, highest first, flood the pixels within the
+        //    prominence below it; if the flood meets a higher pixel or another marker's territory,
+        //    it is not a maximum of its own.
+        var label = [Int32](repeating: 0, count: n)
+        var markers: Int32 = 0
+        var visited = [Int](repeating: -1, count: n)
+        for seed in order where label[seed] == 0 {
+            let top = dist[seed]
+            var stack = [seed], plateau: [Int] = []
+            visited[seed] = seed
+            var isMaximum = true
+            while let i = stack.popLast() {
+                plateau.append(i)
+                for j in neighbours(i) {
+                    if dist[j] > top || label[j] != 0 { isMaximum = false; continue }
+                    if visited[j] != seed && dist[j] > top - prominencePx { visited[j] = seed; stack.append(j) }
                 }
+            }
+            guard isMaximum else { continue }
+            markers += 1
+            // the marker itself: the plateau's pixels at the top value
+            for i in plateau where dist[i] >= top - 1e-9 { label[i] = markers }
+        }
+        guard markers >= 2 else { return [object] }
+        // 2. Flood from the markers in order of decreasing distance (a priority flood by levels).
+        var changed = true
+        var assigned = label
+        let dividing: Int32 = -1
+        while changed {
+            changed = false
+            for i in order where assigned[i] == 0 {
+                var found: Int32 = 0
+                var conflict = false
+                for j in neighbours(i) where assigned[j] > 0 {
+                    if found == 0 { found = assigned[j] } else if found != assigned[j] { conflict = true }
+                }
+                if conflict { assigned[i] = dividing; changed = true } else if found > 0 { assigned[i] = found; changed = true }
             }
         }
         var pieces: [Int32: [Pixel]] = [:]
-        for i in label.indices where label[i] > 0 {
-            pieces[label[i], default: []].append(Pixel(i / w + object.box.minRow - 1, i % w + object.box.minCol - 1))
+        for i in 0..<n where assigned[i] > 0 {
+            pieces[assigned[i], default: []].append(Pixel(i / w + object.box.minRow - 1, i % w + object.box.minCol - 1))
         }
         let regions = pieces.keys.sorted().compactMap { k -> Region? in
             let px = pieces[k]!
