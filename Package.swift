@@ -19,11 +19,14 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["GatanDM"]),
         // Raster files (PNG through libpng, TIFF through libtiff).
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        .target(name: "ImageFiles", dependencies: ["CPNG"]),
+        .target(name: "CTIFFShim", linkerSettings: [.linkedLibrary("tiff")]),
+        .target(name: "ImageFiles", dependencies: ["CPNG", "CTIFFShim"]),
+        // Files in, tables out: loading inputs, running the pipeline per frame, CSV tables.
+        .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles"]),
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline", "ImageFiles",
+                "GatanDM", "Pipeline", "ImageFiles", "Analysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Benchmarks: executables that print figures (never timed tests).
@@ -31,6 +34,8 @@ let package = Package(
         .executableTarget(name: "AnalysisBench", dependencies: ["GatanDM", "Pipeline", "ImageFiles"], path: "Benchmarks/AnalysisBench"),
         .testTarget(name: "GatanDMTests", dependencies: ["GatanDM"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageFiles"]),
+        .testTarget(name: "ImageFilesTests", dependencies: ["ImageFiles"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl"]),
     ],
     swiftLanguageModes: [.v6]

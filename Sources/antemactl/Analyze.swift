@@ -1,0 +1,123 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import GatanDM
+import Pipeline
+
+extension OverlapMode: ExpressibleByArgument {}
+extension Contrast: ExpressibleByArgument {}
+
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Segment micrographs and measure every particle.",
+        discussion: """
+            INPUT: DM3/DM4 files (pixel size from the file), 8/16-bit PNG or TIFF (pixel size from an \
+            ImageJ calibration or --pixel-size), or folders (the supported files directly inside). A \
+            3-D stack is analysed frame by frame.
+
+            Writes DIR/particles.csv (one row per particle), DIR/images.csv (one row per image or \
+            frame, with its status and error), DIR/parameters.json (everything the run used) and \
+            DIR/<name>_segmentation.png per image (255 = particle, before clean-up).
+
+            Exits with status 2 when some inputs could not be analysed; the others still are.
+            """)
+
+    @Argument(help: "Files or folders.")
+    var inputs: [String]
+
+    @Option(name: .long, help: "Output folder (created if needed).")
+    var out: String
+
+    @Option(name: .customLong("pixel-size"), help: "Pixel size in nm for inputs without one (PNG, TIFF, uncalibrated DM).")
+    var pixelSizeNm: Double?
+
+    @Flag(help: "The inputs are binary segmentations (non-zero = particle).")
+    var mask = false
+
+    @Option(help: "Overlapping particles: separate (UECS, the reference's), flag (keep whole, mark) or watershed.")
+    var overlap: OverlapMode = .separate
+
+    @Option(help: "Particles darker (bright-field TEM) or brighter (HAADF-STEM) than the background.")
+    var contrast: Contrast = .darkParticles
+
+    @Option(name: .customLong("min-diameter"), help: "Remove objects whose equivalent diameter is below this (nm).")
+    var minimumDiameterNm = AnalysisParameters().minimumDiameterNm
+
+    @Flag(name: .customLong("keep-border"), help: "Keep particles that touch the image border.")
+    var keepBorder = false
+
+    @Flag(name: .customLong("keep-holes"), help: "Do not fill holes in particles.")
+    var keepHoles = false
+
+    func validate() throws {
+        if let p = pixelSizeNm, !(p > 0 && p.isFinite) { throw ValidationError("--pixel-size must be a positive number of nm") }
+        guard minimumDiameterNm >= 0, minimumDiameterNm.isFinite else { throw ValidationError("--min-diameter must be zero or more nm") }
+    }
+
+    func run() throws {
+        var parameters = AnalysisParameters()
+        parameters.overlap = overlap
+        parameters.minimumDiameterNm = minimumDiameterNm
+        parameters.clearBorder = !keepBorder
+        parameters.fillHoles = !keepHoles
+        var classical = ClassicalSegmenter()
+        classical.contrast = contrast
+        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: mask ? .mask : .classical(classical),
+                                   analysis: parameters, fallbackPixelSizeNm: pixelSizeNm)
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw ValidationError("cannot create the output folder \(out): \(error.localizedDescription)")
+        }
+        let loader = InputLoader(fallbackPixelSizeNm: pixelSizeNm)
+        var outcomes: [FrameOutcome] = []
+        var taken = Set<String>()
+        let paths = InputLoader.expand(inputs)
+        if paths.isEmpty { throw ValidationError("no supported files in \(inputs.joined(separator: ", "))") }
+        for path in paths {
+            for loaded in loader.load(path) {
+                switch loaded {
+                case .failure(let problem):
+                    printError("\(problem.status == .skipped ? "skipped" : "error"): \(problem)")
+                    outcomes.append(FrameOutcome(path: problem.path, frame: problem.frame, problem: problem))
+                case .success(let frame):
+                    var outcome = BatchAnalysis.analyze(frame, settings: settings)
+                    let stem = BatchAnalysis.outputStem(path: path, frame: frame.frame, taken: &taken)
+                    if let seg = outcome.segmentation {
+                        do {
+                            try BatchAnalysis.writeSegmentation(seg, to: (out as NSString).appendingPathComponent("\(stem)_segmentation.png"))
+                        } catch {
+                            printError("error: \(error)")
+                        }
+                        outcome.segmentation = nil
+                    }
+                    print(summaryLine(name: path + (frame.frame.map { " frame \($0)" } ?? ""), outcome.particles.map(\.equivalentDiameterNm)))
+                    outcomes.append(outcome)
+                }
+            }
+        }
+        print(summaryLine(name: "all", outcomes.flatMap { $0.particles.map(\.equivalentDiameterNm) }))
+        try write(BatchAnalysis.particleTable(outcomes).text, "particles.csv")
+        try write(BatchAnalysis.imageTable(outcomes).text, "images.csv")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try write(String(decoding: try encoder.encode(settings), as: UTF8.self) + "\n", "parameters.json")
+        if outcomes.contains(where: { $0.problem?.status == .failed }) { throw ExitCode(someInputsFailed) }
+    }
+
+    func summaryLine(name: String, _ diameters: [Double]) -> String {
+        guard let s = Statistics.meanAndSD(diameters) else { return "\(name): 0 particles" }
+        return "\(name): \(diameters.count) particles, equivalent diameter \(String(format: "%.3f", s.mean)) ± \(String(format: "%.3f", s.sd)) nm (mean ± sd)"
+    }
+
+    func write(_ text: String, _ name: String) throws {
+        let path = (out as NSString).appendingPathComponent(name)
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

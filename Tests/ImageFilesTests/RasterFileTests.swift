@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+@testable import ImageFiles
+
+@Suite struct RasterFiles {
+    static func temp(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("antema-\(UUID().uuidString)-\(name)").path
+    }
+
+    @Test("an 8-bit PNG written and read back is identical")
+    func pngRoundTrip() throws {
+        let path = Self.temp("a.png")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let pixels: [UInt8] = (0..<(13 * 7)).map { UInt8($0 * 3 % 256) }
+        try PNGFile.write(gray8: pixels, width: 13, height: 7, to: path)
+        let r = try PNGFile.read(path: path)
+        #expect(r.width == 13 && r.height == 7 && r.bitDepth == 8)
+        #expect(r.pixels == pixels.map(Float.init))
+    }
+
+    @Test("8- and 16-bit TIFFs read back with their ImageJ calibration in nm", arguments: [8, 16])
+    func tiffRoundTrip(bits: Int) throws {
+        let path = Self.temp("a.tif")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let pixels: [UInt16] = (0..<(10 * 6)).map { UInt16($0 * (bits == 8 ? 4 : 1000)) }
+        try TIFFFile.write(gray: pixels, width: 10, height: 6, bits: bits, pixelSizeNm: 0.125, to: path)
+        let t = try TIFFFile.read(path: path)
+        #expect(t.raster.width == 10 && t.raster.height == 6)
+        #expect(t.raster.pixels == pixels.map(Float.init))
+        #expect(abs((t.pixelSizeNm?.x ?? 0) - 0.125) < 1e-6 && abs((t.pixelSizeNm?.y ?? 0) - 0.125) < 1e-6)
+        let plain = Self.temp("b.tif")
+        defer { try? FileManager.default.removeItem(atPath: plain) }
+        try TIFFFile.write(gray: pixels, width: 10, height: 6, bits: bits, pixelSizeNm: nil, to: plain)
+        #expect(try TIFFFile.read(path: plain).pixelSizeNm == nil)
+    }
+
+    @Test("files that are not PNG or TIFF give an error naming the file")
+    func badFiles() throws {
+        let path = Self.temp("bad.png")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data("definitely not an image".utf8).write(to: URL(fileURLWithPath: path))
+        let e1 = #expect(throws: ImageFileError.self) { try PNGFile.read(path: path) }
+        #expect(e1?.description.contains(path) == true)
+        #expect(throws: ImageFileError.self) { try TIFFFile.read(path: path) }
+        #expect(throws: ImageFileError.self) { try PNGFile.read(path: "/nonexistent/x.png") }
+        // a PNG cut in half
+        let good = Self.temp("good.png")
+        defer { try? FileManager.default.removeItem(atPath: good) }
+        try PNGFile.write(gray8: [UInt8](repeating: 7, count: 64 * 64), width: 64, height: 64, to: good)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
+        #expect(throws: ImageFileError.self) { try PNGFile.decode([UInt8](bytes.prefix(bytes.count / 2))) }
+    }
+}
