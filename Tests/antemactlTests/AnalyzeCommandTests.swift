@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// Minimal RFC 4180 reader for the tests (quoted fields, doubled quotes, CRLF).
+func parseCSV(_ text: String) -> [[String]] {
+    var rows: [[String]] = [], row: [String] = [], field = "", quoted = false
+    var chars = Array(text.unicodeScalars), i = 0
+    while i < chars.count {
+        let c = chars[i]
+        if quoted {
+            if c == "\"" { if i + 1 < chars.count && chars[i + 1] == "\"" { field.unicodeScalars.append("\""); i += 1 } else { quoted = false } } else { field.unicodeScalars.append(c) }
+        } else if c == "\"" { quoted = true }
+        else if c == "," { row.append(field); field = "" }
+        else if c == "\r" || c == "\n" {
+            if c == "\r" && i + 1 < chars.count && chars[i + 1] == "\n" { i += 1 }
+            row.append(field); rows.append(row); row = []; field = ""
+        } else { field.unicodeScalars.append(c) }
+        i += 1
+    }
+    if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+    chars = []
+    return rows
+}
+
+func table(_ path: String) throws -> [[String: String]] {
+    let rows = parseCSV(try String(contentsOfFile: path, encoding: .utf8))
+    guard let header = rows.first else { return [] }
+    return rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+}
+
+let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appendingPathComponent("antema-reference").path
+
+@Suite struct AntemactlAnalyze {
+    @Test("the reference mask reproduces ANTEMA's 263-row table through the real binary",
+          .enabled(if: FileManager.default.fileExists(atPath: referenceFolder + "/antema-v1.0-Sheet1.csv"), "../shared/data/antema-reference absent, skipping"))
+    func referenceCase() throws {
+        let out = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try AntemactlInspect.run(["analyze", referenceFolder + "/network-mask.png", "--mask", "--pixel-size", "0.06398699", "--out", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("263 particles"))
+        let ours = try table(out.appendingPathComponent("particles.csv").path)
+        let refs = parseCSV(try String(contentsOfFile: referenceFolder + "/antema-v1.0-Sheet1.csv", encoding: .utf8)).dropFirst().filter { $0.count == 11 }
+        #expect(ours.count == 263 && refs.count == 263)
+        var separatedMatched = 0
+        for (row, ref) in zip(ours, refs) {
+            let v = ref.map { Double($0)! }
+            #expect(Double(row["bbox_x_px"]!)! + 0.5 == v[6] && Double(row["bbox_y_px"]!)! + 0.5 == v[7])
+            #expect(Double(row["bbox_width_px"]!)! == v[8] && Double(row["bbox_height_px"]!)! == v[9])
+            for (column, k) in [("area_nm2", 0), ("equivalent_diameter_nm", 1), ("feret_min_nm", 2), ("feret_max_nm", 3), ("circularity", 4), ("perimeter_nm", 5)] {
+                let ours = Double(row[column]!)!
+                #expect(abs(ours - v[k]) / abs(v[k]) < 1e-4, "\(column): \(ours) vs \(v[k])")
+            }
+            if row["separated"] == "1" { separatedMatched += 1; #expect(v[10] == 1) }
+        }
+        #expect(separatedMatched == 21)
+        let images = try table(out.appendingPathComponent("images.csv").path)
+        #expect(images.count == 1 && images[0]["status"] == "ok" && images[0]["particles"] == "263")
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("network-mask_segmentation.png").path))
+        let parameters = try String(contentsOf: out.appendingPathComponent("parameters.json"), encoding: .utf8)
+        #expect(parameters.contains("\"convexityThreshold\" : 0.95"))
+    }
+
+    @Test("good, corrupt and foreign files in one run: the good ones are analysed, the others reported, exit status 2")
+    func mixedInputs() throws {
+        let dir = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inbox = dir.appendingPathComponent("inbox")
+        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+        let good = inbox.appendingPathComponent("good.dm3").path
+        #expect(try AntemactlInspect.run(["example-micrograph", good, "--size", "256", "--particles", "12", "--pixel-size", "0.1", "--seed", "3"]).status == 0)
+        var corrupt = try Data(contentsOf: URL(fileURLWithPath: good))
+        corrupt = corrupt.prefix(corrupt.count / 3)
+        try corrupt.write(to: inbox.appendingPathComponent("corrupt.dm3"))
+        try Data("hello".utf8).write(to: dir.appendingPathComponent("notes.txt"))
+        let out = dir.appendingPathComponent("out").path
+        let r = try AntemactlInspect.run(["analyze", inbox.path, dir.appendingPathComponent("notes.txt").path, "--out", out])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("corrupt.dm3") && r.stderr.contains("notes.txt"))
+        let images = try table(out + "/images.csv")
+        #expect(images.map { ($0["image"]! as NSString).lastPathComponent } == ["corrupt.dm3", "good.dm3", "notes.txt"])
+        #expect(images.map { $0["status"]! } == ["failed", "ok", "failed"])
+        #expect(images[0]["error"]!.contains("ImageList.2.ImageData.Data"))
+        let particles = try table(out + "/particles.csv")
+        #expect(particles.allSatisfy { $0["image"] == good })
+        #expect(abs(particles.count - 12) <= 1)
+        #expect(FileManager.default.fileExists(atPath: out + "/good_segmentation.png"))
+    }
+
+    @Test("an image without a pixel size is refused unless --pixel-size is given")
+    func pixelSizeRequired() throws {
+        let dir = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let png = dir.appendingPathComponent("mask.png").path
+        // write a PNG mask through the analyze command's own output: the segmentation of a DM file
+        let dm = dir.appendingPathComponent("m.dm3").path
+        #expect(try AntemactlInspect.run(["example-micrograph", dm, "--size", "128", "--particles", "5"]).status == 0)
+        #expect(try AntemactlInspect.run(["analyze", dm, "--out", dir.path]).status == 0)
+        try FileManager.default.moveItem(atPath: dir.appendingPathComponent("m_segmentation.png").path, toPath: png)
+        let refused = try AntemactlInspect.run(["analyze", png, "--mask", "--out", dir.appendingPathComponent("o1").path])
+        #expect(refused.status == 2 && refused.stderr.contains("--pixel-size"))
+        let accepted = try AntemactlInspect.run(["analyze", png, "--mask", "--pixel-size", "0.1", "--out", dir.appendingPathComponent("o2").path])
+        #expect(accepted.status == 0)
+        #expect(accepted.stdout.contains("particles"))
+    }
+}
