@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // bytes -> tag tree -> images with calibration. No I/O beyond reading one file.
@@ -21,12 +22,14 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "CTIFFShim", linkerSettings: [.linkedLibrary("tiff")]),
         .target(name: "ImageFiles", dependencies: ["CPNG", "CTIFFShim"]),
+        // SQLite through GRDB: schema, migrations, intention-named transactions, aggregates.
+        .target(name: "Store", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
         // Files in, tables out: loading inputs, running the pipeline per frame, CSV tables.
         .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles"]),
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline", "ImageFiles", "Analysis",
+                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Benchmarks: executables that print figures (never timed tests).
@@ -36,6 +39,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageFiles"]),
         .testTarget(name: "ImageFilesTests", dependencies: ["ImageFiles"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl"]),
     ],
     swiftLanguageModes: [.v6]

@@ -51,6 +51,9 @@ public struct Pixel: Sendable, Hashable {
 /// A half-open bounding box in pixels: rows `minRow..<maxRow + 1`, columns likewise.
 public struct BoundingBox: Sendable, Equatable {
     public var minRow: Int, minCol: Int, maxRow: Int, maxCol: Int
+    public init(minRow: Int, minCol: Int, maxRow: Int, maxCol: Int) {
+        self.minRow = minRow; self.minCol = minCol; self.maxRow = maxRow; self.maxCol = maxCol
+    }
     public var width: Int { maxCol - minCol + 1 }
     public var height: Int { maxRow - minRow + 1 }
 }

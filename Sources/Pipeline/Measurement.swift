@@ -39,6 +39,26 @@ public struct ParticleMeasurement: Sendable, Equatable {
     public var separated: Bool = false
     /// Kept whole although non-convex (overlap mode `flag`).
     public var overlapFlag: Bool = false
+
+    public init(areaPx: Int, areaNm2: Double, equivalentDiameterNm: Double, perimeterNm: Double, circularity: Double,
+                feretMinNm: Double, feretMaxNm: Double, aspectRatio: Double, convexity: Double, solidity: Double,
+                centroidXPx: Double, centroidYPx: Double, box: BoundingBox, separated: Bool = false, overlapFlag: Bool = false) {
+        self.areaPx = areaPx
+        self.areaNm2 = areaNm2
+        self.equivalentDiameterNm = equivalentDiameterNm
+        self.perimeterNm = perimeterNm
+        self.circularity = circularity
+        self.feretMinNm = feretMinNm
+        self.feretMaxNm = feretMaxNm
+        self.aspectRatio = aspectRatio
+        self.convexity = convexity
+        self.solidity = solidity
+        self.centroidXPx = centroidXPx
+        self.centroidYPx = centroidYPx
+        self.box = box
+        self.separated = separated
+        self.overlapFlag = overlapFlag
+    }
 }
 
 /// Shape facts in pixel units used by separation and measurement.

@@ -1,0 +1,129 @@
+import GRDB
+
+/// The database schema, as GRDB migrations. A migration never changes once shipped: a new
+/// schema version is a new migration appended here. Migrations use plain SQL and never the
+/// application's record types.
+public enum Schema {
+    /// Measurements kept per particle and aggregated per sample (column names of `particle`).
+    public static let measurements = [
+        "area_nm2", "equivalent_diameter_nm", "perimeter_nm", "circularity", "feret_min_nm", "feret_max_nm",
+        "aspect_ratio", "convexity", "solidity",
+    ]
+
+    public static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE sample (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    watch_root TEXT NOT NULL,
+                    folder TEXT NOT NULL UNIQUE,
+                    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closing', 'closed', 'reported')),
+                    opened_at TEXT NOT NULL,
+                    last_image_at TEXT,
+                    closed_at TEXT,
+                    reported_at TEXT,
+                    image_count INTEGER NOT NULL DEFAULT 0 CHECK (image_count >= 0),
+                    particle_count INTEGER NOT NULL DEFAULT 0 CHECK (particle_count >= 0),
+                    overlap_fraction REAL CHECK (overlap_fraction BETWEEN 0 AND 1)
+                );
+                CREATE INDEX sample_by_name ON sample(name);
+                CREATE INDEX sample_by_opened ON sample(opened_at);
+
+                CREATE TABLE image (
+                    id INTEGER PRIMARY KEY,
+                    sample_id INTEGER NOT NULL REFERENCES sample(id) ON DELETE CASCADE,
+                    path TEXT NOT NULL,
+                    content_sha256 TEXT NOT NULL CHECK (length(content_sha256) = 64),
+                    file_size_bytes INTEGER NOT NULL CHECK (file_size_bytes >= 0),
+                    frame INTEGER NOT NULL DEFAULT 0 CHECK (frame >= 0),
+                    state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'processing', 'done', 'failed', 'skipped')),
+                    error TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    width_px INTEGER CHECK (width_px > 0),
+                    height_px INTEGER CHECK (height_px > 0),
+                    pixel_size_x_nm REAL CHECK (pixel_size_x_nm > 0),
+                    pixel_size_y_nm REAL CHECK (pixel_size_y_nm > 0),
+                    acquisition_date TEXT,
+                    acquisition_time TEXT,
+                    microscope TEXT,
+                    voltage_v REAL,
+                    indicated_magnification REAL,
+                    exposure_s REAL,
+                    queued_at TEXT NOT NULL,
+                    started_at TEXT,
+                    finished_at TEXT,
+                    UNIQUE (content_sha256, frame)
+                );
+                CREATE INDEX image_by_sample ON image(sample_id);
+                CREATE INDEX image_by_state ON image(state, queued_at);
+                CREATE INDEX image_by_finished ON image(finished_at);
+
+                CREATE TABLE analysis (
+                    id INTEGER PRIMARY KEY,
+                    image_id INTEGER NOT NULL REFERENCES image(id) ON DELETE CASCADE,
+                    is_current INTEGER NOT NULL DEFAULT 1 CHECK (is_current IN (0, 1)),
+                    segmenter TEXT NOT NULL,
+                    model_name TEXT,
+                    model_version TEXT,
+                    model_sha256 TEXT,
+                    parameters_json TEXT NOT NULL CHECK (json_valid(parameters_json)),
+                    software_version TEXT NOT NULL,
+                    segmentation_seconds REAL CHECK (segmentation_seconds >= 0),
+                    analysis_seconds REAL CHECK (analysis_seconds >= 0),
+                    total_seconds REAL CHECK (total_seconds >= 0),
+                    particle_count INTEGER NOT NULL CHECK (particle_count >= 0),
+                    created_at TEXT NOT NULL
+                );
+                CREATE UNIQUE INDEX analysis_current_per_image ON analysis(image_id) WHERE is_current = 1;
+                CREATE INDEX analysis_by_image ON analysis(image_id);
+
+                CREATE TABLE particle (
+                    id INTEGER PRIMARY KEY,
+                    analysis_id INTEGER NOT NULL REFERENCES analysis(id) ON DELETE CASCADE,
+                    particle_index INTEGER NOT NULL CHECK (particle_index >= 1),
+                    area_px INTEGER NOT NULL CHECK (area_px > 0),
+                    area_nm2 REAL NOT NULL CHECK (area_nm2 > 0),
+                    equivalent_diameter_nm REAL NOT NULL CHECK (equivalent_diameter_nm > 0),
+                    perimeter_nm REAL NOT NULL CHECK (perimeter_nm >= 0),
+                    circularity REAL NOT NULL CHECK (circularity >= 0),
+                    feret_min_nm REAL NOT NULL CHECK (feret_min_nm >= 0),
+                    feret_max_nm REAL NOT NULL CHECK (feret_max_nm >= feret_min_nm),
+                    aspect_ratio REAL NOT NULL CHECK (aspect_ratio >= 0),
+                    convexity REAL NOT NULL CHECK (convexity >= 0),
+                    solidity REAL NOT NULL CHECK (solidity >= 0),
+                    centroid_x_px REAL NOT NULL,
+                    centroid_y_px REAL NOT NULL,
+                    bbox_x_px INTEGER NOT NULL CHECK (bbox_x_px >= 0),
+                    bbox_y_px INTEGER NOT NULL CHECK (bbox_y_px >= 0),
+                    bbox_width_px INTEGER NOT NULL CHECK (bbox_width_px > 0),
+                    bbox_height_px INTEGER NOT NULL CHECK (bbox_height_px > 0),
+                    separated INTEGER NOT NULL CHECK (separated IN (0, 1)),
+                    overlap_flag INTEGER NOT NULL CHECK (overlap_flag IN (0, 1)),
+                    UNIQUE (analysis_id, particle_index)
+                );
+
+                CREATE TABLE sample_aggregate (
+                    sample_id INTEGER NOT NULL REFERENCES sample(id) ON DELETE CASCADE,
+                    measurement TEXT NOT NULL,
+                    n INTEGER NOT NULL CHECK (n >= 0),
+                    mean REAL, sd REAL, min REAL, p10 REAL, median REAL, p90 REAL, max REAL,
+                    PRIMARY KEY (sample_id, measurement)
+                ) WITHOUT ROWID;
+
+                CREATE VIEW current_particle AS
+                    SELECT p.*, a.image_id, i.sample_id, i.path AS image_path, i.frame
+                    FROM particle p
+                    JOIN analysis a ON a.id = p.analysis_id AND a.is_current = 1
+                    JOIN image i ON i.id = a.image_id;
+
+                CREATE VIEW sample_statistics AS
+                    SELECT s.id AS sample_id, s.name AS sample, s.folder, s.state, s.image_count, s.particle_count,
+                           s.overlap_fraction, g.measurement, g.n, g.mean, g.sd, g.min, g.p10, g.median, g.p90, g.max
+                    FROM sample s JOIN sample_aggregate g ON g.sample_id = s.id;
+                """)
+        }
+        return m
+    }
+}
