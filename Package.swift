@@ -31,9 +31,11 @@ let package = Package(
             dependencies: [
                 "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         // Benchmarks: executables that print figures (never timed tests).
         .executableTarget(name: "DMBench", dependencies: ["GatanDM"], path: "Benchmarks/DMBench"),
+        .executableTarget(name: "StoreBench", dependencies: ["Store", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/StoreBench"),
         .executableTarget(name: "AnalysisBench", dependencies: ["GatanDM", "Pipeline", "ImageFiles"], path: "Benchmarks/AnalysisBench"),
         .testTarget(name: "GatanDMTests", dependencies: ["GatanDM"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageFiles"]),

@@ -8,7 +8,7 @@ struct Antemactl: ParsableCommand {
         commandName: "antemactl",
         abstract: "Control and query antema, the nanoparticle TEM analysis service.",
         version: AntemaVersion.string,
-        subcommands: [Inspect.self, Analyze.self, ExampleMicrograph.self])
+        subcommands: [Inspect.self, Analyze.self, Query.self, Samples.self, Show.self, ExampleMicrograph.self])
 }
 
 enum AntemaVersion {

@@ -1,0 +1,147 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import GRDB
+import Store
+
+/// Where the database is: `--db PATH`, else the default the daemon uses.
+struct DatabaseOptions: ParsableArguments {
+    static let defaultPath = "/var/lib/antema/antema.sqlite"
+
+    @Option(name: .customLong("db"), help: "The antema database (default \(DatabaseOptions.defaultPath)).")
+    var path: String = DatabaseOptions.defaultPath
+
+    func open() throws -> ReadOnlyDatabase {
+        do { return try ReadOnlyDatabase(path: path) } catch {
+            throw ValidationError("cannot open \(path): \(error)")
+        }
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, csv, json
+}
+
+/// Renders query results as an aligned text table, RFC 4180 CSV, or a JSON array of objects.
+enum ResultFormatter {
+    static func text(_ v: DatabaseValue) -> String {
+        switch v.storage {
+        case .null: return ""
+        case .int64(let i): return String(i)
+        case .double(let d): return "\(d)"
+        case .string(let s): return s
+        case .blob(let b): return "<\(b.count) bytes>"
+        }
+    }
+
+    static func render(_ r: QueryResult, as format: OutputFormat) throws -> String {
+        switch format {
+        case .csv:
+            var t = CSVTable(header: r.columns)
+            for row in r.rows { t.append(row.map(text)) }
+            return t.text
+        case .json:
+            let objects: [[String: Any]] = r.rows.map { row in
+                var o: [String: Any] = [:]
+                for (c, v) in zip(r.columns, row) {
+                    switch v.storage {
+                    case .null: o[c] = NSNull()
+                    case .int64(let i): o[c] = i
+                    case .double(let d): o[c] = d.isFinite ? d : NSNull()
+                    case .string(let s): o[c] = s
+                    case .blob(let b): o[c] = b.base64EncodedString()
+                    }
+                }
+                return o
+            }
+            let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            return String(decoding: data, as: UTF8.self) + "\n"
+        case .table:
+            let cells = r.rows.map { $0.map { text($0).replacingOccurrences(of: "\n", with: "\\n") } }
+            var widths = r.columns.map(\.count)
+            for row in cells { for (i, c) in row.enumerated() { widths[i] = max(widths[i], min(c.count, 60)) } }
+            func line(_ values: [String]) -> String {
+                zip(values, widths).map { v, w in
+                    let s = v.count > 60 ? String(v.prefix(57)) + "..." : v
+                    return s.padding(toLength: w, withPad: " ", startingAt: 0)
+                }.joined(separator: "  ").trimmingTrailingSpaces()
+            }
+            var out = line(r.columns) + "\n" + line(widths.map { String(repeating: "-", count: $0) }) + "\n"
+            for row in cells { out += line(row) + "\n" }
+            out += "(\(r.rows.count) row\(r.rows.count == 1 ? "" : "s"))\n"
+            return out
+        }
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var s = Substring(self)
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}
+
+struct Query: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a read-only SQL query over the antema database.",
+        discussion: """
+            The connection is read-only (query_only): statements that write, ATTACH, change pragmas \
+            or load extensions are refused. Tables, views and columns: docs/database.md.
+
+            Example: antemactl query "SELECT sample, mean, sd FROM sample_statistics WHERE measurement = 'equivalent_diameter_nm'"
+            """)
+
+    @Argument(help: "One SQL statement.") var sql: String
+    @Option(help: "table, csv or json.") var format: OutputFormat = .table
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let db = try database.open()
+        let result: QueryResult
+        do { result = try db.query(sql) } catch {
+            throw ValidationError("query refused or failed: \(error)")
+        }
+        print(try ResultFormatter.render(result, as: format), terminator: "")
+    }
+}
+
+struct Samples: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the samples with their counts and mean equivalent diameter.")
+    @Option(help: "table, csv or json.") var format: OutputFormat = .table
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let result = try database.open().query("""
+            SELECT s.name AS sample, s.state, s.opened_at, s.last_image_at, s.image_count AS images, s.particle_count AS particles,
+                   ROUND(g.mean, 4) AS mean_equivalent_diameter_nm, ROUND(g.sd, 4) AS sd_equivalent_diameter_nm, s.folder
+            FROM sample s LEFT JOIN sample_aggregate g ON g.sample_id = s.id AND g.measurement = 'equivalent_diameter_nm'
+            ORDER BY s.opened_at DESC, s.id DESC
+            """)
+        print(try ResultFormatter.render(result, as: format), terminator: "")
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Summarise one sample: its images, their states, and its statistics.")
+    @Argument(help: "Sample name (or folder).") var sample: String
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let db = try database.open()
+        let quoted = "'" + sample.replacingOccurrences(of: "'", with: "''") + "'"
+        let found = try db.query("SELECT id, name, folder, state, opened_at, last_image_at, closed_at, image_count, particle_count, overlap_fraction FROM sample WHERE name = \(quoted) OR folder = \(quoted) ORDER BY opened_at DESC LIMIT 1")
+        guard let row = found.rows.first else { throw ValidationError("no sample named \(sample)") }
+        let id = ResultFormatter.text(row[0])
+        for (c, v) in zip(found.columns.dropFirst(), row.dropFirst()) { print("\(c): \(ResultFormatter.text(v))") }
+        print("\nimages by state:")
+        print(try ResultFormatter.render(db.query("SELECT state, COUNT(*) AS images FROM image WHERE sample_id = \(id) GROUP BY state ORDER BY state"), as: .table), terminator: "")
+        print("\nstatistics of the current analyses:")
+        print(try ResultFormatter.render(db.query("SELECT measurement, n, mean, sd, min, p10, median, p90, max FROM sample_aggregate WHERE sample_id = \(id) ORDER BY measurement"), as: .table), terminator: "")
+        let failed = try db.query("SELECT path, frame, error FROM image WHERE sample_id = \(id) AND state IN ('failed', 'skipped') ORDER BY path")
+        if !failed.rows.isEmpty {
+            print("\nimages not analysed:")
+            print(try ResultFormatter.render(failed, as: .table), terminator: "")
+        }
+    }
+}
