@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "ImageFilesTests", dependencies: ["ImageFiles"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "antemactlTests", dependencies: ["antemactl"]),
+        .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Store", "Pipeline"]),
     ],
     swiftLanguageModes: [.v6]
 )
