@@ -12,6 +12,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // bytes -> tag tree -> images with calibration. No I/O beyond reading one file.
@@ -24,6 +27,8 @@ let package = Package(
         .target(name: "ImageFiles", dependencies: ["CPNG", "CTIFFShim"]),
         // SQLite through GRDB: schema, migrations, intention-named transactions, aggregates.
         .target(name: "Store", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Watching folders: inotify and polling sources, the pure stability tracker.
+        .target(name: "Watcher"),
         // Files in, tables out: loading inputs, running the pipeline per frame, CSV tables.
         .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles"]),
         .executableTarget(
@@ -42,6 +47,7 @@ let package = Package(
         .testTarget(name: "ImageFilesTests", dependencies: ["ImageFiles"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "WatcherTests", dependencies: ["Watcher"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Store", "Pipeline"]),
     ],
     swiftLanguageModes: [.v6]

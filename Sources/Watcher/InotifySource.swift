@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+/// Recursive inotify watching of folders: files closed after writing, moved in, created or
+/// modified; new subfolders are watched as they appear (and scanned, for files that arrived
+/// before their watch). Queue overflow becomes `.rescan`; a root that disappears is reported and
+/// watched again (with a rescan) when it comes back; the per-user watch limit becomes
+/// `.needsPolling`.
+public final class InotifySource: Sendable {
+    public let roots: [String]
+    public let isInteresting: @Sendable (String) -> Bool
+    let stopRequested = Atomic<Bool>(false)
+
+    public init(roots: [String], isInteresting: @escaping @Sendable (String) -> Bool) {
+        self.roots = roots
+        self.isInteresting = isInteresting
+    }
+
+    /// Starts watching on a thread of its own; events arrive on the stream until `stop()`.
+    public func events() -> AsyncStream<WatchEvent> {
+        let (stream, continuation) = AsyncStream<WatchEvent>.makeStream(bufferingPolicy: .unbounded)
+        let thread = Thread { [self] in
+            self.run(continuation)
+            continuation.finish()
+        }
+        thread.name = "antema-inotify"
+        thread.start()
+        return stream
+    }
+
+    public func stop() { stopRequested.store(true, ordering: .sequentiallyConsistent) }
+
+    static let fileMask = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE) | UInt32(IN_MODIFY)
+    static let selfMask = UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF)
+
+    func run(_ out: AsyncStream<WatchEvent>.Continuation) {
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else {
+            out.yield(.needsPolling(reason: "inotify_init1 failed: \(String(cString: strerror(errno)))"))
+            return
+        }
+        defer { close(fd) }
+        var paths: [Int32: String] = [:]
+        var missing = Set<String>()
+        var limitReported = false
+
+        /// Watches `dir` and every folder below it; returns false when the watch limit is hit.
+        func watchTree(_ dir: String, announceFiles: Bool) -> Bool {
+            let tree = FileSystem.scan(dir, patterns: ["*"])
+            for folder in tree.folders {
+                let wd = inotify_add_watch(fd, folder, InotifySource.fileMask | InotifySource.selfMask | UInt32(IN_ONLYDIR))
+                if wd < 0 {
+                    if errno == ENOSPC {
+                        if !limitReported {
+                            limitReported = true
+                            out.yield(.needsPolling(reason: "the inotify watch limit (fs.inotify.max_user_watches) is reached at \(folder)"))
+                        }
+                        return false
+                    }
+                    continue
+                }
+                paths[wd] = folder
+            }
+            if announceFiles {
+                for f in tree.files where isInteresting(f) { out.yield(.file(path: f, closed: false)) }
+            }
+            return true
+        }
+
+        for root in roots {
+            if FileSystem.isDirectory(root) {
+                if !watchTree(root, announceFiles: false) { return }
+            } else {
+                missing.insert(root)
+                out.yield(.warning("watch root \(root) does not exist (yet); watching for it"))
+            }
+        }
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var lastMissingCheck = Date()
+        while !stopRequested.load(ordering: .sequentiallyConsistent) {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, 250)
+            if !missing.isEmpty && Date().timeIntervalSince(lastMissingCheck) > 1 {
+                lastMissingCheck = Date()
+                for root in missing where FileSystem.isDirectory(root) {
+                    missing.remove(root)
+                    if !watchTree(root, announceFiles: false) { return }
+                    out.yield(.rescan(reason: "watch root \(root) is back"))
+                }
+            }
+            guard ready > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { continue }
+            var offset = 0
+            while offset + 16 <= n {
+                let (wd, mask, nameLength): (Int32, UInt32, Int) = buffer.withUnsafeBytes { raw in
+                    (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
+                     raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                     Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                }
+                let nameBytes = buffer[(offset + 16)..<min(n, offset + 16 + nameLength)].prefix { $0 != 0 }
+                let name = String(decoding: nameBytes, as: UTF8.self)
+                offset += 16 + nameLength
+                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                    out.yield(.rescan(reason: "inotify queue overflow: events were lost"))
+                    continue
+                }
+                guard let dir = paths[wd] else { continue }
+                if mask & UInt32(IN_IGNORED) != 0 { paths[wd] = nil; continue }
+                if mask & InotifySource.selfMask != 0 {
+                    if roots.contains(dir) {
+                        missing.insert(dir)
+                        out.yield(.warning("watch root \(dir) disappeared; watching for it to come back"))
+                    }
+                    continue
+                }
+                let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
+                if mask & UInt32(IN_ISDIR) != 0 {
+                    if mask & (UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)) != 0 {
+                        if !watchTree(path, announceFiles: true) { return }
+                    }
+                    continue
+                }
+                guard isInteresting(path) else { continue }
+                let closed = mask & (UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO)) != 0
+                out.yield(.file(path: path, closed: closed))
+            }
+        }
+    }
+}
+
+/// Periodic scans of the roots, for network shares where inotify sees nothing of other
+/// machines' writes. Every file of interest is reported on every scan; the stability tracker
+/// and the daemon's memory of processed files make repeated reports cheap.
+public final class PollingSource: Sendable {
+    public let roots: [String]
+    public let intervalSeconds: Double
+    public let isInteresting: @Sendable (String) -> Bool
+    let stopRequested = Atomic<Bool>(false)
+
+    public init(roots: [String], intervalSeconds: Double, isInteresting: @escaping @Sendable (String) -> Bool) {
+        self.roots = roots
+        self.intervalSeconds = intervalSeconds
+        self.isInteresting = isInteresting
+    }
+
+    public func events() -> AsyncStream<WatchEvent> {
+        let (stream, continuation) = AsyncStream<WatchEvent>.makeStream(bufferingPolicy: .unbounded)
+        let thread = Thread { [self] in
+            var missing = Set<String>()
+            while !self.stopRequested.load(ordering: .sequentiallyConsistent) {
+                for root in self.roots {
+                    if !FileSystem.isDirectory(root) {
+                        if missing.insert(root).inserted { continuation.yield(.warning("watch root \(root) is not reachable; polling for it")) }
+                        continue
+                    }
+                    if missing.remove(root) != nil { continuation.yield(.rescan(reason: "watch root \(root) is back")) }
+                    for f in FileSystem.scan(root, patterns: ["*"]).files where self.isInteresting(f) {
+                        continuation.yield(.file(path: f, closed: false))
+                    }
+                }
+                var waited = 0.0
+                while waited < self.intervalSeconds && !self.stopRequested.load(ordering: .sequentiallyConsistent) {
+                    Thread.sleep(forTimeInterval: min(0.2, self.intervalSeconds))
+                    waited += 0.2
+                }
+            }
+            continuation.finish()
+        }
+        thread.name = "antema-poll"
+        thread.start()
+        return stream
+    }
+
+    public func stop() { stopRequested.store(true, ordering: .sequentiallyConsistent) }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+@testable import Watcher
+
+@Suite struct StabilityTracking {
+    struct Step { var at: Double; var size: Int64?; var mtime: Double = 0; var closed = false }
+    struct Case: CustomTestStringConvertible, Sendable {
+        var name: String
+        var steps: [(Double, Int64?, Double, Bool)]
+        /// times at which `ready` is asked, and whether the file must be ready then
+        var checks: [(Double, Bool)]
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "a file closed after writing is ready after the settle time", steps: [(0, 100, 1, false), (0.5, 200, 2, true)],
+             checks: [(1.0, false), (1.5, true)]),
+        Case(name: "a file written in chunks waits until the size stops changing", steps: [(0, 10, 1, false), (1, 20, 2, false), (2, 30, 3, false)],
+             checks: [(3.5, false), (4.0, true)]),
+        Case(name: "a writer that reopens after closing restarts the wait", steps: [(0, 10, 1, true), (0.8, 20, 2, false)],
+             checks: [(1.5, false), (2.7, false), (2.85, true)]),
+        Case(name: "a file renamed into place (moved in) counts as closed", steps: [(0, 500, 9, true)], checks: [(0.99, false), (1.0, true)]),
+        Case(name: "repeated polls of an unchanged file do not restart the wait", steps: [(0, 50, 1, false), (1, 50, 1, false), (1.9, 50, 1, false)],
+             checks: [(2.0, true)]),
+        Case(name: "a file that disappears is forgotten", steps: [(0, 50, 1, true), (0.2, nil, 0, false)], checks: [(5, false)]),
+        Case(name: "a touched file (same size, new mtime) waits again", steps: [(0, 50, 1, false), (1.5, 50, 2, false)], checks: [(2.0, false), (3.5, true)]),
+    ]
+
+    @Test("the tracker decides completeness without sleeping", arguments: cases)
+    func tracker(_ c: Case) {
+        var t = StabilityTracker(stableSeconds: 2, closedSettleSeconds: 1)
+        var stepIndex = 0
+        for (checkAt, expectReady) in c.checks {
+            while stepIndex < c.steps.count && c.steps[stepIndex].0 <= checkAt {
+                let s = c.steps[stepIndex]
+                t.ingest("/f", s.1.map { FileObservation(sizeBytes: $0, modifiedAt: s.2) }, closed: s.3, at: s.0)
+                stepIndex += 1
+            }
+            let ready = t.ready(at: checkAt).map(\.path)
+            #expect(ready == (expectReady ? ["/f"] : []), "at \(checkAt)")
+            if expectReady { break }
+        }
+    }
+
+    @Test("the next deadline is the earliest time a file can be ready")
+    func deadline() {
+        var t = StabilityTracker(stableSeconds: 2, closedSettleSeconds: 1)
+        #expect(t.nextDeadline() == nil)
+        t.ingest("/a", FileObservation(sizeBytes: 1, modifiedAt: 1), at: 10)
+        t.ingest("/b", FileObservation(sizeBytes: 1, modifiedAt: 1), closed: true, at: 10.5)
+        #expect(t.nextDeadline() == 11.5)
+    }
+
+    @Test("glob patterns ignore case")
+    func patterns() {
+        #expect(FileSystem.matches("A.DM3", patterns: ["*.dm3", "*.dm4"]))
+        #expect(!FileSystem.matches("a.dm3.part", patterns: ["*.dm3"]))
+    }
+}
+
+@Suite(.serialized) struct EventSources {
+    static func tempDir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("antema-watch-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    /// Collects events until `predicate` holds or `seconds` pass.
+    static func collect(_ stream: AsyncStream<WatchEvent>, seconds: Double, until predicate: @escaping @Sendable ([WatchEvent]) -> Bool) async -> [WatchEvent] {
+        await withTaskGroup(of: [WatchEvent]?.self) { group in
+            group.addTask {
+                var seen: [WatchEvent] = []
+                for await e in stream {
+                    seen.append(e)
+                    if predicate(seen) { return seen }
+                }
+                return seen
+            }
+            group.addTask { try? await Task.sleep(for: .seconds(seconds)); return nil }
+            var result: [WatchEvent] = []
+            for await r in group {
+                if let r { result = r }
+                group.cancelAll()
+                break
+            }
+            return result
+        }
+    }
+
+    @Test("inotify reports closed files, files in new subfolders, and a root that comes back")
+    func inotify() async throws {
+        let root = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = InotifySource(roots: [root]) { FileSystem.matches(($0 as NSString).lastPathComponent, patterns: ["*.dm3"]) }
+        let stream = source.events()
+        defer { source.stop() }
+        try await Task.sleep(for: .milliseconds(300))
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: root + "/a.dm3"))
+        try FileManager.default.createDirectory(atPath: root + "/sample1", withIntermediateDirectories: true)
+        try Data([4]).write(to: URL(fileURLWithPath: root + "/sample1/b.dm3"))
+        try Data([5]).write(to: URL(fileURLWithPath: root + "/ignored.txt"))
+        let events = await Self.collect(stream, seconds: 10) { seen in
+            seen.contains(.file(path: root + "/a.dm3", closed: true)) && seen.contains { if case .file(let p, _) = $0 { return p == root + "/sample1/b.dm3" } else { return false } }
+        }
+        #expect(events.contains(.file(path: root + "/a.dm3", closed: true)))
+        #expect(events.contains { if case .file(let p, _) = $0 { return p == root + "/sample1/b.dm3" } else { return false } })
+        #expect(!events.contains { if case .file(let p, _) = $0 { return p.hasSuffix(".txt") } else { return false } })
+    }
+
+    @Test("polling reports files and a root that is missing, then back")
+    func polling() async throws {
+        let base = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let root = base + "/share"
+        let source = PollingSource(roots: [root], intervalSeconds: 0.2) { FileSystem.matches(($0 as NSString).lastPathComponent, patterns: ["*.dm3"]) }
+        let stream = source.events()
+        defer { source.stop() }
+        try await Task.sleep(for: .milliseconds(300))
+        try FileManager.default.createDirectory(atPath: root + "/s", withIntermediateDirectories: true)
+        try Data([1]).write(to: URL(fileURLWithPath: root + "/s/x.dm3"))
+        let events = await Self.collect(stream, seconds: 10) { $0.contains(.file(path: root + "/s/x.dm3", closed: false)) }
+        #expect(events.contains { if case .warning(let w) = $0 { return w.contains("not reachable") } else { return false } })
+        #expect(events.contains { if case .rescan = $0 { return true } else { return false } })
+        #expect(events.contains(.file(path: root + "/s/x.dm3", closed: false)))
+    }
+
+    @Test("the mount type of / is known and local folders are not network file systems")
+    func mounts() {
+        #expect(FileSystem.mountType(of: "/") != nil)
+        #expect(!FileSystem.isNetworkFileSystem(FileManager.default.temporaryDirectory.path))
+    }
+}
