@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "GatanDM", targets: ["GatanDM"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .executable(name: "antemactl", targets: ["antemactl"]),
+        .executable(name: "antemad", targets: ["Daemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,6 +30,20 @@ let package = Package(
         .target(name: "Store", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
         // Watching folders: inotify and polling sources, the pure stability tracker.
         .target(name: "Watcher"),
+        // The service: configuration, ingest, processing, sessions, status (antemad's logic).
+        .target(name: "AntemaService", dependencies: [
+            "GatanDM", "Pipeline", "Store", "Watcher", "Analysis", "CSHA256",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .systemLibrary(name: "CSHA256", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .executableTarget(name: "Daemon", dependencies: [
+            "AntemaService", "Store",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // Files in, tables out: loading inputs, running the pipeline per frame, CSV tables.
         .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles"]),
         .executableTarget(
@@ -48,6 +63,7 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WatcherTests", dependencies: ["Watcher"]),
+        .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Store", "Pipeline"]),
     ],
     swiftLanguageModes: [.v6]

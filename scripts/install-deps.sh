@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev     # the inference engine (sgemm)
   libpng-dev          # PNG input and report pictures
   libtiff-dev         # TIFF input
+  libssl-dev          # SHA-256 of micrographs (libcrypto)
   python3             # test helpers that check written files
 )
 

@@ -10,6 +10,13 @@ public struct InputFrame: Sendable {
     public var frame: Int?
     public var image: GrayImage
     public var pixelSize: PixelSizeNm
+
+    public init(path: String, frame: Int?, image: GrayImage, pixelSize: PixelSizeNm) {
+        self.path = path
+        self.frame = frame
+        self.image = image
+        self.pixelSize = pixelSize
+    }
 }
 
 /// Why an input (or one image of it) is not analysed.

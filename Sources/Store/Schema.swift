@@ -124,6 +124,33 @@ public enum Schema {
                     FROM sample s JOIN sample_aggregate g ON g.sample_id = s.id;
                 """)
         }
+        m.registerMigration("v2-daemon-status") { db in
+            try db.execute(sql: """
+                CREATE TABLE daemon_status (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    pid INTEGER NOT NULL,
+                    version TEXT NOT NULL,
+                    started_at TEXT NOT NULL,
+                    heartbeat_at TEXT NOT NULL,
+                    stopped_at TEXT,
+                    activity TEXT NOT NULL DEFAULT 'idle',
+                    current_image_id INTEGER REFERENCES image(id) ON DELETE SET NULL,
+                    current_stage TEXT,
+                    watch_roots_json TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(watch_roots_json)),
+                    watch_mode TEXT NOT NULL DEFAULT '',
+                    config_path TEXT
+                );
+                CREATE TABLE daemon_event (
+                    id INTEGER PRIMARY KEY,
+                    at TEXT NOT NULL,
+                    level TEXT NOT NULL CHECK (level IN ('info', 'warning', 'error')),
+                    message TEXT NOT NULL,
+                    sample_id INTEGER REFERENCES sample(id) ON DELETE SET NULL,
+                    image_id INTEGER REFERENCES image(id) ON DELETE SET NULL
+                );
+                CREATE INDEX daemon_event_by_time ON daemon_event(at);
+                """)
+        }
         return m
     }
 }

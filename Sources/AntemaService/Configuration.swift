@@ -1,0 +1,220 @@
+import Foundation
+import Pipeline
+import TOMLKit
+
+/// antemad's configuration: nested values with documented defaults (`config.example.toml` lists
+/// every setting). Loaded from TOML; every problem names the key and why.
+public struct Configuration: Sendable, Equatable {
+    public enum WatchMode: String, Sendable, CaseIterable { case auto, inotify, poll }
+
+    public struct Watch: Sendable, Equatable {
+        /// Folders to watch (recursively).
+        public var roots: [String] = ["/srv/microscope/export"]
+        /// `auto` polls roots on network file systems and uses inotify elsewhere.
+        public var mode: WatchMode = .auto
+        public var pollIntervalSeconds: Double = 10
+        /// A file is complete when unchanged this long (1 s, at most this, after it was closed).
+        public var stableSeconds: Double = 2
+        public var patterns: [String] = ["*.dm3", "*.dm4"]
+    }
+
+    public struct Session: Sendable, Equatable {
+        /// A sample is a folder this deep under a watch root (1 = first-level folders).
+        public var depth: Int = 1
+        /// A session closes when no image arrived for this long.
+        public var idleCloseMinutes: Double = 30
+        /// A file with one of these names closes its session.
+        public var markerFiles: [String] = ["session.done"]
+        /// An image arriving in a closed session reopens it.
+        public var reopenClosed: Bool = true
+    }
+
+    public struct Store: Sendable, Equatable {
+        public var database: String = "/var/lib/antema/antema.sqlite"
+    }
+
+    public struct Reports: Sendable, Equatable {
+        /// Where a sample's reports go; `{sample_folder}` and `{sample}` are replaced.
+        public var directory: String = "{sample_folder}/antema-report"
+    }
+
+    public struct Processing: Sendable, Equatable {
+        /// Images analysed at the same time (each uses the pipeline's own parallelism).
+        public var concurrentImages: Int = 1
+        /// On SIGTERM, the current image may finish within this time; then it is abandoned
+        /// (and analysed again on the next start).
+        public var shutdownGraceSeconds: Double = 30
+        /// Largest image accepted, in pixels (width x height).
+        public var maxImagePixels: Int = 100_000_000
+    }
+
+    public struct Analysis: Sendable, Equatable {
+        public var segmenter: String = "classical"
+        public var contrast: Contrast = .darkParticles
+        public var overlap: OverlapMode = .separate
+        public var minDiameterNm: Double = 0.5
+    }
+
+    public struct Log: Sendable, Equatable {
+        public var level: String = "info"
+    }
+
+    public var watch = Watch()
+    public var session = Session()
+    public var store = Store()
+    public var reports = Reports()
+    public var processing = Processing()
+    public var analysis = Analysis()
+    public var log = Log()
+
+    public init() {}
+
+    /// The analysis parameters this configuration asks for.
+    public var analysisParameters: AnalysisParameters {
+        var p = AnalysisParameters()
+        p.overlap = analysis.overlap
+        p.minimumDiameterNm = analysis.minDiameterNm
+        return p
+    }
+}
+
+/// A configuration problem: the file, the key (`watch.mode`) and what is wrong.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var file: String
+    public var key: String?
+    public var message: String
+    public var description: String { "\(file): \(key.map { "\($0): " } ?? "")\(message)" }
+}
+
+extension Configuration {
+    public static func load(path: String) throws -> Configuration {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigurationError(file: path, key: nil, message: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String = "<config>") throws -> Configuration {
+        let table: TOMLTable
+        do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
+            throw ConfigurationError(file: file, key: nil, message: "not valid TOML: \(e.description) at line \(e.source.begin.line), column \(e.source.begin.column)")
+        }
+        var c = Configuration()
+        let reader = Reader(file: file)
+        try reader.section(table, "watch", keys: ["roots", "mode", "poll_interval_seconds", "stable_seconds", "patterns"]) { t, reader in
+            c.watch.roots = try reader.strings(t, "roots") ?? c.watch.roots
+            if let m = try reader.string(t, "mode") {
+                guard let mode = WatchMode(rawValue: m) else { throw reader.error("mode", "must be auto, inotify or poll, not \"\(m)\"") }
+                c.watch.mode = mode
+            }
+            c.watch.pollIntervalSeconds = try reader.number(t, "poll_interval_seconds", min: 0.1) ?? c.watch.pollIntervalSeconds
+            c.watch.stableSeconds = try reader.number(t, "stable_seconds", min: 0) ?? c.watch.stableSeconds
+            c.watch.patterns = try reader.strings(t, "patterns") ?? c.watch.patterns
+        }
+        try reader.section(table, "session", keys: ["depth", "idle_close_minutes", "marker_files", "reopen_closed"]) { t, reader in
+            if let d = try reader.number(t, "depth", min: 0) {
+                guard d == d.rounded(), d <= 16 else { throw reader.error("depth", "must be a whole number from 0 to 16") }
+                c.session.depth = Int(d)
+            }
+            c.session.idleCloseMinutes = try reader.number(t, "idle_close_minutes", min: 0) ?? c.session.idleCloseMinutes
+            c.session.markerFiles = try reader.strings(t, "marker_files", allowEmpty: true) ?? c.session.markerFiles
+            c.session.reopenClosed = try reader.bool(t, "reopen_closed") ?? c.session.reopenClosed
+        }
+        try reader.section(table, "store", keys: ["database"]) { t, reader in
+            c.store.database = try reader.string(t, "database") ?? c.store.database
+        }
+        try reader.section(table, "reports", keys: ["directory"]) { t, reader in
+            c.reports.directory = try reader.string(t, "directory") ?? c.reports.directory
+        }
+        try reader.section(table, "processing", keys: ["concurrent_images", "shutdown_grace_seconds", "max_image_pixels"]) { t, reader in
+            if let n = try reader.number(t, "concurrent_images", min: 1) {
+                guard n == n.rounded(), n <= 64 else { throw reader.error("concurrent_images", "must be a whole number from 1 to 64") }
+                c.processing.concurrentImages = Int(n)
+            }
+            c.processing.shutdownGraceSeconds = try reader.number(t, "shutdown_grace_seconds", min: 0) ?? c.processing.shutdownGraceSeconds
+            if let n = try reader.number(t, "max_image_pixels", min: 1) { c.processing.maxImagePixels = Int(n) }
+        }
+        try reader.section(table, "analysis", keys: ["segmenter", "contrast", "overlap", "min_diameter_nm"]) { t, reader in
+            if let s = try reader.string(t, "segmenter") {
+                guard s == "classical" else { throw reader.error("segmenter", "must be \"classical\" (the neural network is not bundled yet), not \"\(s)\"") }
+                c.analysis.segmenter = s
+            }
+            if let s = try reader.string(t, "contrast") {
+                guard let v = Contrast(rawValue: s) else { throw reader.error("contrast", "must be dark or bright, not \"\(s)\"") }
+                c.analysis.contrast = v
+            }
+            if let s = try reader.string(t, "overlap") {
+                guard let v = OverlapMode(rawValue: s) else { throw reader.error("overlap", "must be separate, flag or watershed, not \"\(s)\"") }
+                c.analysis.overlap = v
+            }
+            c.analysis.minDiameterNm = try reader.number(t, "min_diameter_nm", min: 0) ?? c.analysis.minDiameterNm
+        }
+        try reader.section(table, "log", keys: ["level"]) { t, reader in
+            if let l = try reader.string(t, "level") {
+                guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(l) else {
+                    throw reader.error("level", "must be trace, debug, info, notice, warning, error or critical")
+                }
+                c.log.level = l
+            }
+        }
+        for key in table.keys where !["watch", "session", "store", "reports", "processing", "analysis", "log"].contains(key) {
+            throw ConfigurationError(file: file, key: key, message: "unknown section or key")
+        }
+        guard !c.watch.roots.isEmpty else { throw ConfigurationError(file: file, key: "watch.roots", message: "needs at least one folder") }
+        for r in c.watch.roots where !r.hasPrefix("/") {
+            throw ConfigurationError(file: file, key: "watch.roots", message: "\"\(r)\" is not an absolute path")
+        }
+        return c
+    }
+
+    struct Reader {
+        let file: String
+        var prefix = ""
+
+        func error(_ key: String, _ message: String) -> ConfigurationError {
+            ConfigurationError(file: file, key: prefix + key, message: message)
+        }
+
+        func section(_ root: TOMLTable, _ name: String, keys: Set<String>, _ body: (TOMLTable, Reader) throws -> Void) throws {
+            guard let value = root[name] else { return }
+            guard let t = value.table else { throw ConfigurationError(file: file, key: name, message: "must be a table ([\(name)])") }
+            let inner = Reader(file: file, prefix: name + ".")
+            for k in t.keys where !keys.contains(k) {
+                throw inner.error(k, "unknown key (known: \(keys.sorted().joined(separator: ", ")))")
+            }
+            try body(t, inner)
+        }
+
+        func string(_ t: TOMLTable, _ key: String) throws -> String? {
+            guard let v = t[key] else { return nil }
+            guard let s = v.string else { throw error(key, "must be a string") }
+            return s
+        }
+
+        func strings(_ t: TOMLTable, _ key: String, allowEmpty: Bool = false) throws -> [String]? {
+            guard let v = t[key] else { return nil }
+            guard let a = v.array else { throw error(key, "must be an array of strings") }
+            var out: [String] = []
+            for item in a {
+                guard let s = item.string, !s.isEmpty else { throw error(key, "must be an array of non-empty strings") }
+                out.append(s)
+            }
+            if out.isEmpty && !allowEmpty { throw error(key, "must not be empty") }
+            return out
+        }
+
+        func number(_ t: TOMLTable, _ key: String, min: Double) throws -> Double? {
+            guard let v = t[key] else { return nil }
+            guard let d = v.double ?? v.int.map(Double.init) else { throw error(key, "must be a number") }
+            guard d.isFinite, d >= min else { throw error(key, "must be at least \(min)") }
+            return d
+        }
+
+        func bool(_ t: TOMLTable, _ key: String) throws -> Bool? {
+            guard let v = t[key] else { return nil }
+            guard let b = v.bool else { throw error(key, "must be true or false") }
+            return b
+        }
+    }
+}

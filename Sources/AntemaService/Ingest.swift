@@ -1,0 +1,105 @@
+import Foundation
+import GatanDM
+import Store
+import Watcher
+
+/// What became of a file handed to ingestion.
+public enum IngestResult: Sendable, Equatable {
+    /// Frames queued for analysis.
+    case queued(frames: Int, sampleId: Int64)
+    /// The same content is already known (analysed, queued, or failed) wherever it was seen.
+    case alreadyKnown
+    /// A marker file: its session is closing.
+    case markerClosedSession(sampleId: Int64?)
+    /// The file changed while being read; it goes back to the stability tracker.
+    case changedWhileReading
+    /// Recorded as failed or skipped, with the reason.
+    case recordedProblem(String)
+    /// Outside every watch root, or vanished: nothing recorded.
+    case ignored(String)
+}
+
+/// Turns a complete file into queued image frames: hashes it, finds its sample, reads its
+/// frames. Unreadable files are recorded as failed (with the reason) so that they show in
+/// `antemactl status` and are not read again until they change.
+public struct Ingest: Sendable {
+    public var rules: SessionRules
+    public var markerFiles: [String]
+    public var reopenClosed: Bool
+    public let store: AntemaStore
+
+    public init(rules: SessionRules, markerFiles: [String], reopenClosed: Bool, store: AntemaStore) {
+        self.rules = rules
+        self.markerFiles = markerFiles
+        self.reopenClosed = reopenClosed
+        self.store = store
+    }
+
+    /// The micrograph frames of a DM file, in order: (image, frame within the image). The
+    /// position in this list is the `frame` stored for the image row.
+    public static func micrographFrames(_ file: DMFile) throws -> [(image: DMImage, frame: Int)] {
+        var out: [(DMImage, Int)] = []
+        for image in try file.images() {
+            guard (try? image.validateAsMicrograph()) != nil else { continue }
+            for z in 0..<image.frameCount { out.append((image, z)) }
+        }
+        return out
+    }
+
+    public func ingest(path: String, observation: FileObservation, at now: Date = Date()) throws -> IngestResult {
+        guard let place = rules.sample(for: path) else { return .ignored("outside every watch root") }
+        let name = (path as NSString).lastPathComponent
+        if markerFiles.contains(name) {
+            let sample = try store.samples(named: place.folder).first
+            if let id = sample?.id, sample?.state == .open { try store.setSampleState(id, .closing, at: now) }
+            return .markerClosedSession(sampleId: sample?.id)
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            if FileSystem.observe(path) == nil { return .ignored("vanished before it could be read") }
+            let sample = try store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, at: now, reopen: reopenClosed)
+            return try recordUnreadable(path: path, bytes: [], sampleId: sample.id!, reason: "cannot read: \(error.localizedDescription)", at: now)
+        }
+        // the file must not have changed while it was read
+        guard Int64(data.count) == observation.sizeBytes, FileSystem.observe(path) == observation else { return .changedWhileReading }
+        let bytes = [UInt8](data)
+        let hash = sha256Hex(bytes)
+        if try store.knows(contentSha256: hash) { return .alreadyKnown }
+        let sample = try store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, at: now, reopen: reopenClosed)
+        let frames: [(image: DMImage, frame: Int)]
+        do {
+            let file = try DMReader.parse(bytes)
+            frames = try Ingest.micrographFrames(file)
+            if frames.isEmpty {
+                let reasons = (try? file.images())?.compactMap { image -> String? in
+                    do { try image.validateAsMicrograph(); return nil } catch { return (error as? DMError)?.message ?? "\(error)" }
+                } ?? []
+                return try record(path: path, hash: hash, size: bytes.count, sampleId: sample.id!, state: .skipped,
+                                  reason: reasons.isEmpty ? "no images in the file" : reasons.joined(separator: "; "), at: now)
+            }
+        } catch {
+            return try record(path: path, hash: hash, size: bytes.count, sampleId: sample.id!, state: .failed, reason: "\(error)", at: now)
+        }
+        var queued = 0
+        for k in frames.indices {
+            if try store.enqueue(ImageRecord(sampleId: sample.id!, path: path, contentSha256: hash, fileSizeBytes: Int64(bytes.count), frame: k, queuedAt: now)) != nil {
+                queued += 1
+            }
+        }
+        return .queued(frames: queued, sampleId: sample.id!)
+    }
+
+    func recordUnreadable(path: String, bytes: [UInt8], sampleId: Int64, reason: String, at now: Date) throws -> IngestResult {
+        // an unreadable file has no content hash; use the hash of its path and time so it is recorded once per attempt
+        let hash = sha256Hex(Array("unreadable:\(path):\(now.timeIntervalSince1970)".utf8))
+        return try record(path: path, hash: hash, size: 0, sampleId: sampleId, state: .failed, reason: reason, at: now)
+    }
+
+    func record(path: String, hash: String, size: Int, sampleId: Int64, state: ImageRecord.State, reason: String, at now: Date) throws -> IngestResult {
+        if let image = try store.enqueue(ImageRecord(sampleId: sampleId, path: path, contentSha256: hash, fileSizeBytes: Int64(size), frame: 0, queuedAt: now)) {
+            try store.recordProblem(imageId: image.id!, state: state, error: reason, at: now)
+            try store.logEvent(level: state == .failed ? "error" : "info", message: "\(path): \(reason)", sampleId: sampleId, imageId: image.id)
+        }
+        return .recordedProblem(reason)
+    }
+}

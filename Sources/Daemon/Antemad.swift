@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AntemaService
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import ServiceLifecycle
+import Store
+
+@main
+struct Antemad: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "antemad",
+        abstract: "The antema service: watches microscope export folders and analyses every new micrograph.",
+        discussion: """
+            Logs go to stderr (journald collects them). SIGTERM and SIGINT stop it gracefully (the \
+            current image may finish within processing.shutdown_grace_seconds); SIGHUP reloads the \
+            configuration. See config.example.toml for every setting.
+            """,
+        version: antemaVersion)
+
+    @Option(help: "Configuration file.")
+    var config: String = "/etc/antema/config.toml"
+
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration and exit.")
+    var checkConfig = false
+
+    func run() async throws {
+        let configuration: AntemaService.Configuration
+        do { configuration = try AntemaService.Configuration.load(path: config) } catch {
+            FileHandle.standardError.write(Data("antemad: \(error)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG: systemd will not restart in a loop on a bad config
+        }
+        if checkConfig { print("\(config): ok"); return }
+
+        let level = Logger.Level(rawValue: configuration.log.level) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "antemad")
+
+        let databaseFolder = (configuration.store.database as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: databaseFolder, withIntermediateDirectories: true)
+        let store: AntemaStore
+        do { store = try AntemaStore(path: configuration.store.database) } catch {
+            logger.critical("cannot open the database", metadata: ["database": "\(configuration.store.database)", "error": "\(error)"])
+            throw ExitCode(73)  // EX_CANTCREAT
+        }
+        let state = DaemonState(configuration: configuration, configPath: config)
+        try store.daemonStarted(DaemonStatusRecord(pid: getpid(), version: antemaVersion, startedAt: Date(),
+                                                   watchRoots: configuration.watch.roots,
+                                                   watchMode: "\(WatchService.effectiveMode(configuration.watch))", configPath: config))
+        logger.notice("antemad \(antemaVersion) starting", metadata: ["config": "\(config)", "database": "\(configuration.store.database)", "pid": "\(getpid())"])
+
+        // After SIGTERM the current image may finish within the grace time; then the process
+        // exits anyway and the image is analysed again on the next start.
+        let grace = configuration.processing.shutdownGraceSeconds
+        let terminate = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        terminate.setEventHandler {
+            DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
+                try? store.daemonStopped()
+                FileHandle.standardError.write(Data("antemad: the current image did not finish within \(grace) s; abandoned (it is analysed again on the next start)\n".utf8))
+                Glibc.exit(0)
+            }
+        }
+        terminate.resume()
+
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: HeartbeatService(state: state, store: store, logger: logger, notifier: SystemdNotifier())),
+                .init(service: WatchService(state: state, store: store, logger: logger)),
+                .init(service: ProcessingService(state: state, store: store, logger: logger)),
+                .init(service: SessionService(state: state, store: store, logger: logger)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("stopped with an error", metadata: ["error": "\(error)"])
+        }
+        try? store.daemonStopped()
+        logger.notice("antemad stopped")
+    }
+}
