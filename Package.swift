@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store",
+                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),

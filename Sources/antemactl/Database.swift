@@ -1,19 +1,47 @@
 import Analysis
+import AntemaService
 import ArgumentParser
 import Foundation
 import GRDB
 import Store
 
-/// Where the database is: `--db PATH`, else the default the daemon uses.
+/// Where the database is: `--db PATH`, else `store.database` of the configuration
+/// (`--config PATH`, default /etc/antema/config.toml), else the daemon's default path.
 struct DatabaseOptions: ParsableArguments {
-    static let defaultPath = "/var/lib/antema/antema.sqlite"
+    static let defaultConfig = "/etc/antema/config.toml"
 
-    @Option(name: .customLong("db"), help: "The antema database (default \(DatabaseOptions.defaultPath)).")
-    var path: String = DatabaseOptions.defaultPath
+    @Option(name: .customLong("db"), help: "The antema database (overrides the configuration's store.database).")
+    var databasePath: String?
+
+    @Option(name: .customLong("config"), help: "antemad's configuration, for its database path (default \(DatabaseOptions.defaultConfig)).")
+    var configPath: String?
+
+    var path: String {
+        get throws {
+            if let databasePath { return databasePath }
+            let config = configPath ?? DatabaseOptions.defaultConfig
+            if configPath != nil || FileManager.default.fileExists(atPath: config) {
+                do { return try Configuration.load(path: config).store.database } catch {
+                    throw ValidationError("\(error)")
+                }
+            }
+            return Configuration().store.database
+        }
+    }
 
     func open() throws -> ReadOnlyDatabase {
-        do { return try ReadOnlyDatabase(path: path) } catch {
-            throw ValidationError("cannot open \(path): \(error)")
+        let p = try path
+        do { return try ReadOnlyDatabase(path: p) } catch {
+            throw ValidationError("cannot open \(p): \(error)")
+        }
+    }
+
+    /// Read-write access, for the commands that ask the daemon to do something.
+    func openForWriting() throws -> AntemaStore {
+        let p = try path
+        guard FileManager.default.fileExists(atPath: p) else { throw ValidationError("no database at \(p)") }
+        do { return try AntemaStore(path: p) } catch {
+            throw ValidationError("cannot open \(p) for writing: \(error)")
         }
     }
 }

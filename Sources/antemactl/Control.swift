@@ -1,0 +1,210 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AntemaService
+import ArgumentParser
+import Foundation
+import GRDB
+import Store
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what antemad is doing: whether it runs, its queue, open sessions, recent errors, throughput.",
+        discussion: "Reads the database (read-only); works, saying so, when the daemon is down.")
+
+    @Flag(help: "Print one JSON document.") var json = false
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let db = try database.open()
+        let report = try db.read { db in try StatusReport.gather(db) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.text, terminator: "")
+        }
+    }
+}
+
+struct StatusReport: Encodable {
+    struct Daemon: Encodable {
+        var running: Bool
+        var pid: Int32?
+        var version: String?
+        var startedAt: Date?
+        var heartbeatAt: Date?
+        var uptimeSeconds: Double?
+        var activity: String?
+        var watchRoots: [String]
+        var watchMode: String?
+        var configPath: String?
+    }
+    struct Queue: Encodable { var queued: Int; var processing: Int; var failed: Int; var skipped: Int; var done: Int; var currentFile: String?; var currentStage: String? }
+    struct Session: Encodable { var sample: String; var folder: String; var state: String; var images: Int; var particles: Int; var queued: Int; var idleMinutes: Double }
+    struct Event: Encodable { var at: Date; var level: String; var message: String }
+
+    var daemon: Daemon
+    var queue: Queue
+    var openSessions: [Session]
+    var lastErrors: [Event]
+    var imagesLastHour: Int
+    var particlesLastHour: Int
+
+    static func gather(_ db: Database) throws -> StatusReport {
+        let now = Date()
+        var daemon = Daemon(running: false, watchRoots: [])
+        var current: (String?, String?) = (nil, nil)
+        if try db.tableExists("daemon_status"), let s = try DaemonStatusRecord.fetchOne(db, key: 1) {
+            let alive = kill(s.pid, 0) == 0 || errno == EPERM
+            let fresh = now.timeIntervalSince(s.heartbeatAt) < 60
+            daemon = Daemon(running: s.stoppedAt == nil && alive && fresh, pid: s.pid, version: s.version, startedAt: s.startedAt,
+                            heartbeatAt: s.heartbeatAt, uptimeSeconds: s.stoppedAt == nil ? now.timeIntervalSince(s.startedAt) : nil,
+                            activity: s.activity, watchRoots: (try? JSONDecoder().decode([String].self, from: Data(s.watchRootsJson.utf8))) ?? [],
+                            watchMode: s.watchMode, configPath: s.configPath)
+            if let id = s.currentImageId {
+                current = (try String.fetchOne(db, sql: "SELECT path FROM image WHERE id = ?", arguments: [id]), s.currentStage)
+            }
+        }
+        var counts: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM image GROUP BY state") { counts[row["state"]] = row["n"] }
+        let queue = Queue(queued: counts["queued"] ?? 0, processing: counts["processing"] ?? 0, failed: counts["failed"] ?? 0,
+                          skipped: counts["skipped"] ?? 0, done: counts["done"] ?? 0, currentFile: current.0, currentStage: current.1)
+        let sessions = try Row.fetchAll(db, sql: """
+            SELECT s.name, s.folder, s.state, s.image_count, s.particle_count, COALESCE(s.last_image_at, s.opened_at) AS last,
+                   (SELECT COUNT(*) FROM image i WHERE i.sample_id = s.id AND i.state IN ('queued', 'processing')) AS queued
+            FROM sample s WHERE s.state IN ('open', 'closing') ORDER BY last DESC
+            """).map { r -> Session in
+            let last: Date = r["last"]
+            return Session(sample: r["name"], folder: r["folder"], state: r["state"], images: r["image_count"], particles: r["particle_count"],
+                           queued: r["queued"], idleMinutes: max(0, now.timeIntervalSince(last) / 60))
+        }
+        var events: [Event] = []
+        if try db.tableExists("daemon_event") {
+            events = try Row.fetchAll(db, sql: "SELECT at, level, message FROM daemon_event WHERE level IN ('error', 'warning') ORDER BY id DESC LIMIT 10")
+                .map { Event(at: $0["at"], level: $0["level"], message: $0["message"]) }
+        }
+        let hourAgo = now.addingTimeInterval(-3600)
+        let images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM analysis WHERE created_at >= ?", arguments: [hourAgo]) ?? 0
+        let particles = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(particle_count), 0) FROM analysis WHERE created_at >= ?", arguments: [hourAgo]) ?? 0
+        return StatusReport(daemon: daemon, queue: queue, openSessions: sessions, lastErrors: events, imagesLastHour: images, particlesLastHour: particles)
+    }
+
+    var text: String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        var out = ""
+        if daemon.running {
+            out += "antemad \(daemon.version ?? "?") is running (pid \(daemon.pid ?? 0)), up \(Self.duration(daemon.uptimeSeconds ?? 0)), last heartbeat \(daemon.heartbeatAt.map(f.string) ?? "-")\n"
+        } else if let seen = daemon.heartbeatAt {
+            out += "antemad is not running (last seen \(f.string(from: seen)); pid was \(daemon.pid ?? 0)); what follows is the database's state\n"
+        } else {
+            out += "antemad has never run against this database\n"
+        }
+        if !daemon.watchRoots.isEmpty { out += "watching: \(daemon.watchRoots.joined(separator: ", ")) (\(daemon.watchMode ?? "?"))\n" }
+        out += "queue: \(queue.queued) queued, \(queue.processing) processing, \(queue.failed) failed, \(queue.skipped) skipped, \(queue.done) done\n"
+        if let file = queue.currentFile { out += "now: \(daemon.activity ?? "") \(file)\(queue.currentStage.map { " (\($0))" } ?? "")\n" }
+        out += "last hour: \(imagesLastHour) images analysed, \(particlesLastHour) particles\n"
+        if openSessions.isEmpty { out += "open sessions: none\n" } else {
+            out += "open sessions:\n"
+            for s in openSessions {
+                out += "  \(s.sample) [\(s.state)]: \(s.images) images, \(s.particles) particles, \(s.queued) waiting, idle \(String(format: "%.1f", s.idleMinutes)) min\n"
+            }
+        }
+        if !lastErrors.isEmpty {
+            out += "recent problems:\n"
+            for e in lastErrors { out += "  \(f.string(from: e.at)) \(e.level): \(e.message)\n" }
+        }
+        return out
+    }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s)
+        return t >= 86400 ? "\(t / 86400)d \(t % 86400 / 3600)h" : t >= 3600 ? "\(t / 3600)h \(t % 3600 / 60)m" : "\(t / 60)m \(t % 60)s"
+    }
+}
+
+struct Close: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Close a sample session: it closes once its queued images are done.")
+    @Argument(help: "Sample name or folder.") var sample: String
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let store = try database.openForWriting()
+        let found = try store.samples(named: sample)
+        guard !found.isEmpty else { throw ValidationError("no sample named \(sample)") }
+        for s in found where s.state == .open {
+            try store.setSampleState(s.id!, .closing)
+            print("\(s.name): closing (\(s.folder))")
+        }
+        for s in found where s.state != .open { print("\(s.name): already \(s.state.rawValue)") }
+    }
+}
+
+struct Retry: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Queue failed images again (of one sample, or all).")
+    @Argument(help: "Sample name or folder (default: every sample).") var sample: String?
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let store = try database.openForWriting()
+        if let sample {
+            let found = try store.samples(named: sample)
+            guard !found.isEmpty else { throw ValidationError("no sample named \(sample)") }
+            let n = try found.reduce(0) { $0 + (try store.retryFailed(sampleId: $1.id!)) }
+            print("\(n) failed image(s) queued again")
+        } else {
+            print("\(try store.retryFailed()) failed image(s) queued again")
+        }
+    }
+}
+
+struct Reprocess: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Analyse a sample's images (or one image) again with the current model and parameters.",
+        discussion: "Each image gets a new analysis that becomes current; the old ones stay in the database.")
+    @Argument(help: "Sample name or folder.") var sample: String?
+    @Option(help: "One image, by its id (see antemactl query \"SELECT id, path FROM image\").") var image: Int64?
+    @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        guard (sample == nil) != (image == nil) else { throw ValidationError("give a sample or --image ID (one of them)") }
+    }
+
+    func run() throws {
+        let store = try database.openForWriting()
+        if let image {
+            print("\(try store.requestReprocess(imageId: image)) image(s) queued for a new analysis")
+        } else if let sample {
+            let found = try store.samples(named: sample)
+            guard !found.isEmpty else { throw ValidationError("no sample named \(sample)") }
+            let n = try found.reduce(0) { $0 + (try store.requestReprocess(sampleId: $1.id!)) }
+            print("\(n) image(s) queued for a new analysis")
+        }
+    }
+}
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Work with antemad's configuration.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a configuration file; name the bad key and why.")
+        @Argument(help: "Configuration file.") var path: String = DatabaseOptions.defaultConfig
+
+        func run() throws {
+            do {
+                let c = try Configuration.load(path: path)
+                print("\(path): ok")
+                print("  watch: \(c.watch.roots.joined(separator: ", ")) (mode \(c.watch.mode.rawValue), stable \(c.watch.stableSeconds) s, \(c.watch.patterns.joined(separator: " ")))")
+                print("  sessions: depth \(c.session.depth), idle close \(c.session.idleCloseMinutes) min, markers \(c.session.markerFiles.joined(separator: " "))")
+                print("  database: \(c.store.database)")
+                print("  reports: \(c.reports.directory)")
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
