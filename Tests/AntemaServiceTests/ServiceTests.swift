@@ -1,0 +1,183 @@
+import Foundation
+import GatanDM
+import Store
+import Testing
+import Watcher
+@testable import AntemaService
+
+@Suite struct ConfigurationFiles {
+    @Test("an empty file gives the documented defaults, and the example file parses to the same")
+    func defaults() throws {
+        let empty = try Configuration.parse("")
+        #expect(empty == Configuration())
+        #expect(empty.watch.roots == ["/srv/microscope/export"] && empty.watch.mode == .auto && empty.watch.stableSeconds == 2)
+        #expect(empty.session.depth == 1 && empty.session.idleCloseMinutes == 30 && empty.session.markerFiles == ["session.done"])
+        #expect(empty.store.database == "/var/lib/antema/antema.sqlite")
+        #expect(empty.reports.directory == "{sample_folder}/antema-report")
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config.example.toml").path
+        #expect(try Configuration.load(path: example) == Configuration())
+    }
+
+    @Test("settings are read with their names")
+    func values() throws {
+        let c = try Configuration.parse("""
+            [watch]
+            roots = ["/a", "/b"]
+            mode = "poll"
+            poll_interval_seconds = 3
+            stable_seconds = 0.5
+            patterns = ["*.dm4"]
+            [session]
+            depth = 2
+            idle_close_minutes = 1.5
+            marker_files = []
+            reopen_closed = false
+            [store]
+            database = "/x/y.sqlite"
+            [analysis]
+            overlap = "flag"
+            contrast = "bright"
+            """)
+        #expect(c.watch.roots == ["/a", "/b"] && c.watch.mode == .poll && c.watch.pollIntervalSeconds == 3 && c.watch.stableSeconds == 0.5)
+        #expect(c.session.depth == 2 && c.session.idleCloseMinutes == 1.5 && c.session.markerFiles.isEmpty && !c.session.reopenClosed)
+        #expect(c.store.database == "/x/y.sqlite" && c.analysis.overlap == .flag && c.analysis.contrast == .brightParticles)
+    }
+
+    @Test("bad settings name the key and why", arguments: [
+        ("[watch]\nmode = \"sometimes\"", "watch.mode"),
+        ("[watch]\nroots = \"/a\"", "watch.roots"),
+        ("[watch]\nroots = [\"relative\"]", "watch.roots"),
+        ("[watch]\nstable_seconds = -1", "watch.stable_seconds"),
+        ("[watch]\nrootz = [\"/a\"]", "watch.rootz"),
+        ("[session]\ndepth = 1.5", "session.depth"),
+        ("[sessions]\ndepth = 1", "sessions"),
+        ("[analysis]\noverlap = \"merge\"", "analysis.overlap"),
+        ("[log]\nlevel = \"loud\"", "log.level"),
+    ])
+    func badKeys(toml: String, key: String) {
+        let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(toml, file: "c.toml") }
+        #expect(e?.key == key)
+        #expect(e?.description.hasPrefix("c.toml: \(key): ") == true)
+    }
+
+    @Test("a file that is not TOML says where")
+    func notTOML() {
+        let e = #expect(throws: ConfigurationError.self) { try Configuration.parse("[watch\nroots = 1", file: "c.toml") }
+        #expect(e?.message.contains("line 1") == true)
+    }
+}
+
+@Suite struct Sessions {
+    @Test("a sample is the first-level folder under its root by default")
+    func rules() {
+        let r = SessionRules(roots: ["/export", "/export/deep/"], depth: 1)
+        #expect(r.sample(for: "/export/Au-01/img.dm3")?.folder == "/export/Au-01")
+        #expect(r.sample(for: "/export/Au-01/sub/img.dm3")?.name == "Au-01")
+        #expect(r.sample(for: "/export/deep/x/img.dm3")?.root == "/export/deep")
+        #expect(r.sample(for: "/export/img.dm3")?.folder == "/export")
+        #expect(r.sample(for: "/export/img.dm3")?.name == "export")
+        #expect(r.sample(for: "/elsewhere/img.dm3") == nil)
+        #expect(r.sample(for: "/exported/img.dm3") == nil)
+        let two = SessionRules(roots: ["/e"], depth: 2)
+        #expect(two.sample(for: "/e/2026/Au/img.dm3")?.name == "2026/Au")
+    }
+}
+
+@Suite struct IngestAndProcess {
+    static func tempDir() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("antema-ingest-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d + "/S1", withIntermediateDirectories: true)
+        return d
+    }
+
+    static func micrograph(_ path: String, seed: UInt64 = 1, frames: Int = 1) throws {
+        let size = 96
+        var pixels: [Float] = []
+        var rng = SeededBits(seed)
+        for _ in 0..<frames {
+            var frame = [Float](repeating: 1000, count: size * size)
+            for r in 0..<size { for c in 0..<size {
+                frame[r * size + c] += Float(rng.next() % 40)
+                for (cy, cx) in [(30, 30), (60, 62)] where (r - cy) * (r - cy) + (c - cx) * (c - cx) <= 100 { frame[r * size + c] -= 400 }
+            } }
+            pixels += frame
+        }
+        let nm = DMAxis(scale: 0.2, origin: 0, unit: "nm")
+        let shape = frames > 1 ? [frames, size, size] : [size, size]
+        let axes = frames > 1 ? [DMAxis(scale: 1, origin: 0, unit: ""), nm, nm] : [nm, nm]
+        try Data(DMWriter.write([DMImageToWrite(title: "m", shape: shape, axes: axes, pixels: .float32(pixels))])).write(to: URL(fileURLWithPath: path))
+    }
+
+    struct SeededBits { var s: UInt64; init(_ s: UInt64) { self.s = s &+ 1 }; mutating func next() -> UInt64 { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s } }
+
+    @Test("a micrograph is queued once, wherever it moves; a stack gives one row per frame")
+    func queueOnce() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try AntemaStore.inMemory()
+        let ingest = Ingest(rules: SessionRules(roots: [dir], depth: 1), markerFiles: ["session.done"], reopenClosed: true, store: store)
+        try Self.micrograph(dir + "/S1/a.dm3")
+        let o = FileSystem.observe(dir + "/S1/a.dm3")!
+        guard case .queued(1, let sampleId) = try ingest.ingest(path: dir + "/S1/a.dm3", observation: o) else { Issue.record("not queued"); return }
+        try FileManager.default.createDirectory(atPath: dir + "/S2", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: dir + "/S1/a.dm3", toPath: dir + "/S2/a.dm3")
+        #expect(try ingest.ingest(path: dir + "/S2/a.dm3", observation: FileSystem.observe(dir + "/S2/a.dm3")!) == .alreadyKnown)
+        try Self.micrograph(dir + "/S1/stack.dm3", seed: 2, frames: 3)
+        #expect(try ingest.ingest(path: dir + "/S1/stack.dm3", observation: FileSystem.observe(dir + "/S1/stack.dm3")!) == .queued(frames: 3, sampleId: sampleId))
+        #expect(try store.pendingImageCount(sampleId: sampleId) == 4)
+        // the marker closes the session
+        FileManager.default.createFile(atPath: dir + "/S1/session.done", contents: Data())
+        #expect(try ingest.ingest(path: dir + "/S1/session.done", observation: FileSystem.observe(dir + "/S1/session.done")!) == .markerClosedSession(sampleId: sampleId))
+        #expect(try store.openSamples().first { $0.id == sampleId }?.state == .closing)
+    }
+
+    @Test("corrupt files are recorded as failed and spectra as skipped, with the reason; a file that changes while read is retracked")
+    func problems() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try AntemaStore.inMemory()
+        let ingest = Ingest(rules: SessionRules(roots: [dir], depth: 1), markerFiles: [], reopenClosed: true, store: store)
+        try Data("not DM".utf8).write(to: URL(fileURLWithPath: dir + "/S1/bad.dm3"))
+        guard case .recordedProblem(let why) = try ingest.ingest(path: dir + "/S1/bad.dm3", observation: FileSystem.observe(dir + "/S1/bad.dm3")!) else { Issue.record("accepted"); return }
+        #expect(why.contains("DM header"))
+        var m = DMMetadata(); m.format = "Spectrum"
+        try Data(DMWriter.write([DMImageToWrite(title: "s", shape: [4, 4], pixels: .float32([Float](repeating: 1, count: 16)), metadata: m)])).write(to: URL(fileURLWithPath: dir + "/S1/eels.dm3"))
+        guard case .recordedProblem = try ingest.ingest(path: dir + "/S1/eels.dm3", observation: FileSystem.observe(dir + "/S1/eels.dm3")!) else { Issue.record("accepted"); return }
+        let states = try store.writer.read { db in try String.fetchAll(db, sql: "SELECT state FROM image ORDER BY id") }
+        #expect(states == ["failed", "skipped"])
+        try Self.micrograph(dir + "/S1/c.dm3")
+        let stale = FileObservation(sizeBytes: 1, modifiedAt: 0)
+        #expect(try ingest.ingest(path: dir + "/S1/c.dm3", observation: stale) == .changedWhileReading)
+    }
+
+    @Test("processing analyses a queued frame and stores its particles; a file changed since queued fails clearly")
+    func process() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try AntemaStore.inMemory()
+        let ingest = Ingest(rules: SessionRules(roots: [dir], depth: 1), markerFiles: [], reopenClosed: true, store: store)
+        try Self.micrograph(dir + "/S1/a.dm3")
+        _ = try ingest.ingest(path: dir + "/S1/a.dm3", observation: FileSystem.observe(dir + "/S1/a.dm3")!)
+        var config = Configuration()
+        config.watch.roots = [dir]
+        let processor = Processor(store: store, configuration: config, softwareVersion: "test")
+        let image = try #require(try store.claimNextQueued())
+        #expect(try processor.process(image) == .analysed(particles: 2))
+        let row = try store.writer.read { db in try ImageRecord.fetchOne(db, key: image.id!)! }
+        #expect(row.state == .done && row.widthPx == 96 && abs(row.pixelSizeXNm! - 0.2) < 1e-6)
+        // a second file, then changed on disk before processing
+        try Self.micrograph(dir + "/S1/b.dm3", seed: 5)
+        _ = try ingest.ingest(path: dir + "/S1/b.dm3", observation: FileSystem.observe(dir + "/S1/b.dm3")!)
+        try Self.micrograph(dir + "/S1/b.dm3", seed: 6)
+        let next = try #require(try store.claimNextQueued())
+        guard case .failed(let why) = try processor.process(next) else { Issue.record("changed file analysed"); return }
+        #expect(why.contains("changed since it was queued"))
+    }
+
+    @Test("SHA-256 of known inputs")
+    func sha() {
+        #expect(sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}
