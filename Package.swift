@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WatcherTests", dependencies: ["Watcher"]),
         .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService"]),
-        .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Store", "Pipeline"]),
+        .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,214 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+/// The real antemad process on temporary folders.
+final class DaemonFixture: @unchecked Sendable {
+    let dir: URL
+    let root: URL
+    let config: URL
+    let database: String
+    var process: Process?
+    let logPath: String
+
+    init(idleMinutes: Double = 30, extra: String = "") throws {
+        dir = try AntemactlInspect.tempDir()
+        root = dir.appendingPathComponent("export")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        database = dir.appendingPathComponent("antema.sqlite").path
+        config = dir.appendingPathComponent("config.toml")
+        logPath = dir.appendingPathComponent("antemad.log").path
+        try """
+            [watch]
+            roots = ["\(root.path)"]
+            stable_seconds = 0.5
+            [session]
+            idle_close_minutes = \(idleMinutes)
+            [store]
+            database = "\(database)"
+            [processing]
+            shutdown_grace_seconds = 5
+            \(extra)
+            """.write(to: config, atomically: true, encoding: .utf8)
+    }
+
+    static var antemad: URL { AntemactlInspect.binary.deletingLastPathComponent().appendingPathComponent("antemad") }
+
+    func start() throws {
+        let p = Process()
+        p.executableURL = Self.antemad
+        p.arguments = ["--config", config.path]
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        p.standardError = log
+        p.standardOutput = log
+        try p.run()
+        process = p
+    }
+
+    func stop(signal: Int32 = SIGTERM) {
+        guard let p = process else { return }
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    func sample(_ name: String) throws -> URL {
+        let u = root.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
+        return u
+    }
+
+    /// A synthetic micrograph with `particles` particles, written outside the roots.
+    func micrograph(_ name: String, particles: Int = 8, size: Int = 256, seed: Int = 1) throws -> URL {
+        let u = dir.appendingPathComponent("staging-\(name)")
+        let r = try AntemactlInspect.run(["example-micrograph", u.path, "--size", "\(size)", "--particles", "\(particles)", "--seed", "\(seed)"])
+        precondition(r.status == 0, r.stderr)
+        return u
+    }
+
+    func query(_ sql: String) throws -> [[String]] {
+        let r = try AntemactlInspect.run(["query", sql, "--db", database, "--format", "csv"])
+        guard r.status == 0 else { return [] }
+        return Array(parseCSV(r.stdout).dropFirst())
+    }
+
+    func scalar(_ sql: String) throws -> String? { try query(sql).first?.first }
+
+    /// Polls until `condition` holds (true) or `seconds` pass (false).
+    func wait(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return try condition()
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if let p = process { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
+
+@Suite(.serialized) struct DaemonEndToEnd {
+    @Test("files written in chunks, renamed into place and copied in are each analysed once; bad files are reported")
+    func arrivals() throws {
+        let f = try DaemonFixture()
+        try f.start()
+        let s = try f.sample("S1")
+        Thread.sleep(forTimeInterval: 0.5)
+        // 1. written in chunks with pauses (as a slow network copy)
+        let chunked = try Data(contentsOf: f.micrograph("chunked.dm3", seed: 1))
+        FileManager.default.createFile(atPath: s.appendingPathComponent("chunked.dm3").path, contents: nil)
+        let h = try FileHandle(forWritingTo: s.appendingPathComponent("chunked.dm3"))
+        for k in 0..<4 {
+            h.write(chunked[(k * chunked.count / 4)..<((k + 1) * chunked.count / 4)])
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        try h.close()
+        // 2. renamed into place
+        try FileManager.default.moveItem(at: f.micrograph("renamed.dm3", seed: 2), to: s.appendingPathComponent("renamed.dm3"))
+        // 3. copied in
+        try FileManager.default.copyItem(at: f.micrograph("copied.dm3", seed: 3), to: s.appendingPathComponent("copied.dm3"))
+        // 4. a corrupt DM3 and a foreign file
+        try Data("definitely not a micrograph".utf8).write(to: s.appendingPathComponent("corrupt.dm3"))
+        try Data("notes".utf8).write(to: s.appendingPathComponent("notes.txt"))
+        #expect(try f.wait(seconds: 30) { try f.scalar("SELECT COUNT(*) FROM image WHERE state IN ('done', 'failed')") == "4" }, "\(f.log)")
+        let rows = try f.query("SELECT path, state, error FROM image ORDER BY path")
+        #expect(rows.map { ($0[0] as NSString).lastPathComponent } == ["chunked.dm3", "copied.dm3", "corrupt.dm3", "renamed.dm3"])
+        #expect(rows.map { $0[1] } == ["done", "done", "failed", "done"])
+        #expect(rows[2][2].contains("not a DigitalMicrograph file"))
+        // exactly once: one analysis per done image, particles only of current analyses
+        #expect(try f.scalar("SELECT COUNT(*) FROM analysis") == "3")
+        #expect(try f.scalar("SELECT COUNT(*) FROM particle") == f.scalar("SELECT SUM(particle_count) FROM analysis"))
+        let status = try AntemactlInspect.run(["status", "--db", f.database])
+        #expect(status.stdout.contains("is running") && status.stdout.contains("corrupt.dm3"))
+        f.stop()
+    }
+
+    @Test("files that arrive while the daemon is down are analysed when it starts; known content is not analysed again")
+    func reconciliation() throws {
+        let f = try DaemonFixture()
+        let s = try f.sample("S1")
+        try FileManager.default.moveItem(at: f.micrograph("a.dm3", seed: 4), to: s.appendingPathComponent("a.dm3"))
+        try f.start()
+        #expect(try f.wait(seconds: 20) { try f.scalar("SELECT COUNT(*) FROM image WHERE state = 'done'") == "1" }, "\(f.log)")
+        f.stop()
+        try FileManager.default.moveItem(at: f.micrograph("b.dm3", seed: 5), to: s.appendingPathComponent("b.dm3"))
+        try FileManager.default.copyItem(at: s.appendingPathComponent("a.dm3"), to: s.appendingPathComponent("a-copy.dm3"))
+        try f.start()
+        #expect(try f.wait(seconds: 20) { try f.scalar("SELECT COUNT(*) FROM image WHERE state = 'done'") == "2" }, "\(f.log)")
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(try f.scalar("SELECT COUNT(*) FROM image") == "2")   // the copy of a.dm3 is the same content
+        f.stop()
+    }
+
+    @Test("a marker file closes its session once its images are done; an idle session closes by itself")
+    func sessionsClose() throws {
+        let f = try DaemonFixture(idleMinutes: 0.05)
+        try f.start()
+        let marked = try f.sample("marked"), idle = try f.sample("idle")
+        try FileManager.default.moveItem(at: f.micrograph("m.dm3", seed: 6), to: marked.appendingPathComponent("m.dm3"))
+        try FileManager.default.moveItem(at: f.micrograph("i.dm3", seed: 7), to: idle.appendingPathComponent("i.dm3"))
+        #expect(try f.wait(seconds: 20) { try f.scalar("SELECT COUNT(*) FROM image WHERE state = 'done'") == "2" })
+        FileManager.default.createFile(atPath: marked.appendingPathComponent("session.done").path, contents: nil)
+        #expect(try f.wait(seconds: 15) { try f.scalar("SELECT state FROM sample WHERE name = 'marked'") == "closed" }, "\(f.log)")
+        #expect(try f.wait(seconds: 15) { try f.scalar("SELECT state FROM sample WHERE name = 'idle'") == "closed" }, "\(f.log)")
+        // an image arriving later reopens the session
+        try FileManager.default.moveItem(at: f.micrograph("late.dm3", seed: 8), to: marked.appendingPathComponent("late.dm3"))
+        #expect(try f.wait(seconds: 15) { try f.scalar("SELECT image_count FROM sample WHERE name = 'marked'") == "2" })
+        f.stop()
+    }
+
+    @Test("kill -9 during processing loses nothing and duplicates nothing; SIGTERM stops it with status 0")
+    func crashAndStop() throws {
+        let f = try DaemonFixture()
+        try f.start()
+        let s = try f.sample("S1")
+        for k in 0..<3 {
+            try FileManager.default.moveItem(at: f.micrograph("big\(k).dm3", particles: 60, size: 1024, seed: 10 + k), to: s.appendingPathComponent("big\(k).dm3"))
+        }
+        #expect(f.wait(seconds: 20) { f.log.contains("queued") })
+        Thread.sleep(forTimeInterval: 0.3)
+        f.stop(signal: SIGKILL)
+        try f.start()
+        #expect(try f.wait(seconds: 60) { try f.scalar("SELECT COUNT(*) FROM image WHERE state = 'done'") == "3" }, "\(f.log)")
+        // the kill landed while an image was being analysed: the restart queued it again
+        #expect(f.log.contains("re-queued images left processing"), "\(f.log)")
+        #expect(try f.scalar("SELECT COUNT(*) FROM image") == "3")
+        #expect(try f.scalar("SELECT COUNT(*) FROM analysis WHERE is_current = 1") == "3")
+        #expect(try f.scalar("SELECT COUNT(*) FROM current_particle") == f.scalar("SELECT SUM(particle_count) FROM analysis WHERE is_current = 1"))
+        #expect(try f.scalar("PRAGMA integrity_check") == "ok")
+        let p = try #require(f.process)
+        let start = Date()
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        f.process = nil
+        #expect(p.terminationStatus == 0)
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(try f.scalar("SELECT activity FROM daemon_status") == "stopped")
+    }
+
+    @Test("a bad configuration stops antemad at once with a message naming the key")
+    func badConfig() throws {
+        let f = try DaemonFixture(extra: "[analysis]\noverlap = \"merge\"")
+        let p = Process()
+        p.executableURL = DaemonFixture.antemad
+        p.arguments = ["--config", f.config.path]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 78)
+        #expect(text.contains("analysis.overlap"))
+        let check = try AntemactlInspect.run(["config", "check", f.config.path])
+        #expect(check.status == 1 && check.stderr.contains("analysis.overlap"))
+    }
+}
