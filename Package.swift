@@ -56,6 +56,7 @@ let package = Package(
         // Benchmarks: executables that print figures (never timed tests).
         .executableTarget(name: "DMBench", dependencies: ["GatanDM"], path: "Benchmarks/DMBench"),
         .executableTarget(name: "StoreBench", dependencies: ["Store", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/StoreBench"),
+        .executableTarget(name: "DaemonBench", dependencies: ["GatanDM", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/DaemonBench"),
         .executableTarget(name: "AnalysisBench", dependencies: ["GatanDM", "Pipeline", "ImageFiles"], path: "Benchmarks/AnalysisBench"),
         .testTarget(name: "GatanDMTests", dependencies: ["GatanDM"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageFiles"]),
