@@ -19,9 +19,11 @@ test: deps
 	$(SWIFT) test
 
 bench: deps
-	$(SWIFT) build -c release --product DMBench --product AnalysisBench
+	$(SWIFT) build -c release
 	.build/release/DMBench
 	.build/release/AnalysisBench
+	.build/release/StoreBench
+	.build/release/DaemonBench
 
 install:
 	bash scripts/install.sh
