@@ -1,0 +1,50 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Store
+
+/// Database files of every shipped schema version, kept as fixtures; each must migrate to the
+/// current schema with its data intact. `ANTEMA_WRITE_FIXTURES=1 swift test --filter Migration`
+/// writes the fixture of the version a new migration is about to supersede.
+@Suite struct Migrations {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    static func copyOf(_ name: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("antema-migration-\(UUID().uuidString).sqlite").path
+        try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent(name).path, toPath: path)
+        return path
+    }
+
+    @Test("writes the v1 fixture when asked", .enabled(if: ProcessInfo.processInfo.environment["ANTEMA_WRITE_FIXTURES"] == "1"))
+    func writeV1Fixture() throws {
+        let path = Self.fixtures.appendingPathComponent("schema-v1.sqlite").path
+        try? FileManager.default.removeItem(atPath: path)
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue, upTo: "v1")
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO sample (id, name, watch_root, folder, state, opened_at, image_count, particle_count) VALUES (1, 'Au-v1', '/w', '/w/Au-v1', 'closed', '2026-01-02 03:04:05.000', 1, 2);
+                INSERT INTO image (id, sample_id, path, content_sha256, file_size_bytes, frame, state, queued_at) VALUES (1, 1, '/w/Au-v1/a.dm3', '\(String(repeating: "c", count: 64))', 10, 0, 'done', '2026-01-02 03:04:05.000');
+                INSERT INTO analysis (id, image_id, segmenter, parameters_json, software_version, particle_count, created_at) VALUES (1, 1, 'classical', '{}', '0.1.0', 2, '2026-01-02 03:04:06.000');
+                INSERT INTO particle (analysis_id, particle_index, area_px, area_nm2, equivalent_diameter_nm, perimeter_nm, circularity, feret_min_nm, feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px, centroid_y_px, bbox_x_px, bbox_y_px, bbox_width_px, bbox_height_px, separated, overlap_flag)
+                  VALUES (1, 1, 100, 3.14, 2.0, 6.3, 0.99, 1.9, 2.1, 1.1, 0.99, 0.97, 5, 5, 0, 0, 10, 10, 0, 0),
+                         (1, 2, 100, 3.14, 2.0, 6.3, 0.99, 1.9, 2.1, 1.1, 0.99, 0.97, 25, 5, 20, 0, 10, 10, 1, 0);
+                """)
+        }
+        try queue.close()
+    }
+
+    @Test("a v1 database (fixture) migrates to the current schema with its data intact")
+    func fromV1() throws {
+        let path = try Self.copyOf("schema-v1.sqlite")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try AntemaStore(path: path)
+        try store.writer.read { (db: Database) throws in
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status"])
+            #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle") == 2)
+            #expect(try String.fetchOne(db, sql: "SELECT name FROM sample") == "Au-v1")
+            #expect(try db.tableExists("daemon_status"))
+            #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
+        }
+    }
+}
