@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // bytes -> tag tree -> images with calibration. No I/O beyond reading one file.
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "Watcher"),
         // The service: configuration, ingest, processing, sessions, status (antemad's logic).
         .target(name: "AntemaService", dependencies: [
-            "GatanDM", "Pipeline", "Store", "Watcher", "Analysis", "CSHA256",
+            "GatanDM", "Pipeline", "Store", "Watcher", "Analysis", "Reports", "CSHA256",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -44,6 +45,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Reports: xlsx (SpreadsheetML in a ZIPFoundation container), csv, PNG pictures; pure writers.
+        .target(name: "Reports", dependencies: ["Pipeline", "ImageFiles", "Analysis", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Files in, tables out: loading inputs, running the pipeline per frame, CSV tables.
         .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles"]),
         .executableTarget(
@@ -65,6 +68,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WatcherTests", dependencies: ["Watcher"]),
         .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline"]),
     ],
     swiftLanguageModes: [.v6]

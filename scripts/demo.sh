@@ -39,7 +39,7 @@ touch "$sample/session.done"
 echo "closing the session with $sample/session.done ..."
 for _ in $(seq 1 60); do
   state=$("$bin/antemactl" query "SELECT state FROM sample WHERE name = 'Au-citrate-01'" --db "$demo/antema.sqlite" --format csv 2>/dev/null | tail -n +2 | tr -d '\r')
-  [ "$state" = "closed" ] || [ "$state" = "reported" ] && break
+  [ "$state" = "reported" ] && break
   sleep 1
 done
 echo
@@ -47,5 +47,6 @@ echo
 echo
 "$bin/antemactl" samples --config "$demo/config.toml"
 echo
+echo "report: $sample/antema-report/ ($(ls "$sample/antema-report" | tr '\n' ' '))"
 echo "database: $demo/antema.sqlite   daemon log: $demo/antemad.log"
 echo "try: $bin/antemactl show Au-citrate-01 --config $demo/config.toml"

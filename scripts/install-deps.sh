@@ -10,6 +10,8 @@ packages=(
   libpng-dev          # PNG input and report pictures
   libtiff-dev         # TIFF input
   libssl-dev          # SHA-256 of micrographs (libcrypto)
+  zlib1g-dev          # xlsx containers (ZIPFoundation)
+  python3-openpyxl    # tests open the written workbooks with openpyxl
   python3             # test helpers that check written files
 )
 

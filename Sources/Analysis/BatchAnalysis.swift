@@ -39,6 +39,8 @@ public struct FrameOutcome: Sendable {
     public var problem: InputProblem?
     /// The segmentation before clean-up (for the `_segmentation.png`).
     public var segmentation: BinaryImage?
+    /// The particles' regions and the excluded border objects (for pictures).
+    public var result: ParticleAnalysisResult?
 
     public var status: String { problem?.status.rawValue ?? "ok" }
 
@@ -80,6 +82,7 @@ public enum BatchAnalysis {
         let result = ParticleAnalysis.analyze(mask, pixelSize: input.pixelSize, parameters: settings.analysis)
         outcome.particles = result.particles
         outcome.borderExcluded = result.borderRegions.count
+        outcome.result = result
         outcome.segmentation = mask
         outcome.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return outcome

@@ -2,6 +2,7 @@ import Analysis
 import Foundation
 import GatanDM
 import Pipeline
+import Reports
 import Store
 
 /// Analyses one queued image frame and records the outcome in one transaction.
@@ -63,6 +64,16 @@ public struct Processor: Sendable {
             try store.recordAnalysis(AnalysisOutcome(segmenter: configuration.analysis.segmenter, parametersJson: json, softwareVersion: softwareVersion,
                                                      particles: result.particles, analysisSeconds: result.seconds, totalSeconds: total),
                                      imageId: image.id!, facts: facts, at: now())
+            // the image's pictures go to the sample's report folder now, so closing is quick
+            if let sample = try store.sample(id: image.sampleId), let seg = result.segmentation, let analysed = result.result {
+                let dir = (reportDirectory(template: configuration.reports.directory, sample: sample) as NSString).appendingPathComponent("images")
+                do {
+                    try SampleReport.writeImagePictures(stem: pictureStem(path: image.path, frame: image.frame, frames: frames.count), image: frame.image,
+                                                        segmentation: seg, result: analysed, pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot(), to: dir)
+                } catch {
+                    try? store.logEvent(level: "warning", message: "pictures of \(image.path) not written: \(error)", sampleId: image.sampleId, imageId: image.id)
+                }
+            }
             return .analysed(particles: result.particles.count)
         } catch let problem as ProcessingProblem {
             try store.recordProblem(imageId: image.id!, state: .failed, error: problem.message, at: now())

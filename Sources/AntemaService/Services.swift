@@ -257,7 +257,17 @@ public struct SessionService: Service {
                 if try store.pendingImageCount(sampleId: sample.id!) == 0 {
                     try store.setSampleState(sample.id!, .closed, at: now)
                     logger.info("session closed", metadata: ["sample": "\(sample.name)", "images": "\(sample.imageCount)", "particles": "\(sample.particleCount)"])
-                    try? store.logEvent(level: "info", message: "session \(sample.name) closed: \(sample.imageCount) images, \(sample.particleCount) particles", sampleId: sample.id)
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    do {
+                        let dir = try ReportWriter(store: store, configuration: state.configuration).write(sampleId: sample.id!, pictures: false)
+                        try store.setSampleState(sample.id!, .reported, at: Date())
+                        let ms = Int((DispatchTime.now().uptimeNanoseconds - start) / 1_000_000)
+                        logger.info("report written", metadata: ["sample": "\(sample.name)", "report": "\(dir)", "duration_ms": "\(ms)"])
+                        try? store.logEvent(level: "info", message: "session \(sample.name) closed: \(sample.imageCount) images, \(sample.particleCount) particles; report in \(dir)", sampleId: sample.id)
+                    } catch {
+                        logger.error("report not written", metadata: ["sample": "\(sample.name)", "error": "\(error)"])
+                        try? store.logEvent(level: "error", message: "report of \(sample.name) not written: \(error)", sampleId: sample.id)
+                    }
                 }
             default: break
             }

@@ -77,6 +77,35 @@ public enum PNGFile {
         guard ok != 0 else { throw ImageFileError(path: path, message: "cannot write PNG: \(message(&image))") }
     }
 
+    /// Writes an 8-bit RGB PNG (3 bytes a pixel, row-major).
+    public static func write(rgb8 pixels: [UInt8], width: Int, height: Int, to path: String) throws {
+        let data = try encode(rgb8: pixels, width: width, height: height)
+        do { try Data(data).write(to: URL(fileURLWithPath: path)) } catch {
+            throw ImageFileError(path: path, message: "cannot write PNG: \(error.localizedDescription)")
+        }
+    }
+
+    /// Encodes an 8-bit RGB PNG in memory.
+    public static func encode(rgb8 pixels: [UInt8], width: Int, height: Int) throws -> [UInt8] {
+        precondition(pixels.count == width * height * 3)
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        image.width = png_uint_32(width)
+        image.height = png_uint_32(height)
+        image.format = png_uint_32(PNG_FORMAT_RGB)
+        var size: Int = 0
+        // first call: the size needed
+        guard pixels.withUnsafeBytes({ png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }) != 0 else {
+            throw ImageFileError(path: "<memory>", message: "cannot encode PNG: \(message(&image))")
+        }
+        var out = [UInt8](repeating: 0, count: size)
+        let ok = out.withUnsafeMutableBytes { dst in
+            pixels.withUnsafeBytes { png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+        }
+        guard ok != 0 else { throw ImageFileError(path: "<memory>", message: "cannot encode PNG: \(message(&image))") }
+        return Array(out.prefix(size))
+    }
+
     static func message(_ image: inout png_image) -> String {
         withUnsafeBytes(of: &image.message) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)

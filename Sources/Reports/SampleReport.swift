@@ -1,0 +1,229 @@
+import Analysis
+import Foundation
+import Pipeline
+
+/// Everything a sample's report shows, as plain values (the daemon fills it from the store).
+public struct SampleReportInput: Sendable {
+    public struct Image: Sendable {
+        public var path: String
+        public var frame: Int
+        public var widthPx: Int?
+        public var heightPx: Int?
+        public var pixelSizeXNm: Double?
+        public var pixelSizeYNm: Double?
+        public var particleCount: Int?
+        public var meanEquivalentDiameterNm: Double?
+        public var state: String
+        public var error: String?
+        public var seconds: Double?
+        public init(path: String, frame: Int, widthPx: Int?, heightPx: Int?, pixelSizeXNm: Double?, pixelSizeYNm: Double?, particleCount: Int?,
+                    meanEquivalentDiameterNm: Double?, state: String, error: String?, seconds: Double?) {
+            self.path = path; self.frame = frame; self.widthPx = widthPx; self.heightPx = heightPx; self.pixelSizeXNm = pixelSizeXNm
+            self.pixelSizeYNm = pixelSizeYNm; self.particleCount = particleCount; self.meanEquivalentDiameterNm = meanEquivalentDiameterNm
+            self.state = state; self.error = error; self.seconds = seconds
+        }
+    }
+    public struct Particle: Sendable {
+        public var imagePath: String
+        public var frame: Int
+        public var index: Int
+        public var m: ParticleMeasurement
+        public init(imagePath: String, frame: Int, index: Int, m: ParticleMeasurement) {
+            self.imagePath = imagePath; self.frame = frame; self.index = index; self.m = m
+        }
+    }
+    public var sample: String
+    public var folder: String
+    public var openedAt: Date
+    public var lastImageAt: Date?
+    public var closedAt: Date?
+    public var segmenter: String
+    public var parametersJson: String
+    public var images: [Image]
+    public var particles: [Particle]
+
+    public init(sample: String, folder: String, openedAt: Date, lastImageAt: Date?, closedAt: Date?, segmenter: String, parametersJson: String,
+                images: [Image], particles: [Particle]) {
+        self.sample = sample; self.folder = folder; self.openedAt = openedAt; self.lastImageAt = lastImageAt; self.closedAt = closedAt
+        self.segmenter = segmenter; self.parametersJson = parametersJson; self.images = images; self.particles = particles
+    }
+}
+
+/// Writes a sample's workbook, CSV files, histograms and README into its report folder. Each
+/// file is written under a temporary name and renamed into place, so a reader never sees half a
+/// file, and writing again replaces the same files.
+public enum SampleReport {
+    /// The measurements, their column names (as in the database) and their workbook headers.
+    public static let measurements: [(column: String, header: String, value: @Sendable (ParticleMeasurement) -> Double)] = [
+        ("area_nm2", "Area [nm²]", { $0.areaNm2 }),
+        ("equivalent_diameter_nm", "Equivalent diameter [nm]", { $0.equivalentDiameterNm }),
+        ("perimeter_nm", "Perimeter [nm]", { $0.perimeterNm }),
+        ("circularity", "Circularity [-]", { $0.circularity }),
+        ("feret_min_nm", "Min. Feret diameter [nm]", { $0.feretMinNm }),
+        ("feret_max_nm", "Max. Feret diameter [nm]", { $0.feretMaxNm }),
+        ("aspect_ratio", "Aspect ratio [-]", { $0.aspectRatio }),
+        ("convexity", "Convexity [-]", { $0.convexity }),
+        ("solidity", "Solidity [-]", { $0.solidity }),
+    ]
+
+    /// A name that is safe as a file name: letters, digits, `-`, `_`, `.` and spaces kept,
+    /// anything else (slashes, `..`, control characters) replaced, at most 100 characters.
+    public static func safeName(_ s: String) -> String {
+        var out = String(s.unicodeScalars.map { u -> Character in
+            let c = Character(u)
+            return (c.isLetter || c.isNumber || c == "-" || c == "_" || c == " " || c == ".") && u.value >= 0x20 ? c : "_"
+        })
+        while out.hasPrefix(".") { out = "_" + out.dropFirst() }
+        out = String(out.prefix(100)).trimmingCharacters(in: .whitespaces)
+        return out.isEmpty ? "sample" : out
+    }
+
+    public struct Statistics: Sendable {
+        public var n: Int, mean: Double?, sd: Double?, min: Double?, p10: Double?, median: Double?, p90: Double?, max: Double?
+    }
+
+    public static func statistics(_ values: [Double]) -> Statistics {
+        let v = values.filter(\.isFinite).sorted()
+        guard !v.isEmpty else { return Statistics(n: 0, mean: nil, sd: nil, min: nil, p10: nil, median: nil, p90: nil, max: nil) }
+        let n = v.count, mean = v.reduce(0, +) / Double(n)
+        let sd = n > 1 ? (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n - 1)).squareRoot() : 0
+        func q(_ p: Double) -> Double { let h = Double(n - 1) * p, lo = Int(h); return v[lo] + (h - Double(lo)) * (v[min(lo + 1, n - 1)] - v[lo]) }
+        return Statistics(n: n, mean: mean, sd: sd, min: v.first, p10: q(0.1), median: q(0.5), p90: q(0.9), max: v.last)
+    }
+
+    /// Writes the report; returns the files written (names inside `directory`).
+    @discardableResult
+    public static func write(_ input: SampleReportInput, to directory: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let base = safeName(input.sample)
+        var written: [String] = []
+        func put(_ name: String, _ data: Data) throws {
+            let final = (directory as NSString).appendingPathComponent(name)
+            let temp = (directory as NSString).appendingPathComponent(".\(name).tmp-\(getpid())")
+            try data.write(to: URL(fileURLWithPath: temp))
+            if rename(temp, final) != 0 {
+                try? FileManager.default.removeItem(atPath: temp)
+                throw ReportError("cannot move \(temp) to \(final): \(String(cString: strerror(errno)))")
+            }
+            written.append(name)
+        }
+        let stats = measurements.map { m in (m, statistics(input.particles.map { m.value($0.m) })) }
+        let date = ISO8601DateFormatter()
+        // histograms
+        var histograms: [(String, [UInt8])] = []
+        for (column, title, unit) in [("equivalent_diameter_nm", "Equivalent diameter", "nm"), ("feret_max_nm", "Max. Feret diameter", "nm"), ("circularity", "Circularity", "")] {
+            let m = measurements.first { $0.column == column }!
+            let png = try Pictures.histogram(input.particles.map { m.value($0.m) }, title: title, unit: unit).pngData()
+            histograms.append((column, png))
+            try put("histogram_\(column).png", Data(png))
+        }
+        // CSV
+        var particlesCSV = CSVTable(header: ["image", "frame", "particle"] + measurements.map(\.column) + [
+            "area_px", "centroid_x_px", "centroid_y_px", "bbox_x_px", "bbox_y_px", "bbox_width_px", "bbox_height_px", "separated", "overlap_flag"])
+        for p in input.particles {
+            particlesCSV.append([p.imagePath, String(p.frame), String(p.index)] + measurements.map { CSVTable.number($0.value(p.m)) } + [
+                String(p.m.areaPx), CSVTable.number(p.m.centroidXPx), CSVTable.number(p.m.centroidYPx), String(p.m.box.minCol), String(p.m.box.minRow),
+                String(p.m.box.width), String(p.m.box.height), p.m.separated ? "1" : "0", p.m.overlapFlag ? "1" : "0"])
+        }
+        try put("\(base)_particles.csv", Data(particlesCSV.text.utf8))
+        var imagesCSV = CSVTable(header: ["image", "frame", "width_px", "height_px", "pixel_size_x_nm", "pixel_size_y_nm", "particles",
+                                          "mean_equivalent_diameter_nm", "state", "error", "seconds"])
+        for i in input.images {
+            imagesCSV.append([i.path, String(i.frame), i.widthPx.map(String.init) ?? "", i.heightPx.map(String.init) ?? "", CSVTable.number(i.pixelSizeXNm),
+                              CSVTable.number(i.pixelSizeYNm), i.particleCount.map(String.init) ?? "", CSVTable.number(i.meanEquivalentDiameterNm),
+                              i.state, i.error ?? "", CSVTable.number(i.seconds)])
+        }
+        try put("\(base)_images.csv", Data(imagesCSV.text.utf8))
+        var summaryCSV = CSVTable(header: ["measurement", "n", "mean", "sd", "min", "p10", "median", "p90", "max"])
+        for (m, s) in stats {
+            summaryCSV.append([m.column, String(s.n)] + [s.mean, s.sd, s.min, s.p10, s.median, s.p90, s.max].map(CSVTable.number))
+        }
+        try put("\(base)_summary.csv", Data(summaryCSV.text.utf8))
+        // workbook
+        let pixelSizes = Set(input.images.compactMap { $0.pixelSizeXNm.map { String(format: "%.6g", $0) } }).sorted()
+        var summary: [[Cell]] = [[.text("Sample"), .text(input.sample)],
+                                 [.text("Folder"), .text(input.folder)],
+                                 [.text("First image"), .text(date.string(from: input.openedAt))],
+                                 [.text("Last image"), .text(input.lastImageAt.map(date.string) ?? "")],
+                                 [.text("Closed"), .text(input.closedAt.map(date.string) ?? "")],
+                                 [.text("Images"), .int(input.images.count)],
+                                 [.text("Images analysed"), .int(input.images.filter { $0.state == "done" }.count)],
+                                 [.text("Particles"), .int(input.particles.count)],
+                                 [.text("Pixel sizes [nm]"), .text(pixelSizes.joined(separator: ", "))],
+                                 [.text("Segmenter"), .text(input.segmenter)],
+                                 [.text("Parameters"), .text(input.parametersJson)],
+                                 [.empty],
+                                 [.text("Measurement"), .text("n"), .text("mean"), .text("standard deviation"), .text("min"), .text("p10"), .text("median"), .text("p90"), .text("max")]]
+        for (m, s) in stats {
+            summary.append([.text(m.header), .int(s.n), .num(s.mean), .num(s.sd), .num(s.min), .num(s.p10), .num(s.median), .num(s.p90), .num(s.max)])
+        }
+        var summarySheet = Worksheet(name: "Summary", rows: summary)
+        summarySheet.freezeHeader = false
+        summarySheet.columnWidths = [28, 14, 14, 18, 12, 12, 12, 12, 12]
+        summarySheet.picture = (histograms[0].1, 0, summary.count + 2, 900, 560)
+        var particleRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Particle")] + measurements.map { .text($0.header) } + [
+            .text("Area [px]"), .text("Centroid x [px]"), .text("Centroid y [px]"), .text("Bounding box x [px]"), .text("Bounding box y [px]"),
+            .text("Bounding box width [px]"), .text("Bounding box height [px]"), .text("Separated (1 = yes)"), .text("Overlap kept whole (1 = yes)")]]
+        for p in input.particles {
+            particleRows.append([.text((p.imagePath as NSString).lastPathComponent), .int(p.frame), .int(p.index)] + measurements.map { .num($0.value(p.m)) } + [
+                .int(p.m.areaPx), .num(p.m.centroidXPx), .num(p.m.centroidYPx), .int(p.m.box.minCol), .int(p.m.box.minRow), .int(p.m.box.width),
+                .int(p.m.box.height), .int(p.m.separated ? 1 : 0), .int(p.m.overlapFlag ? 1 : 0)])
+        }
+        var imageRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Pixel size x [nm]"), .text("Pixel size y [nm]"), .text("Width [px]"),
+                                    .text("Height [px]"), .text("Particles"), .text("Mean equivalent diameter [nm]"), .text("State"), .text("Error"),
+                                    .text("Processing time [s]"), .text("Path")]]
+        for i in input.images {
+            imageRows.append([.text((i.path as NSString).lastPathComponent), .int(i.frame), .num(i.pixelSizeXNm), .num(i.pixelSizeYNm), .int(i.widthPx),
+                              .int(i.heightPx), .int(i.particleCount), .num(i.meanEquivalentDiameterNm), .text(i.state), .text(i.error ?? ""),
+                              .num(i.seconds), .text(i.path)])
+        }
+        let workbook = try XLSXWriter.data([summarySheet, Worksheet(name: "Particles", rows: particleRows), Worksheet(name: "Images", rows: imageRows)])
+        try put("\(base).xlsx", workbook)
+        var readme = """
+            antema report for sample \(input.sample)
+            folder: \(input.folder)
+            images: \(input.images.count), particles: \(input.particles.count)
+
+            \(base).xlsx                  workbook: Summary (statistics and histogram), Particles, Images
+            \(base)_particles.csv         one row per particle (columns as in the antema database, units in the names)
+            \(base)_images.csv            one row per image (state, error, pixel size, timing)
+            \(base)_summary.csv           n, mean, sd (N-1), min, p10, median, p90, max per measurement
+            histogram_*.png              size and shape distributions
+            images/                      per image: <name>_micrograph.png (scale bar), <name>_segmentation.png
+                                         (segmentation overlay), <name>_particles.png (particles outlined and
+                                         numbered as in the workbook; separated purple, kept-whole overlaps orange,
+                                         border particles grey and excluded)
+
+            """
+        readme += "Statistics of the equivalent diameter: "
+        if let s = stats.first(where: { $0.0.column == "equivalent_diameter_nm" })?.1, let mean = s.mean {
+            readme += String(format: "n = %d, mean = %.4f nm, sd = %.4f nm\n", s.n, mean, s.sd ?? 0)
+        } else {
+            readme += "no particles\n"
+        }
+        try put("README.txt", Data(readme.utf8))
+        return written
+    }
+
+    /// Writes the three pictures of one image into `directory` (atomically, replacing).
+    public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
+                                          pixelSizeNm: Double, to directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let name = safeName(stem)
+        let pictures: [(String, Canvas)] = [
+            ("\(name)_micrograph.png", Pictures.micrograph(image, pixelSizeNm: pixelSizeNm)),
+            ("\(name)_segmentation.png", Pictures.segmentationOverlay(image, mask: segmentation, pixelSizeNm: pixelSizeNm)),
+            ("\(name)_particles.png", Pictures.particleMap(image, particles: Array(zip(result.regions, result.particles)), borderExcluded: result.borderRegions, pixelSizeNm: pixelSizeNm)),
+        ]
+        for (file, canvas) in pictures {
+            let final = (directory as NSString).appendingPathComponent(file)
+            let temp = (directory as NSString).appendingPathComponent(".\(file).tmp-\(getpid())")
+            try Data(canvas.pngData()).write(to: URL(fileURLWithPath: temp))
+            guard rename(temp, final) == 0 else { throw ReportError("cannot move \(temp) to \(final)") }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,185 @@
+import Foundation
+import ImageFiles
+import Pipeline
+import Testing
+@testable import Reports
+
+func measurement(_ d: Double, x: Double = 10, y: Double = 10, separated: Bool = false) -> ParticleMeasurement {
+    ParticleMeasurement(areaPx: 50, areaNm2: Double.pi / 4 * d * d, equivalentDiameterNm: d, perimeterNm: Double.pi * d, circularity: 0.95,
+                        feretMinNm: d * 0.9, feretMaxNm: d * 1.1, aspectRatio: 1.22, convexity: 0.98, solidity: 0.96,
+                        centroidXPx: x, centroidYPx: y, box: BoundingBox(minRow: Int(y) - 3, minCol: Int(x) - 3, maxRow: Int(y) + 3, maxCol: Int(x) + 3),
+                        separated: separated)
+}
+
+func reportInput(sample: String, particles n: Int, images: Int = 2) -> SampleReportInput {
+    let imgs = (0..<images).map { k in
+        SampleReportInput.Image(path: "/w/\(sample)/img\(k).dm3", frame: 0, widthPx: 512, heightPx: 512, pixelSizeXNm: 0.1, pixelSizeYNm: 0.1,
+                                particleCount: n / images, meanEquivalentDiameterNm: 2, state: "done", error: nil, seconds: 0.5)
+    } + [SampleReportInput.Image(path: "/w/\(sample)/bad.dm3", frame: 0, widthPx: nil, heightPx: nil, pixelSizeXNm: nil, pixelSizeYNm: nil,
+                                 particleCount: nil, meanEquivalentDiameterNm: nil, state: "failed", error: "=HYPERLINK(\"x\")", seconds: nil)]
+    let ps = (0..<n).map { i in
+        SampleReportInput.Particle(imagePath: imgs[i % images].path, frame: 0, index: i / images + 1, m: measurement(1.5 + Double(i % 17) * 0.1, separated: i % 10 == 0))
+    }
+    return SampleReportInput(sample: sample, folder: "/w/\(sample)", openedAt: Date(timeIntervalSince1970: 1_780_000_000), lastImageAt: nil,
+                             closedAt: nil, segmenter: "classical", parametersJson: "{\"overlap\":\"separate\"}", images: imgs, particles: ps)
+}
+
+func tempDir() throws -> String {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("antema-report-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+func python(_ script: String) throws -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    p.arguments = ["-c", script]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    try p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return (p.terminationStatus, text)
+}
+
+let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
+
+@Suite struct Workbooks {
+    @Test("the workbook opens with openpyxl, its values equal the input, and a formula-like sample name stays text",
+          .enabled(if: openpyxlAvailable, "python3-openpyxl is not installed: skipping the workbook check"))
+    func openpyxlReadsIt() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let name = "=cmd|' /C calc'!A0"
+        let input = reportInput(sample: name, particles: 40)
+        let files = try SampleReport.write(input, to: dir)
+        let xlsx = try #require(files.first { $0.hasSuffix(".xlsx") })
+        #expect(!xlsx.contains("/") && !xlsx.contains("|"))
+        let (status, out) = try python("""
+            import openpyxl, json
+            wb = openpyxl.load_workbook(r'''\(dir)/\(xlsx)''')
+            s, p, i = wb['Summary'], wb['Particles'], wb['Images']
+            print(json.dumps({
+              'sheets': wb.sheetnames, 'sample': s['B1'].value, 'sample_type': s['B1'].data_type,
+              'particles': p.max_row - 1, 'header': [c.value for c in p[1]][:5], 'first_d': p['E2'].value, 'first_d_type': p['E2'].data_type,
+              'freeze': p.freeze_panes, 'images': i.max_row - 1, 'error': i['J4'].value, 'error_type': i['J4'].data_type,
+              'images_in_summary': sum(1 for n in __import__('zipfile').ZipFile(r'''\(dir)/\(xlsx)''').namelist() if n.startswith('xl/media/'))}))
+            """)
+        #expect(status == 0, "\(out)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        #expect(doc["sheets"] as? [String] == ["Summary", "Particles", "Images"])
+        #expect(doc["sample"] as? String == name && doc["sample_type"] as? String == "s")
+        #expect(doc["particles"] as? Int == 40)
+        #expect(doc["header"] as? [String] == ["Image", "Frame", "Particle", "Area [nm²]", "Equivalent diameter [nm]"])
+        #expect(doc["first_d"] as? Double == input.particles[0].m.equivalentDiameterNm && doc["first_d_type"] as? String == "n")
+        #expect(doc["freeze"] as? String == "A2")
+        #expect(doc["images"] as? Int == 3)
+        #expect(doc["error"] as? String == "=HYPERLINK(\"x\")" && doc["error_type"] as? String == "s")
+        #expect(doc["images_in_summary"] as? Int == 1)
+    }
+
+    @Test("the workbook converts with LibreOffice without errors", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/libreoffice"), "LibreOffice is not installed: skipping"))
+    func libreOffice() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let files = try SampleReport.write(reportInput(sample: "LO", particles: 10), to: dir)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/libreoffice")
+        p.arguments = ["--headless", "--convert-to", "csv", "--outdir", dir + "/lo", dir + "/" + files.first { $0.hasSuffix(".xlsx") }!]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(FileManager.default.fileExists(atPath: dir + "/lo/LO.csv"))
+    }
+
+    @Test("column names run A..Z, AA..; XML-hostile text is escaped")
+    func cells() {
+        #expect(XLSXWriter.columnName(0) == "A" && XLSXWriter.columnName(25) == "Z" && XLSXWriter.columnName(26) == "AA" && XLSXWriter.columnName(701) == "ZZ")
+        #expect(XLSXWriter.escape("a<b & \"c\"\u{1}") == "a&lt;b &amp; &quot;c&quot;\u{FFFD}")
+        #expect(XLSXWriter.sanitizeSheetName("a/b[c]:d*e?f\\g") == "a_b_c__d_e_f_g")
+    }
+}
+
+@Suite struct CSVAndPictures {
+    @Test("the CSV files parse and round-trip the values")
+    func csv() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let input = reportInput(sample: "Au, \"quoted\"", particles: 25)
+        try SampleReport.write(input, to: dir)
+        let (status, out) = try python("""
+            import csv, json, glob
+            f = glob.glob(r'''\(dir)/*_particles.csv''')[0]
+            rows = list(csv.DictReader(open(f, newline='', encoding='utf-8')))
+            s = list(csv.DictReader(open(glob.glob(r'''\(dir)/*_summary.csv''')[0], newline='', encoding='utf-8')))
+            print(json.dumps({'n': len(rows), 'd0': float(rows[0]['equivalent_diameter_nm']), 'sep': rows[0]['separated'],
+                              'mean': [r['mean'] for r in s if r['measurement'] == 'equivalent_diameter_nm'][0]}))
+            """)
+        #expect(status == 0, "\(out)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        #expect(doc["n"] as? Int == 25)
+        #expect(doc["d0"] as? Double == input.particles[0].m.equivalentDiameterNm && doc["sep"] as? String == "1")
+        let mean = input.particles.map(\.m.equivalentDiameterNm).reduce(0, +) / 25
+        #expect(abs(Double(doc["mean"] as! String)! - mean) < 1e-12)
+    }
+
+    @Test("sample names never lead outside the report folder")
+    func safeNames() {
+        for bad in ["../../etc/passwd", "a/b", "..", "\u{1}\u{7}x", String(repeating: "x", count: 500), ""] {
+            let s = SampleReport.safeName(bad)
+            #expect(!s.contains("/") && !s.hasPrefix(".") && s.count <= 100 && !s.isEmpty && s.unicodeScalars.allSatisfy { $0.value >= 0x20 })
+        }
+    }
+
+    @Test("histograms draw for no, one, equal and spread values")
+    func histogramEdges() throws {
+        for values in [[], [2.0], [3, 3, 3], [0.5, 1, 40, 100], (0..<5000).map { Double($0 % 97) / 10 }] {
+            let png = try Pictures.histogram(values, title: "Equivalent diameter", unit: "nm").pngData()
+            let decoded = try PNGFile.decode(png)
+            #expect(decoded.width == 900 && decoded.height == 560)
+        }
+    }
+
+    @Test("the particle map marks every particle at its place; tiny images still get pictures")
+    func particleMap() throws {
+        var mask = BinaryImage(width: 200, height: 160)
+        let centres = [(40, 50), (100, 120), (60, 150)]
+        for (cy, cx) in centres { for r in 0..<160 { for c in 0..<200 where (r - cy) * (r - cy) + (c - cx) * (c - cx) <= 100 { mask[r, c] = true } } }
+        let gray = GrayImage(width: 200, height: 160, pixels: mask.pixels.map { $0 ? 200 : 1000 })
+        let result = ParticleAnalysis.analyze(mask, pixelSize: .init(y: 0.1, x: 0.1))
+        #expect(result.particles.count == 3)
+        let map = Pictures.particleMap(gray, particles: Array(zip(result.regions, result.particles)), borderExcluded: [], pixelSizeNm: 0.1)
+        for (cy, cx) in centres {
+            // the outline passes 10 px from each centre: look for the particle colour around it
+            let around = [(cy - 10, cx), (cy + 10, cx), (cy, cx - 10), (cy, cx + 10)]
+            #expect(around.contains { map.pixels[$0.0 * 200 + $0.1] == RGB.particle }, "no outline near \(cy),\(cx)")
+        }
+        #expect(map.height > 160 && map.width == 200)   // the legend strip is below the image
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try SampleReport.writeImagePictures(stem: "a/b", image: gray, segmentation: mask, result: result, pixelSizeNm: 0.1, to: dir)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["a_b_micrograph.png", "a_b_particles.png", "a_b_segmentation.png"])
+        let tiny = GrayImage(width: 3, height: 2, pixels: [1, 2, 3, 4, 5, 6])
+        try SampleReport.writeImagePictures(stem: "tiny", image: tiny, segmentation: BinaryImage(width: 3, height: 2),
+                                            result: ParticleAnalysis.analyze(BinaryImage(width: 3, height: 2), pixelSize: .init(y: 1, x: 1)), pixelSizeNm: 1, to: dir)
+        #expect(try PNGFile.read(path: dir + "/tiny_particles.png").width == 3)
+    }
+
+    @Test("scale bars are 1, 2 or 5 times a power of ten, about a fifth of the width")
+    func scaleBars() {
+        #expect(Pictures.scaleBarNm(widthPx: 1024, pixelSizeNm: 0.064) == 10)
+        #expect(Pictures.scaleBarNm(widthPx: 512, pixelSizeNm: 1) == 100)
+        #expect(Pictures.scaleBarNm(widthPx: 2048, pixelSizeNm: 0.02) == 5)
+    }
+
+    @Test("writing again replaces the same files")
+    func idempotent() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try SampleReport.write(reportInput(sample: "S", particles: 5), to: dir)
+        let second = try SampleReport.write(reportInput(sample: "S", particles: 7), to: dir)
+        #expect(first == second)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == first.sorted())
+    }
+}
