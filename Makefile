@@ -23,6 +23,7 @@ bench: deps
 	.build/release/DMBench
 	.build/release/AnalysisBench
 	.build/release/StoreBench
+	.build/release/ReportBench
 	.build/release/DaemonBench
 
 install:

@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService",
+                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
@@ -60,6 +60,7 @@ let package = Package(
         .executableTarget(name: "DMBench", dependencies: ["GatanDM"], path: "Benchmarks/DMBench"),
         .executableTarget(name: "StoreBench", dependencies: ["Store", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/StoreBench"),
         .executableTarget(name: "DaemonBench", dependencies: ["GatanDM", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/DaemonBench"),
+        .executableTarget(name: "ReportBench", dependencies: ["Reports", "Pipeline"], path: "Benchmarks/ReportBench"),
         .executableTarget(name: "AnalysisBench", dependencies: ["GatanDM", "Pipeline", "ImageFiles"], path: "Benchmarks/AnalysisBench"),
         .testTarget(name: "GatanDMTests", dependencies: ["GatanDM"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageFiles"]),

@@ -84,8 +84,19 @@ public struct Canvas: Sendable {
 
     mutating func draw(_ s: String, x: Int, y: Int, scale: Int, _ c: RGB) {
         var cx = x
-        for ch in s {
-            let glyph = Font.glyph(ch)
+        let chars = Array(s)
+        // short all-lower-case words are units (nm, um, px, s): keep them lower case
+        var unit = [Bool](repeating: false, count: chars.count)
+        var i = 0
+        while i < chars.count {
+            guard chars[i].isLetter else { i += 1; continue }
+            var j = i
+            while j < chars.count && chars[j].isLetter { j += 1 }
+            if j - i <= 2 && chars[i..<j].allSatisfy(\.isLowercase) { for k in i..<j { unit[k] = true } }
+            i = j
+        }
+        for (index, ch) in chars.enumerated() {
+            let glyph = unit[index] ? Font.glyph(ch) : Font.glyph(Character(ch.uppercased()))
             for (row, bits) in glyph.enumerated() {
                 for col in 0..<5 where bits & (1 << (4 - col)) != 0 {
                     fillRect(x: cx + col * scale, y: y + row * scale, width: scale, height: scale, c)
@@ -113,9 +124,26 @@ public struct Canvas: Sendable {
 /// A 5 x 7 bitmap font: digits, letters (lower case drawn as upper case), common punctuation.
 enum Font {
     static func glyph(_ ch: Character) -> [UInt8] {
+        if let g = lower[ch] { return g }
         let up = Character(ch.uppercased())
         return table[up] ?? table["?"]!
     }
+
+    /// Lower-case letters that units need (nm, µm, s, px); other lower-case letters are drawn
+    /// as capitals.
+    static let lower: [Character: [UInt8]] = {
+        let rows: [(Character, [String])] = [
+            ("n", ["00000", "00000", "10110", "11001", "10001", "10001", "10001"]),
+            ("m", ["00000", "00000", "11010", "10101", "10101", "10101", "10101"]),
+            ("u", ["00000", "00000", "10001", "10001", "10001", "10011", "01101"]),
+            ("s", ["00000", "00000", "01111", "10000", "01110", "00001", "11110"]),
+            ("p", ["00000", "00000", "11110", "10001", "11110", "10000", "10000"]),
+            ("x", ["00000", "00000", "10001", "01010", "00100", "01010", "10001"]),
+        ]
+        var t: [Character: [UInt8]] = [:]
+        for (c, r) in rows { t[c] = r.map { UInt8($0, radix: 2)! } }
+        return t
+    }()
 
     static let table: [Character: [UInt8]] = {
         let rows: [(Character, [String])] = [

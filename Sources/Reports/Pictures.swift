@@ -69,11 +69,21 @@ public enum Pictures {
         return withLegend(c, [("particle", .particle), ("separated", .separated), ("overlap, kept whole", .flagged), ("touches border, excluded", .border)])
     }
 
+    /// Outlines a region: its boundary pixels, thickened inwards to stay visible on large images.
     static func outline(_ c: inout Canvas, _ region: Region, _ color: RGB, alpha: Double) {
         let m = region.mask(pad: 1)
+        let t = max(1, c.width / 512)
+        var painted = Set<Int>()
         for r in 1..<(m.height - 1) {
             for k in 1..<(m.width - 1) where m[r, k] && (!m[r - 1, k] || !m[r + 1, k] || !m[r, k - 1] || !m[r, k + 1]) {
-                c.blend(k + region.box.minCol - 1, r + region.box.minRow - 1, color, alpha)
+                for dr in 0..<t {
+                    for dk in 0..<t {
+                        let rr = r + (m[r + 1, k] ? dr : -dr), kk = k + (m[r, k + 1] ? dk : -dk)
+                        guard rr >= 0, kk >= 0, rr < m.height, kk < m.width, m[rr, kk] else { continue }
+                        let x = kk + region.box.minCol - 1, y = rr + region.box.minRow - 1
+                        if painted.insert(y * c.width + x).inserted { c.blend(x, y, color, alpha) }
+                    }
+                }
             }
         }
     }
@@ -140,7 +150,7 @@ public enum Pictures {
         for i in stride(from: 0, through: count, by: labelEvery) {
             let x = left + Int(Double(i) * barW)
             c.line(x, top + plotH, x, top + plotH + 6, .black)
-            let t = String(format: "%g", (lo + Double(i) * step * 1e6).rounded() / 1e6)
+            let t = String(format: "%g", ((lo + Double(i) * step) * 1e6).rounded() / 1e6)
             c.text(t, x: x - Canvas.textWidth(t, scale: s) / 2, y: top + plotH + 12, scale: s, .black)
         }
         let xlabel = unit.isEmpty ? title : "\(title) [\(unit)]"

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import GatanDM
 import Pipeline
+import Reports
 
 extension OverlapMode: ExpressibleByArgument {}
 extension Contrast: ExpressibleByArgument {}
@@ -49,6 +50,12 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("keep-holes"), help: "Do not fill holes in particles.")
     var keepHoles = false
 
+    @Option(help: "Name of the workbook and report files (default: analysis).")
+    var name = "analysis"
+
+    @Flag(name: .customLong("no-pictures"), help: "Skip the per-image pictures (micrograph, overlay, particle map).")
+    var noPictures = false
+
     func validate() throws {
         if let p = pixelSizeNm, !(p > 0 && p.isFinite) { throw ValidationError("--pixel-size must be a positive number of nm") }
         guard minimumDiameterNm >= 0, minimumDiameterNm.isFinite else { throw ValidationError("--min-diameter must be zero or more nm") }
@@ -86,10 +93,16 @@ struct Analyze: ParsableCommand {
                     if let seg = outcome.segmentation {
                         do {
                             try BatchAnalysis.writeSegmentation(seg, to: (out as NSString).appendingPathComponent("\(stem)_segmentation.png"))
+                            if !noPictures, let result = outcome.result {
+                                try SampleReport.writeImagePictures(stem: stem, image: frame.image, segmentation: seg, result: result,
+                                                                    pixelSizeNm: (frame.pixelSize.x * frame.pixelSize.y).squareRoot(),
+                                                                    to: (out as NSString).appendingPathComponent("images"))
+                            }
                         } catch {
                             printError("error: \(error)")
                         }
                         outcome.segmentation = nil
+                        outcome.result = nil
                     }
                     print(summaryLine(name: path + (frame.frame.map { " frame \($0)" } ?? ""), outcome.particles.map(\.equivalentDiameterNm)))
                     outcomes.append(outcome)
@@ -101,7 +114,22 @@ struct Analyze: ParsableCommand {
         try write(BatchAnalysis.imageTable(outcomes).text, "images.csv")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try write(String(decoding: try encoder.encode(settings), as: UTF8.self) + "\n", "parameters.json")
+        let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
+        try write(json + "\n", "parameters.json")
+        // the same workbook, CSV files and histograms the daemon writes for a sample
+        let report = SampleReportInput(
+            sample: name, folder: inputs.joined(separator: ", "), openedAt: Date(), lastImageAt: nil, closedAt: nil,
+            segmenter: mask ? "mask" : "classical", parametersJson: json,
+            images: outcomes.map { o in
+                SampleReportInput.Image(path: o.path, frame: o.frame ?? 0, widthPx: o.problem == nil ? o.width : nil, heightPx: o.problem == nil ? o.height : nil,
+                                        pixelSizeXNm: o.pixelSize?.x, pixelSizeYNm: o.pixelSize?.y, particleCount: o.problem == nil ? o.particles.count : nil,
+                                        meanEquivalentDiameterNm: o.diameterStats?.mean, state: o.problem?.status.rawValue ?? "done",
+                                        error: o.problem?.message, seconds: o.problem == nil ? o.seconds : nil)
+            },
+            particles: outcomes.flatMap { o in
+                o.particles.enumerated().map { SampleReportInput.Particle(imagePath: o.path, frame: o.frame ?? 0, index: $0.offset + 1, m: $0.element) }
+            })
+        do { try SampleReport.write(report, to: out) } catch { printError("error: report not written: \(error)") }
         if outcomes.contains(where: { $0.problem?.status == .failed }) { throw ExitCode(someInputsFailed) }
     }
 

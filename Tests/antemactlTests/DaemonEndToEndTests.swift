@@ -158,8 +158,15 @@ final class DaemonFixture: @unchecked Sendable {
         try FileManager.default.moveItem(at: f.micrograph("i.dm3", seed: 7), to: idle.appendingPathComponent("i.dm3"))
         #expect(try f.wait(seconds: 20) { try f.scalar("SELECT COUNT(*) FROM image WHERE state = 'done'") == "2" })
         FileManager.default.createFile(atPath: marked.appendingPathComponent("session.done").path, contents: nil)
-        #expect(try f.wait(seconds: 15) { try f.scalar("SELECT state FROM sample WHERE name = 'marked'") == "closed" }, "\(f.log)")
-        #expect(try f.wait(seconds: 15) { try f.scalar("SELECT state FROM sample WHERE name = 'idle'") == "closed" }, "\(f.log)")
+        #expect(try f.wait(seconds: 15) { try f.scalar("SELECT state FROM sample WHERE name = 'marked'") == "reported" }, "\(f.log)")
+        #expect(try f.wait(seconds: 15) { try f.scalar("SELECT state FROM sample WHERE name = 'idle'") == "reported" }, "\(f.log)")
+        // the report: workbook, CSV files, histograms, README, and the image's pictures
+        let report = marked.appendingPathComponent("antema-report").path
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: report))
+        for name in ["marked.xlsx", "marked_particles.csv", "marked_images.csv", "marked_summary.csv", "README.txt", "histogram_equivalent_diameter_nm.png", "images"] {
+            #expect(files.contains(name), "\(name) missing from \(files)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: report + "/images").sorted() == ["m_micrograph.png", "m_particles.png", "m_segmentation.png"])
         // an image arriving later reopens the session
         try FileManager.default.moveItem(at: f.micrograph("late.dm3", seed: 8), to: marked.appendingPathComponent("late.dm3"))
         #expect(try f.wait(seconds: 15) { try f.scalar("SELECT image_count FROM sample WHERE name = 'marked'") == "2" })
