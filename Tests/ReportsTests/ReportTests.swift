@@ -90,7 +90,9 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
-        #expect(FileManager.default.fileExists(atPath: dir + "/lo/LO.csv"))
+        let csv = try String(contentsOfFile: dir + "/lo/LO.csv", encoding: .utf8)
+        #expect(csv.hasPrefix("Sample,LO"))
+        #expect(csv.contains("Equivalent diameter [nm],10,"))
     }
 
     @Test("column names run A..Z, AA..; XML-hostile text is escaped")
