@@ -86,7 +86,7 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         let files = try SampleReport.write(reportInput(sample: "LO", particles: 10), to: dir)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/libreoffice")
-        p.arguments = ["--headless", "--convert-to", "csv", "--outdir", dir + "/lo", dir + "/" + files.first { $0.hasSuffix(".xlsx") }!]
+        p.arguments = ["--headless", "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", dir + "/lo", dir + "/" + files.first { $0.hasSuffix(".xlsx") }!]
         try p.run()
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
