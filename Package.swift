@@ -47,6 +47,9 @@ let package = Package(
         ]),
         // Reports: xlsx (SpreadsheetML in a ZIPFoundation container), csv, PNG pictures; pure writers.
         .target(name: "Reports", dependencies: ["Pipeline", "ImageFiles", "Analysis", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // Neural-network inference: ONNX models on OpenBLAS.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Inference", dependencies: ["COpenBLAS"]),
         // Files in, tables out: loading inputs, running the pipeline per frame, CSV tables.
         .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles"]),
         .executableTarget(
@@ -70,6 +73,7 @@ let package = Package(
         .testTarget(name: "WatcherTests", dependencies: ["Watcher"]),
         .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline"]),
     ],
     swiftLanguageModes: [.v6]

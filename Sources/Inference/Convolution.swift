@@ -1,0 +1,205 @@
+import COpenBLAS
+import Dispatch
+
+/// Convolution geometry for 2-D NCHW tensors.
+struct ConvGeometry {
+    var kh: Int, kw: Int, strideH: Int, strideW: Int, dilH: Int, dilW: Int
+    var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    var groups: Int
+
+    func outputSize(h: Int, w: Int) -> (Int, Int) {
+        let oh = (h + padTop + padBottom - dilH * (kh - 1) - 1) / strideH + 1
+        let ow = (w + padLeft + padRight - dilW * (kw - 1) - 1) / strideW + 1
+        return (oh, ow)
+    }
+}
+
+/// Hands a pointer to the threads of `concurrentPerform`; each thread writes its own part.
+struct Shared<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+enum Convolution {
+    /// Bytes of im2col buffer per strip: the columns are built a few MB at a time.
+    static let stripBytes = 4 << 20
+
+    /// y = conv(x, w) + b, NCHW. `weights` is [Cout, Cin/groups, kh, kw]; `relu` fuses a ReLU.
+    static func forward(_ x: [Float], n: Int, c: Int, h: Int, w: Int, weights: [Float], bias: [Float]?, cout: Int,
+                        g: ConvGeometry, relu: Bool) -> (out: [Float], oh: Int, ow: Int) {
+        let (oh, ow) = g.outputSize(h: h, w: w)
+        guard oh > 0, ow > 0 else { return ([], max(0, oh), max(0, ow)) }
+        let cinG = c / g.groups, coutG = cout / g.groups
+        let k = cinG * g.kh * g.kw
+        let spatial = oh * ow
+        var out = [Float](repeating: 0, count: n * cout * spatial)
+        let pointwise = g.kh == 1 && g.kw == 1 && g.strideH == 1 && g.strideW == 1 && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0
+        let depthwise = cinG == 1 && coutG == 1
+        x.withUnsafeBufferPointer { xp in
+            weights.withUnsafeBufferPointer { wp in
+                out.withUnsafeMutableBufferPointer { op in
+                    for b in 0..<n {
+                        if depthwise {
+                            depthwiseConv(xp.baseAddress! + b * c * h * w, wp.baseAddress!, op.baseAddress! + b * cout * spatial, c: c, h: h, w: w, oh: oh, ow: ow, g: g)
+                            continue
+                        }
+                        for grp in 0..<g.groups {
+                            let xg = xp.baseAddress! + (b * c + grp * cinG) * h * w
+                            let wg = wp.baseAddress! + grp * coutG * k
+                            let og = op.baseAddress! + (b * cout + grp * coutG) * spatial
+                            if pointwise {
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(spatial), Int32(k), 1,
+                                            wg, Int32(k), xg, Int32(spatial), 0, og, Int32(spatial))
+                                continue
+                            }
+                            // im2col in strips of output rows
+                            let rowsPerStrip = max(1, min(oh, stripBytes / max(1, k * ow * 4)))
+                            var cols = [Float](repeating: 0, count: k * rowsPerStrip * ow)
+                            var r0 = 0
+                            while r0 < oh {
+                                let rows = min(rowsPerStrip, oh - r0)
+                                let ncols = rows * ow
+                                cols.withUnsafeMutableBufferPointer { cp in
+                                    im2col(xg, cp.baseAddress!, c: cinG, h: h, w: w, ow: ow, r0: r0, rows: rows, g: g)
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(ncols), Int32(k), 1,
+                                                wg, Int32(k), cp.baseAddress!, Int32(ncols), 0, og + r0 * ow, Int32(spatial))
+                                }
+                                r0 += rows
+                            }
+                        }
+                    }
+                    // bias and ReLU
+                    let count = n * cout
+                    let outBase = Shared(op.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: min(count, 64)) { part in
+                        var ch = part
+                        while ch < count {
+                            let bv = bias?[ch % cout] ?? 0
+                            let base = outBase.value + ch * spatial
+                            if relu {
+                                for i in 0..<spatial { let v = base[i] + bv; base[i] = v > 0 ? v : 0 }
+                            } else if bv != 0 {
+                                for i in 0..<spatial { base[i] += bv }
+                            }
+                            ch += min(count, 64)
+                        }
+                    }
+                }
+            }
+        }
+        return (out, oh, ow)
+    }
+
+    /// Columns for output rows r0..<r0+rows: row index (ci, ki, kj), column (oy, ox).
+    static func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int, ow: Int, r0: Int, rows: Int, g: ConvGeometry) {
+        let ncols = rows * ow
+        let krows = c * g.kh * g.kw
+        let xs = Shared(x), cs = Shared(cols)
+        DispatchQueue.concurrentPerform(iterations: min(krows, 32)) { part in
+            var row = part
+            while row < krows {
+                let ci = row / (g.kh * g.kw), ki = (row / g.kw) % g.kh, kj = row % g.kw
+                let dst = cs.value + row * ncols
+                let src = xs.value + ci * h * w
+                for oy in 0..<rows {
+                    let iy = (r0 + oy) * g.strideH - g.padTop + ki * g.dilH
+                    let d = dst + oy * ow
+                    if iy < 0 || iy >= h {
+                        for ox in 0..<ow { d[ox] = 0 }
+                        continue
+                    }
+                    let line = src + iy * w
+                    let x0 = -g.padLeft + kj * g.dilW
+                    if g.strideW == 1 {
+                        for ox in 0..<ow {
+                            let ix = x0 + ox
+                            d[ox] = ix >= 0 && ix < w ? line[ix] : 0
+                        }
+                    } else {
+                        for ox in 0..<ow {
+                            let ix = x0 + ox * g.strideW
+                            d[ox] = ix >= 0 && ix < w ? line[ix] : 0
+                        }
+                    }
+                }
+                row += min(krows, 32)
+            }
+        }
+    }
+
+    static func depthwiseConv(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int, oh: Int, ow: Int, g: ConvGeometry) {
+        let xs = Shared(x), ws = Shared(wt), os = Shared(out)
+        DispatchQueue.concurrentPerform(iterations: c) { ch in
+            let src = xs.value + ch * h * w, dst = os.value + ch * oh * ow, kern = ws.value + ch * g.kh * g.kw
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var s: Float = 0
+                    for ki in 0..<g.kh {
+                        let iy = oy * g.strideH - g.padTop + ki * g.dilH
+                        guard iy >= 0 && iy < h else { continue }
+                        for kj in 0..<g.kw {
+                            let ix = ox * g.strideW - g.padLeft + kj * g.dilW
+                            if ix >= 0 && ix < w { s += src[iy * w + ix] * kern[ki * g.kw + kj] }
+                        }
+                    }
+                    dst[oy * ow + ox] = s
+                }
+            }
+        }
+    }
+
+    /// Transposed convolution: weights [Cin, Cout/groups, kh, kw]; output size from the geometry
+    /// and `outputPadding`.
+    static func transposed(_ x: [Float], n: Int, c: Int, h: Int, w: Int, weights: [Float], bias: [Float]?, cout: Int,
+                           g: ConvGeometry, outputPadding: (Int, Int)) -> (out: [Float], oh: Int, ow: Int) {
+        let oh = (h - 1) * g.strideH - g.padTop - g.padBottom + g.dilH * (g.kh - 1) + outputPadding.0 + 1
+        let ow = (w - 1) * g.strideW - g.padLeft - g.padRight + g.dilW * (g.kw - 1) + outputPadding.1 + 1
+        guard oh > 0, ow > 0 else { return ([], max(0, oh), max(0, ow)) }
+        let cinG = c / g.groups, coutG = cout / g.groups
+        let kk = coutG * g.kh * g.kw
+        var out = [Float](repeating: 0, count: n * cout * oh * ow)
+        var cols = [Float](repeating: 0, count: kk * h * w)
+        for b in 0..<n {
+            for grp in 0..<g.groups {
+                x.withUnsafeBufferPointer { xp in
+                    weights.withUnsafeBufferPointer { wp in
+                        cols.withUnsafeMutableBufferPointer { cp in
+                            // cols[kk, h*w] = W_g^T [kk, cinG] x X_g [cinG, h*w]
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kk), Int32(h * w), Int32(cinG), 1,
+                                        wp.baseAddress! + grp * cinG * kk, Int32(kk), xp.baseAddress! + (b * c + grp * cinG) * h * w, Int32(h * w),
+                                        0, cp.baseAddress!, Int32(h * w))
+                        }
+                    }
+                }
+                // col2im: scatter-add
+                out.withUnsafeMutableBufferPointer { op in
+                    cols.withUnsafeBufferPointer { cp in
+                        let obase = Shared(op.baseAddress! + (b * cout + grp * coutG) * oh * ow)
+                        let cbase = Shared(cp.baseAddress!)
+                        DispatchQueue.concurrentPerform(iterations: coutG) { co in
+                            let dst = obase.value + co * oh * ow
+                            for ki in 0..<g.kh {
+                                for kj in 0..<g.kw {
+                                    let src = cbase.value + ((co * g.kh + ki) * g.kw + kj) * h * w
+                                    for iy in 0..<h {
+                                        let oy = iy * g.strideH - g.padTop + ki * g.dilH
+                                        guard oy >= 0 && oy < oh else { continue }
+                                        for ix in 0..<w {
+                                            let ox = ix * g.strideW - g.padLeft + kj * g.dilW
+                                            if ox >= 0 && ox < ow { dst[oy * ow + ox] += src[iy * w + ix] }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let bias {
+            let spatial = oh * ow
+            for b in 0..<n { for co in 0..<cout { let base = (b * cout + co) * spatial; for i in 0..<spatial { out[base + i] += bias[co] } } }
+        }
+        return (out, oh, ow)
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+
+/// Runs an ONNX model. Load once (`Engine(model:)` checks every operator and attribute, folds
+/// BatchNormalization into the convolutions before it, orders the nodes), then `run` as often as
+/// needed. Tensors are float32, NCHW; int64 tensors carry shapes and indices.
+public final class Engine: Sendable {
+    public let model: ONNXModel
+    let order: [Node]
+    let constants: [String: Tensor]
+    /// For each value, the index in `order` of its last use (freed after it).
+    let lastUse: [String: Int]
+
+    public static let supportedOperators: Set<String> = [
+        "Conv", "ConvTranspose", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Softmax", "Add", "Sub", "Mul", "Div",
+        "Concat", "MaxPool", "AveragePool", "GlobalAveragePool", "Resize", "Upsample", "Pad", "Reshape", "Flatten", "Transpose",
+        "Slice", "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Identity", "Constant", "Clip", "Dropout",
+    ]
+
+    public convenience init(path: String) throws { try self.init(model: ONNXModel.load(path: path)) }
+
+    public init(model: ONNXModel) throws {
+        self.model = model
+        var constants = model.initializers
+        var nodes = model.nodes
+        for n in nodes {
+            guard n.domain.isEmpty || n.domain == "ai.onnx" else { throw ModelError.unsupported("\(n.label): operator domain '\(n.domain)'") }
+            guard Engine.supportedOperators.contains(n.opType) else { throw ModelError.unsupported("\(n.label): operator \(n.opType)") }
+            try Engine.checkAttributes(n)
+        }
+        // Constant nodes become constants.
+        nodes.removeAll { n in
+            guard n.opType == "Constant" else { return false }
+            if case .tensor(let t)? = n.attributes["value"] { constants[n.outputs[0]] = t }
+            else if case .float(let f)? = n.attributes["value_float"] { constants[n.outputs[0]] = Tensor(shape: [], floats: [f]) }
+            else if case .floats(let f)? = n.attributes["value_floats"] { constants[n.outputs[0]] = Tensor(shape: [f.count], floats: f) }
+            else if case .int(let i)? = n.attributes["value_int"] { constants[n.outputs[0]] = Tensor(shape: [], ints: [i]) }
+            else if case .ints(let i)? = n.attributes["value_ints"] { constants[n.outputs[0]] = Tensor(shape: [i.count], ints: i) }
+            return true
+        }
+        Engine.foldBatchNorm(&nodes, &constants)
+        // Topological order (Kahn); a cycle or a missing input is an error.
+        var produced: [String: Int] = [:]
+        for (i, n) in nodes.enumerated() { for o in n.outputs where !o.isEmpty { produced[o] = i } }
+        let available = Set(model.inputs.map(\.name)).union(constants.keys)
+        var indegree = [Int](repeating: 0, count: nodes.count)
+        var dependents = [[Int]](repeating: [], count: nodes.count)
+        for (i, n) in nodes.enumerated() {
+            for input in n.inputs where !input.isEmpty && !available.contains(input) {
+                guard let p = produced[input] else { throw ModelError.invalid("\(n.label): input '\(input)' is produced by no node and is not a graph input or initializer") }
+                indegree[i] += 1
+                dependents[p].append(i)
+            }
+        }
+        var ready = (0..<nodes.count).filter { indegree[$0] == 0 }
+        var ordered: [Node] = []
+        while let i = ready.first {
+            ready.removeFirst()
+            ordered.append(nodes[i])
+            for d in dependents[i] {
+                indegree[d] -= 1
+                if indegree[d] == 0 { ready.append(d) }
+            }
+        }
+        guard ordered.count == nodes.count else { throw ModelError.invalid("the graph has a cycle") }
+        for o in model.outputs where produced[o.name] == nil && constants[o.name] == nil && !available.contains(o.name) {
+            throw ModelError.invalid("graph output '\(o.name)' is produced by no node")
+        }
+        var last: [String: Int] = [:]
+        for (i, n) in ordered.enumerated() { for input in n.inputs { last[input] = i } }
+        for o in model.outputs { last[o.name] = Int.max }
+        self.order = ordered
+        self.constants = constants
+        self.lastUse = last
+    }
+
+    static func checkAttributes(_ n: Node) throws {
+        switch n.opType {
+        case "Conv", "ConvTranspose", "MaxPool", "AveragePool":
+            let autoPad = n.string("auto_pad", "NOTSET")
+            guard ["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"].contains(autoPad) else { throw ModelError.unsupported("\(n.label): auto_pad \(autoPad)") }
+            if let k = n.ints("kernel_shape"), k.count != 2 { throw ModelError.unsupported("\(n.label): \(k.count)-D kernels (only 2-D)") }
+            if n.opType == "MaxPool", n.int("storage_order", 0) != 0 { throw ModelError.unsupported("\(n.label): storage_order 1") }
+            if n.opType == "MaxPool", n.outputs.count > 1, !n.outputs[1].isEmpty { throw ModelError.unsupported("\(n.label): MaxPool indices output") }
+        case "Resize":
+            let mode = n.string("mode", "nearest")
+            guard ["nearest", "linear"].contains(mode) else { throw ModelError.unsupported("\(n.label): Resize mode \(mode)") }
+            let ct = n.string("coordinate_transformation_mode", "half_pixel")
+            guard ["half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"].contains(ct) else {
+                throw ModelError.unsupported("\(n.label): coordinate_transformation_mode \(ct)")
+            }
+            if n.int("antialias", 0) != 0 { throw ModelError.unsupported("\(n.label): antialias") }
+        case "Pad":
+            let mode = n.string("mode", "constant")
+            guard ["constant", "reflect", "edge"].contains(mode) else { throw ModelError.unsupported("\(n.label): Pad mode \(mode)") }
+        default: break
+        }
+    }
+
+    /// Folds `BatchNormalization(Conv(x))` into the convolution's weights and bias when the
+    /// convolution's output feeds nothing else.
+    static func foldBatchNorm(_ nodes: inout [Node], _ constants: inout [String: Tensor]) {
+        var consumers: [String: Int] = [:]
+        for n in nodes { for i in n.inputs { consumers[i, default: 0] += 1 } }
+        var remove = Set<Int>()
+        for (bi, bn) in nodes.enumerated() where bn.opType == "BatchNormalization" && bn.outputs.count == 1 {
+            guard let ci = nodes.firstIndex(where: { $0.opType == "Conv" && $0.outputs.first == bn.inputs[0] }),
+                  consumers[bn.inputs[0]] == 1,
+                  let scale = constants[bn.inputs[1]]?.floats, let shift = constants[bn.inputs[2]]?.floats,
+                  let mean = constants[bn.inputs[3]]?.floats, let variance = constants[bn.inputs[4]]?.floats,
+                  let w = constants[nodes[ci].inputs[1]] else { continue }
+            let eps = bn.float("epsilon", 1e-5)
+            let cout = w.shape[0], per = w.count / max(cout, 1)
+            guard scale.count == cout else { continue }
+            var wf = w.floats
+            var bias = nodes[ci].inputs.count > 2 ? (constants[nodes[ci].inputs[2]]?.floats ?? [Float](repeating: 0, count: cout)) : [Float](repeating: 0, count: cout)
+            for o in 0..<cout {
+                let f = scale[o] / (variance[o] + eps).squareRoot()
+                for k in 0..<per { wf[o * per + k] *= f }
+                bias[o] = (bias[o] - mean[o]) * f + shift[o]
+            }
+            let wName = nodes[ci].outputs[0] + "::folded_weight", bName = nodes[ci].outputs[0] + "::folded_bias"
+            constants[wName] = Tensor(shape: w.shape, floats: wf)
+            constants[bName] = Tensor(shape: [cout], floats: bias)
+            nodes[ci].inputs = [nodes[ci].inputs[0], wName, bName]
+            nodes[ci].outputs = bn.outputs
+            remove.insert(bi)
+        }
+        nodes = nodes.enumerated().filter { !remove.contains($0.offset) }.map(\.element)
+        // Conv followed only by Relu: fuse
+        consumers = [:]
+        for n in nodes { for i in n.inputs { consumers[i, default: 0] += 1 } }
+        remove = []
+        for (ri, relu) in nodes.enumerated() where relu.opType == "Relu" {
+            guard let ci = nodes.firstIndex(where: { $0.opType == "Conv" && $0.outputs.first == relu.inputs[0] }), consumers[relu.inputs[0]] == 1 else { continue }
+            nodes[ci].outputs = relu.outputs
+            nodes[ci].attributes["antema_fused_relu"] = .int(1)
+            remove.insert(ri)
+        }
+        nodes = nodes.enumerated().filter { !remove.contains($0.offset) }.map(\.element)
+    }
+
+    /// Runs the model on named inputs; returns every graph output.
+    public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        var values = constants
+        for declared in model.inputs where constants[declared.name] == nil {
+            guard let t = inputs[declared.name] else { throw ModelError.invalid("missing input '\(declared.name)'") }
+            guard t.shape.count == declared.shape.count else {
+                throw ModelError.invalid("input '\(declared.name)' has rank \(t.shape.count), the model expects \(declared.shape.count)")
+            }
+            for (d, e) in zip(t.shape, declared.shape) where e != nil && e! > 0 && e! != d {
+                throw ModelError.invalid("input '\(declared.name)' has shape \(t.shape), the model expects \(declared.shape.map { $0.map(String.init) ?? "?" })")
+            }
+            values[declared.name] = t
+        }
+        for (i, node) in order.enumerated() {
+            let args: [Tensor?] = node.inputs.map { $0.isEmpty ? nil : values[$0] }
+            for (k, name) in node.inputs.enumerated() where !name.isEmpty && args[k] == nil {
+                throw ModelError.invalid("\(node.label): input '\(name)' has no value")
+            }
+            let results = try Operators.run(node, args, opset: model.opset)
+            for (name, t) in zip(node.outputs, results) where !name.isEmpty { values[name] = t }
+            for name in node.inputs where lastUse[name] == i && constants[name] == nil { values[name] = nil }
+        }
+        var out: [String: Tensor] = [:]
+        for o in model.outputs {
+            guard let t = values[o.name] else { throw ModelError.invalid("output '\(o.name)' was not computed") }
+            out[o.name] = t
+        }
+        return out
+    }
+}
