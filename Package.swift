@@ -64,6 +64,7 @@ let package = Package(
         .executableTarget(name: "StoreBench", dependencies: ["Store", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/StoreBench"),
         .executableTarget(name: "DaemonBench", dependencies: ["GatanDM", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/DaemonBench"),
         .executableTarget(name: "ReportBench", dependencies: ["Reports", "Pipeline"], path: "Benchmarks/ReportBench"),
+        .executableTarget(name: "InferenceBench", dependencies: ["Inference"], path: "Benchmarks/InferenceBench"),
         .executableTarget(name: "AnalysisBench", dependencies: ["GatanDM", "Pipeline", "ImageFiles"], path: "Benchmarks/AnalysisBench"),
         .testTarget(name: "GatanDMTests", dependencies: ["GatanDM"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageFiles"]),

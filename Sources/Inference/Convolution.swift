@@ -1,5 +1,6 @@
 import COpenBLAS
 import Dispatch
+import Foundation
 
 /// Convolution geometry for 2-D NCHW tensors.
 struct ConvGeometry {
@@ -22,7 +23,12 @@ struct Shared<T>: @unchecked Sendable {
 
 enum Convolution {
     /// Bytes of im2col buffer per strip: the columns are built a few MB at a time.
-    static let stripBytes = 4 << 20
+    static let stripBytes = 2 << 20
+    /// Worker threads for convolutions (OpenBLAS itself is kept single-threaded).
+    static let threads: Int = {
+        openblas_set_num_threads(1)
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// y = conv(x, w) + b, NCHW. `weights` is [Cout, Cin/groups, kh, kw]; `relu` fuses a ReLU.
     static func forward(_ x: [Float], n: Int, c: Int, h: Int, w: Int, weights: [Float], bias: [Float]?, cout: Int,
@@ -41,47 +47,55 @@ enum Convolution {
                     for b in 0..<n {
                         if depthwise {
                             depthwiseConv(xp.baseAddress! + b * c * h * w, wp.baseAddress!, op.baseAddress! + b * cout * spatial, c: c, h: h, w: w, oh: oh, ow: ow, g: g)
+                            for co in 0..<cout {
+                                let bv = bias?[co] ?? 0
+                                let line = op.baseAddress! + (b * cout + co) * spatial
+                                for i in 0..<spatial { let v = line[i] + bv; line[i] = relu && v < 0 ? 0 : v }
+                            }
                             continue
                         }
                         for grp in 0..<g.groups {
-                            let xg = xp.baseAddress! + (b * c + grp * cinG) * h * w
-                            let wg = wp.baseAddress! + grp * coutG * k
-                            let og = op.baseAddress! + (b * cout + grp * coutG) * spatial
-                            if pointwise {
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(spatial), Int32(k), 1,
-                                            wg, Int32(k), xg, Int32(spatial), 0, og, Int32(spatial))
-                                continue
-                            }
-                            // im2col in strips of output rows
-                            let rowsPerStrip = max(1, min(oh, stripBytes / max(1, k * ow * 4)))
-                            var cols = [Float](repeating: 0, count: k * rowsPerStrip * ow)
-                            var r0 = 0
-                            while r0 < oh {
-                                let rows = min(rowsPerStrip, oh - r0)
-                                let ncols = rows * ow
-                                cols.withUnsafeMutableBufferPointer { cp in
-                                    im2col(xg, cp.baseAddress!, c: cinG, h: h, w: w, ow: ow, r0: r0, rows: rows, g: g)
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(ncols), Int32(k), 1,
-                                                wg, Int32(k), cp.baseAddress!, Int32(ncols), 0, og + r0 * ow, Int32(spatial))
+                            let xg = Shared(xp.baseAddress! + (b * c + grp * cinG) * h * w)
+                            let wg = Shared(wp.baseAddress! + grp * coutG * k)
+                            let og = Shared(op.baseAddress! + (b * cout + grp * coutG) * spatial)
+                            // The output columns are split into strips; each worker builds the
+                            // im2col columns of its strip (a few MB, still in cache) and multiplies
+                            // them at once with single-threaded sgemm: both cores busy, no
+                            // oversubscription between OpenBLAS's threads and ours.
+                            let rowsPerStrip = pointwise ? max(1, min(oh, (stripBytes / 4) / max(1, ow)))
+                                                         : max(1, min(oh, stripBytes / max(1, k * ow * 4)))
+                            let strips = (oh + rowsPerStrip - 1) / rowsPerStrip
+                            let workers = min(strips, Convolution.threads)
+                            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                                var cols = pointwise ? [] : [Float](repeating: 0, count: k * rowsPerStrip * ow)
+                                var strip = worker
+                                while strip < strips {
+                                    let r0 = strip * rowsPerStrip
+                                    let rows = min(rowsPerStrip, oh - r0)
+                                    let ncols = rows * ow
+                                    if pointwise {
+                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(ncols), Int32(k), 1,
+                                                    wg.value, Int32(k), xg.value + r0 * ow, Int32(spatial), 0, og.value + r0 * ow, Int32(spatial))
+                                    } else {
+                                        cols.withUnsafeMutableBufferPointer { cp in
+                                            im2col(xg.value, cp.baseAddress!, c: cinG, h: h, w: w, ow: ow, r0: r0, rows: rows, g: g)
+                                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(ncols), Int32(k), 1,
+                                                        wg.value, Int32(k), cp.baseAddress!, Int32(ncols), 0, og.value + r0 * ow, Int32(spatial))
+                                        }
+                                    }
+                                    // bias and ReLU while the strip is still in cache
+                                    for co in 0..<coutG {
+                                        let bv = bias?[grp * coutG + co] ?? 0
+                                        let line = og.value + co * spatial + r0 * ow
+                                        if relu {
+                                            for i in 0..<ncols { let v = line[i] + bv; line[i] = v > 0 ? v : 0 }
+                                        } else if bv != 0 {
+                                            for i in 0..<ncols { line[i] += bv }
+                                        }
+                                    }
+                                    strip += workers
                                 }
-                                r0 += rows
                             }
-                        }
-                    }
-                    // bias and ReLU
-                    let count = n * cout
-                    let outBase = Shared(op.baseAddress!)
-                    DispatchQueue.concurrentPerform(iterations: min(count, 64)) { part in
-                        var ch = part
-                        while ch < count {
-                            let bv = bias?[ch % cout] ?? 0
-                            let base = outBase.value + ch * spatial
-                            if relu {
-                                for i in 0..<spatial { let v = base[i] + bv; base[i] = v > 0 ? v : 0 }
-                            } else if bv != 0 {
-                                for i in 0..<spatial { base[i] += bv }
-                            }
-                            ch += min(count, 64)
                         }
                     }
                 }
@@ -94,13 +108,11 @@ enum Convolution {
     static func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int, ow: Int, r0: Int, rows: Int, g: ConvGeometry) {
         let ncols = rows * ow
         let krows = c * g.kh * g.kw
-        let xs = Shared(x), cs = Shared(cols)
-        DispatchQueue.concurrentPerform(iterations: min(krows, 32)) { part in
-            var row = part
-            while row < krows {
+        do {
+            for row in 0..<krows {
                 let ci = row / (g.kh * g.kw), ki = (row / g.kw) % g.kh, kj = row % g.kw
-                let dst = cs.value + row * ncols
-                let src = xs.value + ci * h * w
+                let dst = cols + row * ncols
+                let src = x + ci * h * w
                 for oy in 0..<rows {
                     let iy = (r0 + oy) * g.strideH - g.padTop + ki * g.dilH
                     let d = dst + oy * ow
@@ -111,10 +123,11 @@ enum Convolution {
                     let line = src + iy * w
                     let x0 = -g.padLeft + kj * g.dilW
                     if g.strideW == 1 {
-                        for ox in 0..<ow {
-                            let ix = x0 + ox
-                            d[ox] = ix >= 0 && ix < w ? line[ix] : 0
-                        }
+                        // zeros left of the image, a straight copy, zeros right of it
+                        let lo = min(ow, max(0, -x0)), hi = max(lo, min(ow, w - x0))
+                        for ox in 0..<lo { d[ox] = 0 }
+                        if hi > lo { (d + lo).update(from: line + x0 + lo, count: hi - lo) }
+                        for ox in hi..<ow { d[ox] = 0 }
                     } else {
                         for ox in 0..<ow {
                             let ix = x0 + ox * g.strideW
@@ -122,7 +135,6 @@ enum Convolution {
                         }
                     }
                 }
-                row += min(krows, 32)
             }
         }
     }
@@ -164,14 +176,41 @@ enum Convolution {
                 x.withUnsafeBufferPointer { xp in
                     weights.withUnsafeBufferPointer { wp in
                         cols.withUnsafeMutableBufferPointer { cp in
-                            // cols[kk, h*w] = W_g^T [kk, cinG] x X_g [cinG, h*w]
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kk), Int32(h * w), Int32(cinG), 1,
-                                        wp.baseAddress! + grp * cinG * kk, Int32(kk), xp.baseAddress! + (b * c + grp * cinG) * h * w, Int32(h * w),
-                                        0, cp.baseAddress!, Int32(h * w))
+                            // cols[kk, h*w] = W_g^T [kk, cinG] x X_g [cinG, h*w], columns split over the workers
+                            let ws = Shared(wp.baseAddress! + grp * cinG * kk), xs = Shared(xp.baseAddress! + (b * c + grp * cinG) * h * w)
+                            let cs = Shared(cp.baseAddress!)
+                            let n = h * w, workers = min(Convolution.threads, max(1, n / 4096))
+                            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                                let c0 = n * worker / workers, c1 = n * (worker + 1) / workers
+                                guard c1 > c0 else { return }
+                                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kk), Int32(c1 - c0), Int32(cinG), 1,
+                                            ws.value, Int32(kk), xs.value + c0, Int32(n), 0, cs.value + c0, Int32(n))
+                            }
                         }
                     }
                 }
-                // col2im: scatter-add
+                // col2im: scatter-add (non-overlapping windows when stride == kernel: plain writes)
+                if g.strideH == g.kh && g.strideW == g.kw && g.dilH == 1 && g.dilW == 1 && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0 {
+                    out.withUnsafeMutableBufferPointer { op in
+                        cols.withUnsafeBufferPointer { cp in
+                            let obase = Shared(op.baseAddress! + (b * cout + grp * coutG) * oh * ow), cbase = Shared(cp.baseAddress!)
+                            DispatchQueue.concurrentPerform(iterations: coutG) { co in
+                                let dst = obase.value + co * oh * ow
+                                for ki in 0..<g.kh {
+                                    for kj in 0..<g.kw {
+                                        let src = cbase.value + ((co * g.kh + ki) * g.kw + kj) * h * w
+                                        for iy in 0..<h {
+                                            let line = dst + (iy * g.kh + ki) * ow + kj
+                                            let s = src + iy * w
+                                            for ix in 0..<w { line[ix * g.kw] = s[ix] }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    continue
+                }
                 out.withUnsafeMutableBufferPointer { op in
                     cols.withUnsafeBufferPointer { cp in
                         let obase = Shared(op.baseAddress! + (b * cout + grp * coutG) * oh * ow)

@@ -19,6 +19,7 @@ public final class Engine: Sendable {
     public convenience init(path: String) throws { try self.init(model: ONNXModel.load(path: path)) }
 
     public init(model: ONNXModel) throws {
+        _ = Convolution.threads  // OpenBLAS single-threaded; antema splits the work itself
         self.model = model
         var constants = model.initializers
         var nodes = model.nodes
@@ -152,7 +153,16 @@ public final class Engine: Sendable {
             }
             values[declared.name] = t
         }
+        let profile = ProcessInfo.processInfo.environment["ANTEMA_PROFILE"] != nil
+        var timing: [String: Double] = [:]
+        defer {
+            if profile {
+                for (op, t) in timing.sorted(by: { $0.value > $1.value }) { FileHandle.standardError.write(Data(String(format: "%-20@ %8.1f ms\n", op, t * 1e3).utf8)) }
+            }
+        }
         for (i, node) in order.enumerated() {
+            let t0 = profile ? DispatchTime.now().uptimeNanoseconds : 0
+            defer { if profile { timing[node.opType + (node.attributes["kernel_shape"].map { "\($0)" }.map { _ in "" } ?? ""), default: 0] += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 } }
             let args: [Tensor?] = node.inputs.map { $0.isEmpty ? nil : values[$0] }
             for (k, name) in node.inputs.enumerated() where !name.isEmpty && args[k] == nil {
                 throw ModelError.invalid("\(node.label): input '\(name)' has no value")

@@ -274,6 +274,21 @@ enum Operators {
         let planes = x.shape[0] * x.shape[1]
         let v = x.floats
         var out = [Float](repeating: 0, count: planes * oh * ow)
+        if isMax && g.kh == 2 && g.kw == 2 && g.strideH == 2 && g.strideW == 2 && g.padTop == 0 && g.padLeft == 0 && g.dilH == 1 && g.dilW == 1
+            && 2 * oh <= h && 2 * ow <= w {
+            v.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for p in 0..<planes {
+                        for oy in 0..<oh {
+                            let r0 = src.baseAddress! + (p * h + 2 * oy) * w, r1 = r0 + w
+                            let d = dst.baseAddress! + (p * oh + oy) * ow
+                            for ox in 0..<ow { d[ox] = max(max(r0[2 * ox], r0[2 * ox + 1]), max(r1[2 * ox], r1[2 * ox + 1])) }
+                        }
+                    }
+                }
+            }
+            return Tensor(shape: [x.shape[0], x.shape[1], oh, ow], floats: out)
+        }
         for p in 0..<planes {
             for oy in 0..<oh {
                 for ox in 0..<ow {
@@ -316,10 +331,20 @@ enum Operators {
             for o in 0..<outer { for (t, inner) in zip(ts, inners) { out += t.ints[(o * inner)..<((o + 1) * inner)] } }
             return Tensor(shape: shape, ints: out)
         }
-        var out: [Float] = []
-        out.reserveCapacity(shape.reduce(1, *))
         let values = ts.map(\.floats)
-        for o in 0..<outer { for (v, inner) in zip(values, inners) { out += v[(o * inner)..<((o + 1) * inner)] } }
+        let total = shape.reduce(1, *)
+        let out = [Float](unsafeUninitializedCapacity: total) { buffer, initialized in
+            var offset = 0
+            for o in 0..<outer {
+                for (v, inner) in zip(values, inners) {
+                    v.withUnsafeBufferPointer { src in
+                        (buffer.baseAddress! + offset).initialize(from: src.baseAddress! + o * inner, count: inner)
+                    }
+                    offset += inner
+                }
+            }
+            initialized = total
+        }
         return Tensor(shape: shape, floats: out)
     }
 

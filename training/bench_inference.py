@@ -1,0 +1,36 @@
+"""Our engine against onnxruntime (2 threads) on the same ONNX U-Net, in the same run.
+
+    swift build -c release --product InferenceBench
+    .venv/bin/python training/bench_inference.py [--size 1024] [--repeats 5]
+"""
+import argparse, os, statistics, subprocess, sys, time
+import numpy as np
+import onnxruntime as ort
+
+root = os.path.join(os.path.dirname(__file__), "..")
+parser = argparse.ArgumentParser()
+parser.add_argument("--model", default=os.path.join(root, "Tests/InferenceTests/Fixtures/unet_small.onnx"))
+parser.add_argument("--size", type=int, default=1024)
+parser.add_argument("--repeats", type=int, default=5)
+a = parser.parse_args()
+
+opts = ort.SessionOptions()
+opts.intra_op_num_threads = 2
+opts.inter_op_num_threads = 1
+sess = ort.InferenceSession(a.model, opts, providers=["CPUExecutionProvider"])
+x = np.random.default_rng(0).uniform(-1, 1, (1, 1, a.size, a.size)).astype(np.float32)
+name = sess.get_inputs()[0].name
+sess.run(None, {name: x})
+times = []
+for _ in range(a.repeats):
+    t0 = time.perf_counter(); sess.run(None, {name: x}); times.append(time.perf_counter() - t0)
+ort_t = statistics.median(times)
+print(f"onnxruntime {ort.__version__} (2 threads): {a.size} x {a.size}, median {ort_t:.3f} s over {a.repeats} runs")
+
+binary = os.path.join(root, ".build/release/InferenceBench")
+out = subprocess.run([binary, a.model, str(a.size), str(a.repeats)], capture_output=True, text=True, check=True).stdout.strip()
+print(out)
+ours = float(out.split("median ")[1].split(" s")[0])
+print(f"ratio antema / onnxruntime: {ours / ort_t:.2f} (goal at most 1.5)")
+mem = subprocess.run([binary, a.model, "2048", "1"], capture_output=True, text=True, check=True).stdout.strip()
+print("2048 x 2048: " + mem.split("runs, ")[1] + " (goal under 1 GiB)")
