@@ -74,7 +74,18 @@ public final class Engine: Sendable {
         self.lastUse = last
     }
 
+    /// Fewest inputs each operator needs.
+    static let minimumInputs: [String: Int] = [
+        "Conv": 2, "ConvTranspose": 2, "BatchNormalization": 5, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Concat": 1,
+        "Reshape": 2, "Gather": 2, "Constant": 0, "Slice": 1, "Resize": 1, "Upsample": 1, "Pad": 1,
+    ]
+
     static func checkAttributes(_ n: Node) throws {
+        let needed = minimumInputs[n.opType] ?? 1
+        guard n.inputs.count >= needed, n.inputs.prefix(needed).allSatisfy({ !$0.isEmpty || needed == 0 }) else {
+            throw ModelError.invalid("\(n.label): needs at least \(needed) inputs, has \(n.inputs.count)")
+        }
+        guard let first = n.outputs.first, !first.isEmpty else { throw ModelError.invalid("\(n.label): has no output") }
         switch n.opType {
         case "Conv", "ConvTranspose", "MaxPool", "AveragePool":
             let autoPad = n.string("auto_pad", "NOTSET")
