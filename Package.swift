@@ -49,7 +49,8 @@ let package = Package(
         .target(name: "Reports", dependencies: ["Pipeline", "ImageFiles", "Analysis", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Neural-network inference: ONNX models on OpenBLAS.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Inference", dependencies: ["COpenBLAS"]),
+        .systemLibrary(name: "CMalloc"),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "CMalloc"]),
         // Files in, tables out: loading inputs, running the pipeline per frame, CSV tables.
         .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles"]),
         .executableTarget(

@@ -7,12 +7,30 @@ import Inference
 import Glibc
 #endif
 
+/// Peak resident memory of this process in MB (VmHWM: unlike ru_maxrss it does not inherit the
+/// parent's peak across exec).
+func peakMB() -> Double {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+}
+
 let args = CommandLine.arguments
 guard args.count > 1 else { print("usage: InferenceBench MODEL.onnx [size] [repeats]"); exit(2) }
 let size = args.count > 2 ? Int(args[2]) ?? 1024 : 1024
 let repeats = args.count > 3 ? Int(args[3]) ?? 5 : 5
 let engine = try Engine(path: args[1])
 let name = engine.model.inputs.first!.name
+if args.contains("--tiled") {
+    // the segmentation runner: 1024 px tiles with 64 px margins
+    let runner = SegmentationRunner(engine: engine, metadata: ModelMetadata(name: "bench", version: "0", trainingPixelSizeNm: 1, tileSizePx: 1024, tileMarginPx: 64))
+    let pixels = (0..<(size * size)).map { Float(($0 * 7919) % 1000) / 1000 }
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    _ = try runner.probabilities(pixels, width: size, height: size, pixelSizeNm: 1)
+    print(String(format: "segmentation runner (tiles of 1024, margin 64): %d x %d in %.2f s, peak RSS %.0f MB", size, size,
+                 Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, peakMB()))
+    exit(0)
+}
 var rng = SystemRandomNumberGenerator()
 let input = Tensor(shape: [1, 1, size, size], floats: (0..<(size * size)).map { _ in Float.random(in: -1...1, using: &rng) })
 var times: [Double] = []
@@ -22,7 +40,5 @@ for _ in 0..<(repeats + 1) {
     times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
 }
 times.removeFirst()  // warm-up
-var usage = rusage()
-getrusage(RUSAGE_SELF.rawValue, &usage)
 let sorted = times.sorted()
-print(String(format: "antema engine: %d x %d, median %.3f s over %d runs, peak RSS %.0f MB", size, size, sorted[sorted.count / 2], repeats, Double(usage.ru_maxrss) / 1024))
+print(String(format: "antema engine: %d x %d, median %.3f s over %d runs, peak RSS %.0f MB", size, size, sorted[sorted.count / 2], repeats, peakMB()))

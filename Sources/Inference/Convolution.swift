@@ -1,6 +1,9 @@
 import COpenBLAS
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import CMalloc
+#endif
 
 /// Convolution geometry for 2-D NCHW tensors.
 struct ConvGeometry {
@@ -27,6 +30,11 @@ enum Convolution {
     /// Worker threads for convolutions (OpenBLAS itself is kept single-threaded).
     static let threads: Int = {
         openblas_set_num_threads(1)
+        #if canImport(Glibc)
+        // Tensors are large and short-lived: keep them out of malloc's arenas (a fixed mmap
+        // threshold stops glibc from raising it after each free and hoarding the memory).
+        mallopt(M_MMAP_THRESHOLD, 1 << 20)
+        #endif
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 

@@ -1,0 +1,174 @@
+import Foundation
+
+/// What a segmentation model declares about itself: a JSON file beside the model
+/// (`<model>.json`) or the ONNX metadata property `antema`.
+public struct ModelMetadata: Codable, Sendable, Equatable {
+    public enum Normalization: String, Codable, Sendable { case standardize, minmax, none }
+    public enum Output: String, Codable, Sendable { case logit, softmax }
+
+    public var name: String
+    public var version: String
+    /// The pixel size the model was trained at; images are resampled to it.
+    public var trainingPixelSizeNm: Double
+    /// `standardize`: (x - mean) / sd per image; `minmax`: to 0...1 per image.
+    public var normalization: Normalization
+    /// `logit`: one channel, particle probability = sigmoid; `softmax`: N classes, `particleClass`.
+    public var output: Output
+    public var particleClass: Int
+    /// Dark particles on bright background (bright-field) unless true.
+    public var brightParticles: Bool
+    public var licence: String
+    /// Spatial sizes must be multiples of this (2^pooling levels).
+    public var sizeMultiple: Int
+    /// Tiles of at most this many pixels a side, overlapping by `tileMarginPx` on each side.
+    public var tileSizePx: Int
+    public var tileMarginPx: Int
+
+    public init(name: String, version: String, trainingPixelSizeNm: Double, normalization: Normalization = .standardize, output: Output = .logit,
+                particleClass: Int = 0, brightParticles: Bool = false, licence: String = "", sizeMultiple: Int = 8, tileSizePx: Int = 1024, tileMarginPx: Int = 64) {
+        self.name = name; self.version = version; self.trainingPixelSizeNm = trainingPixelSizeNm; self.normalization = normalization
+        self.output = output; self.particleClass = particleClass; self.brightParticles = brightParticles; self.licence = licence
+        self.sizeMultiple = sizeMultiple; self.tileSizePx = tileSizePx; self.tileMarginPx = tileMarginPx
+    }
+
+    /// Reads `<model>.json`, else the model's `antema` metadata property.
+    public static func load(modelPath: String, model: ONNXModel) throws -> ModelMetadata {
+        let json = (modelPath as NSString).deletingPathExtension + ".json"
+        if let data = FileManager.default.contents(atPath: json) {
+            do { return try JSONDecoder().decode(ModelMetadata.self, from: data) } catch {
+                throw ModelError.invalid("\(json): \(error)")
+            }
+        }
+        if let text = model.metadata["antema"] {
+            do { return try JSONDecoder().decode(ModelMetadata.self, from: Data(text.utf8)) } catch {
+                throw ModelError.invalid("the model's 'antema' metadata: \(error)")
+            }
+        }
+        throw ModelError.invalid("no metadata for \(modelPath): put a \(json) beside it (name, version, trainingPixelSizeNm, ...)")
+    }
+}
+
+/// Image (any size, any pixel size) -> model input (resampled to the model's pixel size,
+/// normalised) -> probability of "particle" at the input's size. Large images go through the
+/// network in overlapping tiles aligned to the model's pooling grid; each tile keeps only its
+/// centre, so seams leave no trace when the margin exceeds the network's receptive radius.
+public struct SegmentationRunner: Sendable {
+    public let engine: Engine
+    public let metadata: ModelMetadata
+
+    public init(engine: Engine, metadata: ModelMetadata) {
+        self.engine = engine
+        self.metadata = metadata
+    }
+
+    public init(modelPath: String) throws {
+        let model = try ONNXModel.load(path: modelPath)
+        try self.init(engine: Engine(model: model), metadata: ModelMetadata.load(modelPath: modelPath, model: model))
+    }
+
+    /// Particle probability (0...1) per pixel, row-major, the input's size.
+    public func probabilities(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double) throws -> [Float] {
+        guard width > 0, height > 0, pixels.count == width * height else { throw ModelError.invalid("image of \(pixels.count) values for \(width) x \(height)") }
+        guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
+        let scale = pixelSizeNm / metadata.trainingPixelSizeNm
+        let mw = max(1, Int((Double(width) * scale).rounded())), mh = max(1, Int((Double(height) * scale).rounded()))
+        var image = Resampling.bilinear(pixels, width: width, height: height, toWidth: mw, toHeight: mh)
+        normalise(&image)
+        let prob = try tiled(image, width: mw, height: mh)
+        return Resampling.bilinear(prob, width: mw, height: mh, toWidth: width, toHeight: height)
+    }
+
+    func normalise(_ v: inout [Float]) {
+        switch metadata.normalization {
+        case .standardize:
+            let n = Double(v.count)
+            let mean = v.reduce(0.0) { $0 + Double($1) } / n
+            let sd = (v.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n).squareRoot()
+            let s = Float(sd > 1e-12 ? sd : 1), m = Float(mean)
+            for i in v.indices { v[i] = (v[i] - m) / s }
+        case .minmax:
+            let lo = v.min() ?? 0, hi = v.max() ?? 1
+            let s = hi > lo ? hi - lo : 1
+            for i in v.indices { v[i] = (v[i] - lo) / s }
+        case .none: break
+        }
+    }
+
+    /// Runs the network on `image` (model resolution) tile by tile; returns probabilities.
+    func tiled(_ image: [Float], width: Int, height: Int) throws -> [Float] {
+        let m = max(1, metadata.sizeMultiple)
+        let margin = (metadata.tileMarginPx + m - 1) / m * m
+        let tile = max(2 * margin + m, metadata.tileSizePx / m * m)
+        let core = tile - 2 * margin
+        var out = [Float](repeating: 0, count: width * height)
+        // tile origins on the pooling grid; the last tile ends at the image's edge
+        func origins(_ size: Int) -> [Int] {
+            if size <= tile { return [0] }
+            var o: [Int] = [], start = 0
+            while true {
+                o.append(start)
+                if start + tile >= size { break }
+                start += core
+            }
+            return o
+        }
+        for ty in origins(height) {
+            for tx in origins(width) {
+                let th = min(tile, height - ty), tw = min(tile, width - tx)
+                // pad the tile up to a multiple of the pooling size (reflection), crop the result
+                let ph = (th + m - 1) / m * m, pw = (tw + m - 1) / m * m
+                var input = [Float](repeating: 0, count: ph * pw)
+                for r in 0..<ph {
+                    let sr = r < th ? r : 2 * th - r - 2 >= 0 ? 2 * th - r - 2 : th - 1
+                    for c in 0..<pw {
+                        let sc = c < tw ? c : 2 * tw - c - 2 >= 0 ? 2 * tw - c - 2 : tw - 1
+                        input[r * pw + c] = image[(ty + sr) * width + tx + sc]
+                    }
+                }
+                let name = engine.model.inputs.first { engine.constants[$0.name] == nil }?.name ?? "x"
+                let result = try engine.run([name: Tensor(shape: [1, 1, ph, pw], floats: input)])
+                guard let y = result[engine.model.outputs[0].name], y.shape.count == 4, y.shape[2] == ph, y.shape[3] == pw else {
+                    throw ModelError.invalid("the model's output does not have the input's height and width")
+                }
+                let v = y.floats, plane = ph * pw
+                // keep the centre of the tile; the image's own edges are kept whole
+                let keepTop = ty == 0 ? 0 : margin, keepLeft = tx == 0 ? 0 : margin
+                let keepBottom = ty + th >= height ? th : th - margin, keepRight = tx + tw >= width ? tw : tw - margin
+                for r in keepTop..<max(keepTop, keepBottom) {
+                    for c in keepLeft..<max(keepLeft, keepRight) {
+                        let p: Float
+                        switch metadata.output {
+                        case .logit: p = 1 / (1 + exp(-v[r * pw + c]))
+                        case .softmax:
+                            let k = min(metadata.particleClass, y.shape[1] - 1)
+                            p = v[k * plane + r * pw + c]
+                        }
+                        out[(ty + r) * width + tx + c] = p
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+public enum Resampling {
+    /// Bilinear resampling with pixel centres aligned (half-pixel convention).
+    public static func bilinear(_ v: [Float], width: Int, height: Int, toWidth: Int, toHeight: Int) -> [Float] {
+        if width == toWidth && height == toHeight { return v }
+        let sx = Double(width) / Double(toWidth), sy = Double(height) / Double(toHeight)
+        var out = [Float](repeating: 0, count: toWidth * toHeight)
+        for r in 0..<toHeight {
+            let fy = min(max((Double(r) + 0.5) * sy - 0.5, 0), Double(height - 1))
+            let y0 = Int(fy), y1 = min(y0 + 1, height - 1), wy = Float(fy - Double(y0))
+            for c in 0..<toWidth {
+                let fx = min(max((Double(c) + 0.5) * sx - 0.5, 0), Double(width - 1))
+                let x0 = Int(fx), x1 = min(x0 + 1, width - 1), wx = Float(fx - Double(x0))
+                let top = v[y0 * width + x0] * (1 - wx) + v[y0 * width + x1] * wx
+                let bottom = v[y1 * width + x0] * (1 - wx) + v[y1 * width + x1] * wx
+                out[r * toWidth + c] = top * (1 - wy) + bottom * wy
+            }
+        }
+        return out
+    }
+}
