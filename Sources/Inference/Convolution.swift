@@ -26,7 +26,7 @@ struct Shared<T>: @unchecked Sendable {
 
 enum Convolution {
     /// Bytes of im2col buffer per strip: the columns are built a few MB at a time.
-    static let stripBytes = 2 << 20
+    static let stripBytes = 1 << 19
     /// Worker threads for convolutions (OpenBLAS itself is kept single-threaded).
     static let threads: Int = {
         openblas_set_num_threads(1)

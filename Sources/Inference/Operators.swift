@@ -70,6 +70,7 @@ enum Operators {
             let x = try input(0)
             var axis = n.int("axis", 1)
             if axis < 0 { axis += x.shape.count }
+            guard axis >= 0 && axis <= x.shape.count else { throw ModelError.invalid("\(n.label): axis \(n.int("axis", 1)) for rank \(x.shape.count)") }
             let outer = x.shape.prefix(axis).reduce(1, *)
             return [reshaped(x, [outer, x.count / max(outer, 1)])]
         case "Transpose":
@@ -91,6 +92,7 @@ enum Operators {
             let axes = opset >= 13 ? try input(1).ints.map { Int($0) } : (n.ints("axes") ?? [])
             let rank = x.shape.count + axes.count
             let norm = Set(axes.map { $0 < 0 ? $0 + rank : $0 })
+            guard norm.count == axes.count, norm.allSatisfy({ $0 >= 0 && $0 < rank }) else { throw ModelError.invalid("\(n.label): axes \(axes) for rank \(rank)") }
             var shape: [Int] = [], k = 0
             for d in 0..<rank { if norm.contains(d) { shape.append(1) } else { shape.append(x.shape[k]); k += 1 } }
             return [reshaped(x, shape)]
@@ -198,6 +200,7 @@ enum Operators {
 
     /// Pads from `pads` and `auto_pad` for a 2-D kernel over (h, w).
     static func geometry(_ n: Node, kernel: (Int, Int), h: Int, w: Int, transposed: Bool = false) throws -> ConvGeometry {
+        guard kernel.0 > 0, kernel.1 > 0, kernel.0 <= 1 << 12, kernel.1 <= 1 << 12 else { throw ModelError.invalid("\(n.label): kernel \(kernel)") }
         let s = n.ints("strides") ?? [1, 1], d = n.ints("dilations") ?? [1, 1]
         guard s.count == 2, d.count == 2, s.allSatisfy({ $0 > 0 }), d.allSatisfy({ $0 > 0 }) else { throw ModelError.invalid("\(n.label): strides \(s), dilations \(d)") }
         var p = n.ints("pads") ?? [0, 0, 0, 0]
@@ -436,6 +439,7 @@ enum Operators {
             if a.count > 2, let v = a[2] { value = v.floats.first ?? 0 }
             if a.count > 3, let axesT = a[3] {
                 let axes = axesT.ints.map { Int($0) < 0 ? Int($0) + rank : Int($0) }
+                guard axes.allSatisfy({ $0 >= 0 && $0 < rank }), pads.count == 2 * axes.count else { throw ModelError.invalid("\(n.label): pads \(pads) for axes \(axes)") }
                 var full = [Int](repeating: 0, count: 2 * rank)
                 for (k, d) in axes.enumerated() { full[d] = pads[k]; full[d + rank] = pads[k + axes.count] }
                 pads = full

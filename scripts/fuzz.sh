@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds a libFuzzer target with address sanitizer and runs it for a given time.
+#   scripts/fuzz.sh dm|onnx [seconds] [jobs]
+# Crashes land in Fuzz/findings/<target>/; turn each into a regression test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${1:?dm or onnx}"; seconds="${2:-60}"
+out=".build/fuzz"; mkdir -p "$out" "Fuzz/findings/$target"
+case "$target" in
+  dm)
+    module=GatanDMFuzzed; sources=(Sources/GatanDM/*.swift); harness=Fuzz/DMFuzz.swift; corpus=Fuzz/corpus/dm; extra=() ;;
+  onnx)
+    module=InferenceFuzzed; sources=(Sources/Inference/*.swift); harness=Fuzz/ONNXFuzz.swift; corpus=Fuzz/corpus/onnx
+    extra=(-I Sources/COpenBLAS -I Sources/CMalloc -Xcc -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas) ;;
+  *) echo "unknown target $target" >&2; exit 2 ;;
+esac
+# the library as a module, instrumented
+swiftc -sanitize=fuzzer,address -parse-as-library -module-name "$module" -emit-library -static -emit-module \
+  -emit-module-path "$out/$module.swiftmodule" -o "$out/lib$module.a" "${sources[@]}" "${extra[@]}" -O -g
+swiftc -sanitize=fuzzer,address -parse-as-library -I "$out" -L "$out" -l"$module" "$harness" -o "$out/fuzz-$target" "${extra[@]}" -O -g
+"$out/fuzz-$target" -max_total_time="$seconds" -artifact_prefix="Fuzz/findings/$target/" -print_final_stats=1 "$corpus" 2>&1 | tail -20
