@@ -8,9 +8,9 @@ target="${1:?dm or onnx}"; seconds="${2:-60}"
 out=".build/fuzz"; mkdir -p "$out" "Fuzz/findings/$target"
 case "$target" in
   dm)
-    module=GatanDMFuzzed; sources=(Sources/GatanDM/*.swift); harness=Fuzz/DMFuzz.swift; corpus=Fuzz/corpus/dm; extra=() ;;
+    module=GatanDMFuzzed; sources=(Sources/GatanDM/*.swift); harness=Fuzz/DMFuzz.swift; seeds=Fuzz/seeds/dm; extra=() ;;
   onnx)
-    module=InferenceFuzzed; sources=(Sources/Inference/*.swift); harness=Fuzz/ONNXFuzz.swift; corpus=Fuzz/corpus/onnx
+    module=InferenceFuzzed; sources=(Sources/Inference/*.swift); harness=Fuzz/ONNXFuzz.swift; seeds=Fuzz/seeds/onnx
     extra=(-I Sources/COpenBLAS -I Sources/CMalloc -Xcc -I/usr/include/x86_64-linux-gnu/openblas-pthread -lopenblas) ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
@@ -18,4 +18,6 @@ esac
 swiftc -sanitize=fuzzer,address -parse-as-library -module-name "$module" -emit-library -static -emit-module \
   -emit-module-path "$out/$module.swiftmodule" -o "$out/lib$module.a" "${sources[@]}" "${extra[@]}" -O -g
 swiftc -sanitize=fuzzer,address -parse-as-library -I "$out" -L "$out" -l"$module" "$harness" -o "$out/fuzz-$target" "${extra[@]}" -O -g
-"$out/fuzz-$target" -max_total_time="$seconds" -artifact_prefix="Fuzz/findings/$target/" -print_final_stats=1 "$corpus" 2>&1 | tail -20
+# new inputs go to the working corpus (ignored by git); the committed seeds are only read
+corpus="Fuzz/corpus/$target"; mkdir -p "$corpus"
+"$out/fuzz-$target" -max_total_time="$seconds" -artifact_prefix="Fuzz/findings/$target/" -print_final_stats=1 "$corpus" "$seeds" 2>&1 | tail -20
