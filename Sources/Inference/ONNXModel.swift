@@ -31,8 +31,16 @@ public struct Tensor: Sendable {
     public var ints: [Int64] {
         switch storage {
         case .int64(let i): i
-        case .float(let f): f.map { Int64($0) }
+        case .float(let f): f.map(Tensor.int64)
         }
+    }
+
+    /// Float to Int64 without trapping: NaN becomes 0, out-of-range values saturate.
+    static func int64(_ f: Float) -> Int64 {
+        if f.isNaN { return 0 }
+        if f >= 9.2e18 { return .max }
+        if f <= -9.2e18 { return .min }
+        return Int64(f)
     }
 
     public var isInt: Bool { if case .int64 = storage { true } else { false } }

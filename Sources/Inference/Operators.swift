@@ -145,7 +145,7 @@ enum Operators {
         }
         if x.isInt && y.isInt {
             let f = try broadcast(Tensor(shape: x.shape, floats: x.floats), Tensor(shape: y.shape, floats: y.floats), n, op)
-            return Tensor(shape: f.shape, ints: f.floats.map { Int64($0) })
+            return Tensor(shape: f.shape, ints: f.floats.map(Tensor.int64))
         }
         let a = x.floats, b = y.floats
         let count = shape.reduce(1, *)
@@ -499,7 +499,12 @@ enum Operators {
             oh = sizes[2]; ow = sizes[3]; sh = Float(oh) / Float(h); sw = Float(ow) / Float(w)
         } else if let scales, scales.count == 4 {
             guard scales[0] == 1, scales[1] == 1 else { throw ModelError.unsupported("\(n.label): resizing the batch or channel axes") }
-            sh = scales[2]; sw = scales[3]; oh = Int(Float(h) * sh); ow = Int(Float(w) * sw)
+            sh = scales[2]; sw = scales[3]
+            let fh = Float(h) * sh, fw = Float(w) * sw
+            guard sh.isFinite, sw.isFinite, sh > 0, sw > 0, fh >= 1, fw >= 1, fh <= 65536, fw <= 65536 else {
+                throw ModelError.invalid("\(n.label): scales \(scales) for a \(h) x \(w) input")
+            }
+            oh = Int(fh); ow = Int(fw)
         } else {
             throw ModelError.invalid("\(n.label): needs 4 scales or 4 sizes")
         }
