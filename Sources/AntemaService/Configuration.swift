@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import Pipeline
 import TOMLKit
@@ -68,6 +69,13 @@ public struct Configuration: Sendable, Equatable {
     public var log = Log()
 
     public init() {}
+
+    /// The settings of a run: the configured segmenter and analysis parameters.
+    public func runSettings(softwareVersion: String) -> RunSettings {
+        var classical = ClassicalSegmenter()
+        classical.contrast = analysis.contrast
+        return RunSettings(antemaVersion: softwareVersion, segmenter: .classical(classical), analysis: analysisParameters, fallbackPixelSizeNm: nil)
+    }
 
     /// The analysis parameters this configuration asks for.
     public var analysisParameters: AnalysisParameters {

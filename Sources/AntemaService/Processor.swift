@@ -44,10 +44,7 @@ public struct Processor: Sendable {
                     : "the image is calibrated in '\(units.joined(separator: "', '"))', not a length: not a real-space micrograph")
             }
             let pixels = try dm.floatFrame(z)
-            var classical = ClassicalSegmenter()
-            classical.contrast = configuration.analysis.contrast
-            let settings = RunSettings(antemaVersion: softwareVersion, segmenter: .classical(classical),
-                                       analysis: configuration.analysisParameters, fallbackPixelSizeNm: nil)
+            let settings = configuration.runSettings(softwareVersion: softwareVersion)
             let frame = InputFrame(path: image.path, frame: image.frame, image: GrayImage(width: dm.width, height: dm.height, pixels: pixels), pixelSize: pixelSize)
             let result = BatchAnalysis.analyze(frame, settings: settings)
             let encoder = JSONEncoder()

@@ -96,9 +96,7 @@ public struct ReportWriter: Sendable {
         guard frame < frames.count else { return }
         let (dm, z) = frames[frame]
         guard let pixelSize = dm.pixelSizeNm else { return }
-        var classical = ClassicalSegmenter()
-        classical.contrast = configuration.analysis.contrast
-        let settings = RunSettings(antemaVersion: antemaVersion, segmenter: .classical(classical), analysis: configuration.analysisParameters, fallbackPixelSizeNm: nil)
+        let settings = configuration.runSettings(softwareVersion: antemaVersion)
         let input = InputFrame(path: path, frame: frame, image: GrayImage(width: dm.width, height: dm.height, pixels: try dm.floatFrame(z)), pixelSize: pixelSize)
         let outcome = BatchAnalysis.analyze(input, settings: settings)
         guard let seg = outcome.segmentation, let result = outcome.result else { return }
