@@ -2,6 +2,21 @@ import Foundation
 
 /// The operators' semantics follow the ONNX operator specification (onnx.ai/onnx/operators).
 enum Operators {
+    /// Largest tensor an operator may produce (2^28 floats = 1 GiB): a model cannot ask for more.
+    static let maximumOutputElements = 1 << 28
+
+    /// The element count of `shape`, or an error when it overflows or exceeds the limit.
+    static func checkedCount(_ shape: [Int], _ n: Node) throws -> Int {
+        var count = 1
+        for d in shape {
+            guard d >= 0 else { throw ModelError.invalid("\(n.label): negative dimension in \(shape)") }
+            let (p, o) = count.multipliedReportingOverflow(by: d)
+            guard !o, p <= maximumOutputElements else { throw ModelError.invalid("\(n.label): an output of shape \(shape) is too large") }
+            count = p
+        }
+        return count
+    }
+
     static func run(_ n: Node, _ a: [Tensor?], opset: Int) throws -> [Tensor] {
         func input(_ i: Int) throws -> Tensor {
             guard i < a.count, let t = a[i] else { throw ModelError.invalid("\(n.label): missing input \(i)") }
@@ -60,11 +75,13 @@ enum Operators {
             let allowZero = n.int("allowzero", 0) == 1
             var shape = spec.enumerated().map { i, d in d == 0 && !allowZero ? (i < x.shape.count ? x.shape[i] : 0) : d }
             if let k = shape.firstIndex(of: -1) {
-                let known = shape.enumerated().filter { $0.offset != k }.map(\.element).reduce(1, *)
+                var rest = shape
+                rest.remove(at: k)
+                let known = try checkedCount(rest.map { max($0, 0) }, n)
                 guard known > 0, x.count % known == 0 else { throw ModelError.invalid("\(n.label): cannot reshape \(x.shape) to \(spec)") }
                 shape[k] = x.count / known
             }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == x.count else { throw ModelError.invalid("\(n.label): cannot reshape \(x.shape) to \(spec)") }
+            guard shape.allSatisfy({ $0 >= 0 }), try checkedCount(shape, n) == x.count else { throw ModelError.invalid("\(n.label): cannot reshape \(x.shape) to \(spec)") }
             return [reshaped(x, shape)]
         case "Flatten":
             let x = try input(0)
@@ -202,9 +219,12 @@ enum Operators {
     static func geometry(_ n: Node, kernel: (Int, Int), h: Int, w: Int, transposed: Bool = false) throws -> ConvGeometry {
         guard kernel.0 > 0, kernel.1 > 0, kernel.0 <= 1 << 12, kernel.1 <= 1 << 12 else { throw ModelError.invalid("\(n.label): kernel \(kernel)") }
         let s = n.ints("strides") ?? [1, 1], d = n.ints("dilations") ?? [1, 1]
-        guard s.count == 2, d.count == 2, s.allSatisfy({ $0 > 0 }), d.allSatisfy({ $0 > 0 }) else { throw ModelError.invalid("\(n.label): strides \(s), dilations \(d)") }
+        guard s.count == 2, d.count == 2, s.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }), d.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }) else {
+            throw ModelError.invalid("\(n.label): strides \(s), dilations \(d)")
+        }
         var p = n.ints("pads") ?? [0, 0, 0, 0]
-        guard p.count == 4, p.allSatisfy({ $0 >= 0 }) else { throw ModelError.invalid("\(n.label): pads \(p)") }
+        guard p.count == 4, p.allSatisfy({ $0 >= 0 && $0 <= 1 << 20 }) else { throw ModelError.invalid("\(n.label): pads \(p)") }
+        guard n.int("group", 1) >= 1, n.int("group", 1) <= 1 << 20 else { throw ModelError.invalid("\(n.label): group \(n.int("group", 1))") }
         let autoPad = n.string("auto_pad", "NOTSET")
         if autoPad == "VALID" { p = [0, 0, 0, 0] }
         if autoPad.hasPrefix("SAME") && !transposed {
@@ -229,6 +249,9 @@ enum Operators {
             throw ModelError.invalid("\(n.label): input \(x.shape), weights \(w.shape) and group \(g.groups) do not fit")
         }
         if let b, b.count != w.shape[0] { throw ModelError.invalid("\(n.label): bias of \(b.count) for \(w.shape[0]) channels") }
+        let (oh, ow) = g.outputSize(h: x.shape[2], w: x.shape[3])
+        guard oh > 0, ow > 0 else { throw ModelError.invalid("\(n.label): input \(x.shape) is smaller than the kernel") }
+        _ = try checkedCount([x.shape[0], w.shape[0], oh, ow], n)
         let r = Convolution.forward(x.floats, n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], weights: w.floats, bias: b?.floats,
                                     cout: w.shape[0], g: g, relu: n.int("antema_fused_relu", 0) == 1)
         guard r.oh > 0, r.ow > 0 else { throw ModelError.invalid("\(n.label): input \(x.shape) is smaller than the kernel") }
@@ -241,6 +264,9 @@ enum Operators {
         guard w.shape[0] == x.shape[1], x.shape[1] % g.groups == 0 else { throw ModelError.invalid("\(n.label): input \(x.shape) and weights \(w.shape) do not fit") }
         let cout = w.shape[1] * g.groups
         var op = n.ints("output_padding") ?? [0, 0]
+        guard op.count == 2, op[0] >= 0, op[1] >= 0, op[0] < max(g.strideH, g.dilH), op[1] < max(g.strideW, g.dilW) else {
+            throw ModelError.invalid("\(n.label): output_padding \(op)")
+        }
         if let target = n.ints("output_shape"), target.count >= 2 {
             let t = Array(target.suffix(2))
             for (axis, (size, k)) in [(x.shape[2], g.kh), (x.shape[3], g.kw)].enumerated() {
@@ -252,6 +278,11 @@ enum Operators {
             }
             op = [0, 0]
         }
+        let th = (x.shape[2] - 1) * g.strideH - g.padTop - g.padBottom + g.dilH * (g.kh - 1) + op[0] + 1
+        let tw = (x.shape[3] - 1) * g.strideW - g.padLeft - g.padRight + g.dilW * (g.kw - 1) + op[1] + 1
+        guard th > 0, tw > 0 else { throw ModelError.invalid("\(n.label): empty output") }
+        _ = try checkedCount([x.shape[0], cout, th, tw], n)
+        _ = try checkedCount([w.shape[1] * g.kh * g.kw, x.shape[2] * x.shape[3]], n)
         let r = Convolution.transposed(x.floats, n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], weights: w.floats, bias: b?.floats,
                                        cout: cout, g: g, outputPadding: (op[0], op[1]))
         guard r.oh > 0, r.ow > 0 else { throw ModelError.invalid("\(n.label): empty output") }
@@ -450,8 +481,10 @@ enum Operators {
         }
         guard pads.count == 2 * rank else { throw ModelError.invalid("\(n.label): \(pads.count) pads for rank \(rank)") }
         let mode = n.string("mode", "constant")
+        guard pads.allSatisfy({ abs($0) <= 1 << 20 }) else { throw ModelError.invalid("\(n.label): pads \(pads)") }
         let shape = (0..<rank).map { x.shape[$0] + pads[$0] + pads[$0 + rank] }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw ModelError.invalid("\(n.label): pads \(pads) for shape \(x.shape)") }
+        _ = try checkedCount(shape, n)
         let inStrides = strides(x.shape), outStrides = strides(shape)
         let v = x.floats
         var out = [Float](repeating: value, count: shape.reduce(1, *))
@@ -509,6 +542,7 @@ enum Operators {
             throw ModelError.invalid("\(n.label): needs 4 scales or 4 sizes")
         }
         guard oh > 0, ow > 0, oh <= 1 << 16, ow <= 1 << 16 else { throw ModelError.invalid("\(n.label): output size \(oh) x \(ow)") }
+        _ = try checkedCount([x.shape[0], x.shape[1], oh, ow], n)
         let mode = n.opType == "Upsample" ? n.string("mode", "nearest") : n.string("mode", "nearest")
         let ct = n.opType == "Upsample" ? "asymmetric" : n.string("coordinate_transformation_mode", opset >= 11 ? "half_pixel" : "asymmetric")
         let nearestMode = n.string("nearest_mode", "round_prefer_floor")
