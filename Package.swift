@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports",
+                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports", "Inference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),

@@ -9,6 +9,8 @@ public enum SegmenterChoice: Sendable, Equatable, Codable {
     case mask
     /// Thresholding after background flattening.
     case classical(ClassicalSegmenter)
+    /// A neural network (ONNX), particle where its probability is at least `threshold`.
+    case model(name: String, version: String, path: String, threshold: Double)
 }
 
 /// Everything a run used, recorded beside its results.
@@ -68,8 +70,10 @@ public enum Statistics {
 }
 
 public enum BatchAnalysis {
-    /// Segments and analyses one frame.
-    public static func analyze(_ input: InputFrame, settings: RunSettings) -> FrameOutcome {
+    /// Segments and analyses one frame. A `.model` segmenter needs `probabilities`, which returns
+    /// the particle probability per pixel (the caller owns the network).
+    public static func analyze(_ input: InputFrame, settings: RunSettings,
+                               probabilities: ((InputFrame) throws -> [Float])? = nil) rethrows -> FrameOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
         var outcome = FrameOutcome(path: input.path, frame: input.frame, width: input.image.width, height: input.image.height, pixelSize: input.pixelSize)
         let mask: BinaryImage
@@ -78,6 +82,9 @@ public enum BatchAnalysis {
             mask = BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 })
         case .classical(let segmenter):
             mask = segmenter.segment(input.image, pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot())
+        case .model(_, _, _, let threshold):
+            let p = try probabilities?(input) ?? [Float](repeating: 0, count: input.image.pixels.count)
+            mask = BinaryImage(width: input.image.width, height: input.image.height, pixels: p.map { Double($0) >= threshold })
         }
         let result = ParticleAnalysis.analyze(mask, pixelSize: input.pixelSize, parameters: settings.analysis)
         outcome.particles = result.particles

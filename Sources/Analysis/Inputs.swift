@@ -27,6 +27,13 @@ public struct InputProblem: Error, Sendable, CustomStringConvertible {
     public var status: Status
     public var message: String
     public var description: String { "\(path)\(frame.map { " frame \($0)" } ?? ""): \(message)" }
+
+    public init(path: String, frame: Int?, status: Status, message: String) {
+        self.path = path
+        self.frame = frame
+        self.status = status
+        self.message = message
+    }
 }
 
 /// Turns files and folders into frames.

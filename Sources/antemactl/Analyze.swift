@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Foundation
 import GatanDM
+import Inference
 import Pipeline
 import Reports
 
@@ -50,6 +51,12 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("keep-holes"), help: "Do not fill holes in particles.")
     var keepHoles = false
 
+    @Option(help: "Segment with this ONNX model (metadata in MODEL.json beside it) instead of the classical segmenter.")
+    var model: String?
+
+    @Option(help: "With --model: particle where the model's probability is at least this.")
+    var threshold = 0.5
+
     @Option(help: "Name of the workbook and report files (default: analysis).")
     var name = "analysis"
 
@@ -69,7 +76,15 @@ struct Analyze: ParsableCommand {
         parameters.fillHoles = !keepHoles
         var classical = ClassicalSegmenter()
         classical.contrast = contrast
-        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: mask ? .mask : .classical(classical),
+        var runner: SegmentationRunner? = nil
+        var segmenter: SegmenterChoice = mask ? .mask : .classical(classical)
+        if let model, !mask {
+            do { runner = try SegmentationRunner(modelPath: model) } catch {
+                throw ValidationError("cannot use the model \(model): \(error)")
+            }
+            segmenter = .model(name: runner!.metadata.name, version: runner!.metadata.version, path: model, threshold: threshold)
+        }
+        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: segmenter,
                                    analysis: parameters, fallbackPixelSizeNm: pixelSizeNm)
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -88,7 +103,18 @@ struct Analyze: ParsableCommand {
                     printError("\(problem.status == .skipped ? "skipped" : "error"): \(problem)")
                     outcomes.append(FrameOutcome(path: problem.path, frame: problem.frame, problem: problem))
                 case .success(let frame):
-                    var outcome = BatchAnalysis.analyze(frame, settings: settings)
+                    var outcome: FrameOutcome
+                    do {
+                        outcome = try BatchAnalysis.analyze(frame, settings: settings) { input in
+                            try runner!.probabilities(input.image.pixels, width: input.image.width, height: input.image.height,
+                                                      pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot())
+                        }
+                    } catch {
+                        let problem = InputProblem(path: path, frame: frame.frame, status: .failed, message: "segmentation failed: \(error)")
+                        printError("error: \(problem)")
+                        outcomes.append(FrameOutcome(path: path, frame: frame.frame, problem: problem))
+                        continue
+                    }
                     let stem = BatchAnalysis.outputStem(path: path, frame: frame.frame, taken: &taken)
                     if let seg = outcome.segmentation {
                         do {
@@ -119,7 +145,7 @@ struct Analyze: ParsableCommand {
         // the same workbook, CSV files and histograms the daemon writes for a sample
         let report = SampleReportInput(
             sample: name, folder: inputs.joined(separator: ", "), openedAt: Date(), lastImageAt: nil, closedAt: nil,
-            segmenter: mask ? "mask" : "classical", parametersJson: json,
+            segmenter: mask ? "mask" : (model == nil ? "classical" : "model"), parametersJson: json,
             images: outcomes.map { o in
                 SampleReportInput.Image(path: o.path, frame: o.frame ?? 0, widthPx: o.problem == nil ? o.width : nil, heightPx: o.problem == nil ? o.height : nil,
                                         pixelSizeXNm: o.pixelSize?.x, pixelSizeYNm: o.pixelSize?.y, particleCount: o.problem == nil ? o.particles.count : nil,

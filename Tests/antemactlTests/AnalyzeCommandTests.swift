@@ -104,3 +104,26 @@ let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent()
         #expect(accepted.stdout.contains("particles"))
     }
 }
+
+@Suite struct AntemactlAnalyzeWithModel {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("InferenceTests/Fixtures")
+
+    @Test("--model segments with an ONNX model and records it; a model without metadata is refused clearly")
+    func model() throws {
+        let dir = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("net.onnx").path
+        try FileManager.default.copyItem(atPath: Self.fixtures.appendingPathComponent("unet_small.onnx").path, toPath: model)
+        let dm = dir.appendingPathComponent("m.dm3").path
+        #expect(try AntemactlInspect.run(["example-micrograph", dm, "--size", "128", "--particles", "3"]).status == 0)
+        let refused = try AntemactlInspect.run(["analyze", dm, "--model", model, "--out", dir.appendingPathComponent("o1").path])
+        #expect(refused.status != 0 && refused.stderr.contains("net.json"))
+        try #"{"name":"random-unet","version":"0","trainingPixelSizeNm":0.1,"normalization":"standardize","output":"logit","particleClass":0,"brightParticles":false,"licence":"test","sizeMultiple":8,"tileSizePx":512,"tileMarginPx":64}"#
+            .write(toFile: dir.appendingPathComponent("net.json").path, atomically: true, encoding: .utf8)
+        let ok = try AntemactlInspect.run(["analyze", dm, "--model", model, "--out", dir.appendingPathComponent("o2").path, "--no-pictures"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let parameters = try String(contentsOfFile: dir.appendingPathComponent("o2/parameters.json").path, encoding: .utf8)
+        #expect(parameters.contains("random-unet"))
+    }
+}
