@@ -187,6 +187,9 @@ public struct DMImage: Sendable {
         if let f = metadata.format, f.lowercased().contains("spectrum") {
             throw DMError(.notAMicrograph, "image '\(title)' is a \(f.lowercased()) (\(metadata.signal ?? "unknown signal")), not a micrograph", tagPath: path + ".ImageTags.Meta Data.Format")
         }
+        if shape.contains(0) {
+            throw DMError(.notAMicrograph, "image '\(title)' is empty (shape \(shape))", tagPath: path + ".ImageData.Dimensions")
+        }
         if shape.count < 2 || shape.suffix(2).contains(1) {
             throw DMError(.notAMicrograph, "image '\(title)' has shape \(shape): a 1-D signal (spectrum or profile), not a micrograph", tagPath: path + ".ImageData.Dimensions")
         }

@@ -163,6 +163,20 @@ import Testing
         #expect(throws: DMError.self) { try DMReader.parse(DMWriter.encode(root: badType)).images() }
     }
 
+    @Test("an empty image (a zero dimension) is not a micrograph")
+    func emptyImage() throws {
+        let tree: DMTagTree = .group([("ImageList", .group([("", .group([
+            ("ImageData", .group([
+                ("Data", .array(.float32, count: 0, bytes: [])),
+                ("DataType", .scalar(.uint(2, .uint32))),
+                ("Dimensions", .group([("", .scalar(.uint(5, .uint32))), ("", .scalar(.uint(0, .uint32)))])),
+            ])),
+        ]))]))])
+        let image = try #require(try DMReader.parse(DMWriter.encode(root: tree)).images().first)
+        let e = #expect(throws: DMError.self) { try image.validateAsMicrograph() }
+        #expect(e?.message.contains("empty") == true)
+    }
+
     @Test("a 1-D spectrum written as an image is not a micrograph")
     func spectrumAsImage() throws {
         let flat = try #require(try DMReader.parse(DMWriter.write([DMImageToWrite(title: "eels", shape: [1, 2048], pixels: .float32(Array(repeating: 1, count: 2048)))])).images().first)
