@@ -40,6 +40,7 @@ public struct ClassicalSegmenter: Sendable, Equatable, Codable {
     }
 
     public func segment(_ image: GrayImage, pixelSizeNm: Double? = nil) -> BinaryImage {
+        guard image.width > 0, image.height > 0 else { return BinaryImage(width: image.width, height: image.height) }
         var smooth = image.gaussianBlurred(sigma: smoothingSigmaPx(pixelSizeNm: pixelSizeNm))
         let bgSigma = backgroundSigmaPx ?? Double(min(image.width, image.height)) / 16
         if bgSigma > 0 {
