@@ -40,26 +40,17 @@ public enum PNGFile {
         guard width > 0, height > 0, width <= 1 << 16, height <= 1 << 16 else {
             throw ImageFileError(path: path, message: "PNG size \(width) x \(height) is outside 1...65536")
         }
-        if sixteen {
-            image.format = png_uint_32(PNG_FORMAT_LINEAR_Y)
-            var buffer = [UInt16](repeating: 0, count: width * height)
-            let r = bytes.withUnsafeBytes { raw in
-                buffer.withUnsafeMutableBytes { out in
-                    png_image_finish_read(&image, nil, out.baseAddress, 0, nil)
-                }
-            }
-            guard r != 0 else { throw ImageFileError(path: path, message: "PNG decoding failed: \(message(&image))") }
-            return GrayRaster(width: width, height: height, pixels: buffer.map(Float.init), bitDepth: 16)
-        } else {
-            image.format = png_uint_32(PNG_FORMAT_GRAY)
-            var buffer = [UInt8](repeating: 0, count: width * height)
-            let r = bytes.withUnsafeBytes { raw in
-                buffer.withUnsafeMutableBytes { out in
-                    png_image_finish_read(&image, nil, out.baseAddress, 0, nil)
-                }
-            }
-            guard r != 0 else { throw ImageFileError(path: path, message: "PNG decoding failed: \(message(&image))") }
-            return GrayRaster(width: width, height: height, pixels: buffer.map(Float.init), bitDepth: 8)
+        /// Finishes the read into samples of `T` (UInt8 for 8-bit, UInt16 for 16-bit files).
+        func finish<T: FixedWidthInteger & UnsignedInteger>(_: T.Type, format: UInt32, depth: Int) throws -> GrayRaster {
+            image.format = png_uint_32(format)
+            var buffer = [T](repeating: 0, count: width * height)
+            let ok = buffer.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+            guard ok != 0 else { throw ImageFileError(path: path, message: "PNG decoding failed: \(message(&image))") }
+            return GrayRaster(width: width, height: height, pixels: buffer.map { Float($0) }, bitDepth: depth)
+        }
+        // the memory image must stay alive until the read finishes
+        return try withExtendedLifetime(bytes) {
+            sixteen ? try finish(UInt16.self, format: UInt32(PNG_FORMAT_LINEAR_Y), depth: 16) : try finish(UInt8.self, format: UInt32(PNG_FORMAT_GRAY), depth: 8)
         }
     }
 
