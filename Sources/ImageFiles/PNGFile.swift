@@ -68,6 +68,20 @@ public enum PNGFile {
         guard ok != 0 else { throw ImageFileError(path: path, message: "cannot write PNG: \(message(&image))") }
     }
 
+    /// Writes a 16-bit greyscale PNG (values stored as they are, no gamma).
+    public static func write(gray16 pixels: [UInt16], width: Int, height: Int, to path: String) throws {
+        precondition(pixels.count == width * height)
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        image.width = png_uint_32(width)
+        image.height = png_uint_32(height)
+        image.format = png_uint_32(PNG_FORMAT_LINEAR_Y)
+        let ok = pixels.withUnsafeBytes { raw in
+            png_image_write_to_file(&image, path, 0, raw.baseAddress, 0, nil)
+        }
+        guard ok != 0 else { throw ImageFileError(path: path, message: "cannot write PNG: \(message(&image))") }
+    }
+
     /// Writes an 8-bit RGB PNG (3 bytes a pixel, row-major).
     public static func write(rgb8 pixels: [UInt8], width: Int, height: Int, to path: String) throws {
         let data = try encode(rgb8: pixels, width: width, height: height)

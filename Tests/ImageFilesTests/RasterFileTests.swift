@@ -18,6 +18,17 @@ import Testing
         #expect(r.pixels == pixels.map(Float.init))
     }
 
+    @Test("a 16-bit PNG written and read back keeps its 16-bit values")
+    func png16RoundTrip() throws {
+        let path = Self.temp("b.png")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let pixels: [UInt16] = (0..<(9 * 5)).map { UInt16($0 * 1400) }
+        try PNGFile.write(gray16: pixels, width: 9, height: 5, to: path)
+        let r = try PNGFile.read(path: path)
+        #expect(r.bitDepth == 16 && r.width == 9 && r.height == 5)
+        #expect(r.pixels == pixels.map(Float.init))
+    }
+
     @Test("8- and 16-bit TIFFs read back with their ImageJ calibration in nm", arguments: [8, 16])
     func tiffRoundTrip(bits: Int) throws {
         let path = Self.temp("a.tif")
