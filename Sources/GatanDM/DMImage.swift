@@ -163,7 +163,17 @@ public struct DMImage: Sendable {
     /// Stored pixel data.
     public let data: DMArray
 
-    public var pixelCount: Int { shape.reduce(1, *) }
+    /// The number of pixels the dimensions declare (saturating at `Int.max`, so absurd
+    /// dimensions cannot trap; such an image fails ``validateAsMicrograph()`` and decoding).
+    public var pixelCount: Int {
+        var n = 1
+        for d in shape {
+            let (p, o) = n.multipliedReportingOverflow(by: d)
+            if o { return .max }
+            n = p
+        }
+        return n
+    }
 
     /// The number of 2-D frames: `shape[0]` for a stack, 1 for a 2-D image.
     public var frameCount: Int { shape.count == 3 ? shape[0] : 1 }
@@ -196,6 +206,8 @@ public struct DMImage: Sendable {
         if shape.count > 3 {
             throw DMError(.notAMicrograph, "image '\(title)' has \(shape.count) dimensions; micrographs have 2 (or 3 for a stack)", tagPath: path + ".ImageData.Dimensions")
         }
+        // the dimensions must describe the data that is there
+        try checkDataSize()
     }
 
     /// The pixels in their stored type.

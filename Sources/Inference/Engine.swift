@@ -38,6 +38,7 @@ public final class Engine: Sendable {
             else if case .ints(let i)? = n.attributes["value_ints"] { constants[n.outputs[0]] = Tensor(shape: [i.count], ints: i) }
             return true
         }
+        for (name, t) in constants { try Engine.checkShape(t.shape, "initializer '\(name)'") }
         Engine.foldBatchNorm(&nodes, &constants)
         // Topological order (Kahn); a cycle or a missing input is an error.
         var produced: [String: Int] = [:]
@@ -151,6 +152,18 @@ public final class Engine: Sendable {
         nodes = nodes.enumerated().filter { !remove.contains($0.offset) }.map(\.element)
     }
 
+    /// Every tensor's dimensions, zeros aside, multiply to at most 2^28: so no later product of
+    /// dimensions can overflow, even for an empty tensor with absurd other dimensions.
+    static func checkShape(_ shape: [Int], _ what: String) throws {
+        var n = 1
+        for d in shape where d != 0 {
+            guard d > 0 else { throw ModelError.invalid("\(what): negative dimension in \(shape)") }
+            let (p, o) = n.multipliedReportingOverflow(by: d)
+            guard !o, p <= Operators.maximumOutputElements else { throw ModelError.invalid("\(what): shape \(shape) is too large") }
+            n = p
+        }
+    }
+
     /// Runs the model on named inputs; returns every graph output.
     public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
         var values = constants
@@ -162,6 +175,7 @@ public final class Engine: Sendable {
             for (d, e) in zip(t.shape, declared.shape) where e != nil && e! > 0 && e! != d {
                 throw ModelError.invalid("input '\(declared.name)' has shape \(t.shape), the model expects \(declared.shape.map { $0.map(String.init) ?? "?" })")
             }
+            try Engine.checkShape(t.shape, "input '\(declared.name)'")
             values[declared.name] = t
         }
         let profile = ProcessInfo.processInfo.environment["ANTEMA_PROFILE"] != nil
@@ -179,7 +193,10 @@ public final class Engine: Sendable {
                 throw ModelError.invalid("\(node.label): input '\(name)' has no value")
             }
             let results = try Operators.run(node, args, opset: model.opset)
-            for (name, t) in zip(node.outputs, results) where !name.isEmpty { values[name] = t }
+            for (name, t) in zip(node.outputs, results) where !name.isEmpty {
+                try Engine.checkShape(t.shape, "\(node.label) output '\(name)'")
+                values[name] = t
+            }
             for name in node.inputs where lastUse[name] == i && constants[name] == nil { values[name] = nil }
         }
         var out: [String: Tensor] = [:]
