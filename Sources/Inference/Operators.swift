@@ -420,10 +420,14 @@ enum Operators {
         for (k, d) in ax.enumerated() {
             guard d >= 0 && d < rank else { throw ModelError.invalid("\(n.label): axis \(d)") }
             let dim = x.shape[d]
-            var s = starts[k] < 0 ? starts[k] + dim : starts[k], e = ends[k] < 0 ? ends[k] + dim : ends[k]
-            if st[k] > 0 { s = min(max(s, 0), dim); e = min(max(e, 0), dim); size[d] = max(0, (e - s + st[k] - 1) / st[k]) }
-            else { s = min(max(s, -1), dim - 1); e = min(max(e, -1), dim - 1); size[d] = max(0, (s - e - st[k] - 1) / -st[k]) }
-            begin[d] = s; step[d] = st[k]
+            // bound everything first so no arithmetic below can overflow (|values| <= 2^40)
+            let limit = 1 << 40
+            let start = min(max(starts[k], -limit), limit), end = min(max(ends[k], -limit), limit)
+            let stp = min(max(st[k], -limit), limit)
+            var s = start < 0 ? start + dim : start, e = end < 0 ? end + dim : end
+            if stp > 0 { s = min(max(s, 0), dim); e = min(max(e, 0), dim); size[d] = max(0, (e - s + stp - 1) / stp) }
+            else { s = min(max(s, -1), dim - 1); e = min(max(e, -1), dim - 1); size[d] = max(0, (s - e - stp - 1) / -stp) }
+            begin[d] = s; step[d] = stp
         }
         let inStrides = strides(x.shape), outStrides = strides(size)
         let count = size.reduce(1, *)
