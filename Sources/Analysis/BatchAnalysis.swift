@@ -61,11 +61,9 @@ public struct FrameOutcome: Sendable {
 public enum Statistics {
     /// Mean and sample standard deviation (N - 1); sd is 0 for one value; nil for none.
     public static func meanAndSD(_ v: [Double]) -> (mean: Double, sd: Double)? {
-        guard !v.isEmpty else { return nil }
-        let mean = v.reduce(0, +) / Double(v.count)
-        guard v.count > 1 else { return (mean, 0) }
-        let variance = v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1)
-        return (mean, variance.squareRoot())
+        let s = Summary(v)
+        guard let mean = s.mean, let sd = s.sd else { return nil }
+        return (mean, sd)
     }
 }
 

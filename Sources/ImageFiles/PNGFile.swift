@@ -57,28 +57,23 @@ public enum PNGFile {
     /// Writes an 8-bit greyscale PNG.
     public static func write(gray8 pixels: [UInt8], width: Int, height: Int, to path: String) throws {
         precondition(pixels.count == width * height)
-        var image = png_image()
-        image.version = png_uint_32(PNG_IMAGE_VERSION)
-        image.width = png_uint_32(width)
-        image.height = png_uint_32(height)
-        image.format = png_uint_32(PNG_FORMAT_GRAY)
-        let ok = pixels.withUnsafeBytes { raw in
-            png_image_write_to_file(&image, path, 0, raw.baseAddress, 0, nil)
-        }
-        guard ok != 0 else { throw ImageFileError(path: path, message: "cannot write PNG: \(message(&image))") }
+        try writeFile(pixels, width: width, height: height, format: UInt32(PNG_FORMAT_GRAY), to: path)
     }
 
     /// Writes a 16-bit greyscale PNG (values stored as they are, no gamma).
     public static func write(gray16 pixels: [UInt16], width: Int, height: Int, to path: String) throws {
         precondition(pixels.count == width * height)
+        try writeFile(pixels, width: width, height: height, format: UInt32(PNG_FORMAT_LINEAR_Y), to: path)
+    }
+
+    /// Writes samples in a libpng simplified-API format.
+    static func writeFile<T>(_ pixels: [T], width: Int, height: Int, format: UInt32, to path: String) throws {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         image.width = png_uint_32(width)
         image.height = png_uint_32(height)
-        image.format = png_uint_32(PNG_FORMAT_LINEAR_Y)
-        let ok = pixels.withUnsafeBytes { raw in
-            png_image_write_to_file(&image, path, 0, raw.baseAddress, 0, nil)
-        }
+        image.format = png_uint_32(format)
+        let ok = pixels.withUnsafeBytes { png_image_write_to_file(&image, path, 0, $0.baseAddress, 0, nil) }
         guard ok != 0 else { throw ImageFileError(path: path, message: "cannot write PNG: \(message(&image))") }
     }
 

@@ -125,8 +125,8 @@ public enum Pictures {
             return c
         }
         let n = Double(finite.count)
-        let mean = finite.reduce(0, +) / n
-        let sd = finite.count > 1 ? (finite.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1)).squareRoot() : 0
+        let summary = Summary(finite)
+        let mean = summary.mean ?? 0, sd = summary.sd ?? 0
         // bins: Freedman-Diaconis-like count between 8 and 40
         let bins = max(8, min(40, Int(sqrt(n).rounded())))
         let span = hi0 > lo0 ? hi0 - lo0 : max(abs(lo0), 1) * 0.1

@@ -78,19 +78,6 @@ public enum SampleReport {
         return out.isEmpty ? "sample" : out
     }
 
-    public struct Statistics: Sendable {
-        public var n: Int, mean: Double?, sd: Double?, min: Double?, p10: Double?, median: Double?, p90: Double?, max: Double?
-    }
-
-    public static func statistics(_ values: [Double]) -> Statistics {
-        let v = values.filter(\.isFinite).sorted()
-        guard !v.isEmpty else { return Statistics(n: 0, mean: nil, sd: nil, min: nil, p10: nil, median: nil, p90: nil, max: nil) }
-        let n = v.count, mean = v.reduce(0, +) / Double(n)
-        let sd = n > 1 ? (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n - 1)).squareRoot() : 0
-        func q(_ p: Double) -> Double { let h = Double(n - 1) * p, lo = Int(h); return v[lo] + (h - Double(lo)) * (v[min(lo + 1, n - 1)] - v[lo]) }
-        return Statistics(n: n, mean: mean, sd: sd, min: v.first, p10: q(0.1), median: q(0.5), p90: q(0.9), max: v.last)
-    }
-
     /// Writes the report; returns the files written (names inside `directory`).
     @discardableResult
     public static func write(_ input: SampleReportInput, to directory: String) throws -> [String] {
@@ -107,7 +94,7 @@ public enum SampleReport {
             }
             written.append(name)
         }
-        let stats = measurements.map { m in (m, statistics(input.particles.map { m.value($0.m) })) }
+        let stats = measurements.map { m in (m, Summary(input.particles.map { m.value($0.m) })) }
         let date = ISO8601DateFormatter()
         // histograms
         var histograms: [(String, [UInt8])] = []

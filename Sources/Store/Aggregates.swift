@@ -1,4 +1,5 @@
 import GRDB
+import Pipeline
 
 /// Per-sample statistics of every measurement over the sample's current particles.
 ///
@@ -6,12 +7,7 @@ import GRDB
 /// Percentiles interpolate linearly between order statistics (position `(n - 1) p`, the default
 /// of numpy, R type 7 and Excel's PERCENTILE.INC).
 public enum Aggregates {
-    public static func percentile(sorted v: [Double], _ p: Double) -> Double? {
-        guard !v.isEmpty else { return nil }
-        let h = Double(v.count - 1) * p
-        let lo = Int(h.rounded(.down)), hi = min(lo + 1, v.count - 1)
-        return v[lo] + (h - Double(lo)) * (v[hi] - v[lo])
-    }
+    public static func percentile(sorted v: [Double], _ p: Double) -> Double? { Summary.percentile(sorted: v, p) }
 
     static func refresh(_ db: Database, sampleId: Int64) throws {
         let columns = Schema.measurements
@@ -28,14 +24,9 @@ public enum Aggregates {
         }
         try db.execute(sql: "DELETE FROM sample_aggregate WHERE sample_id = ?", arguments: [sampleId])
         for (k, name) in columns.enumerated() {
-            let v = values[k].sorted()
-            let n = v.count
-            let mean = n > 0 ? v.reduce(0, +) / Double(n) : nil
-            var sd: Double? = nil
-            if let mean { sd = n > 1 ? (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n - 1)).squareRoot() : 0 }
-            var aggregate = AggregateRecord(sampleId: sampleId, measurement: name, n: n, mean: mean, sd: sd, min: v.first,
-                                            p10: percentile(sorted: v, 0.1), median: percentile(sorted: v, 0.5),
-                                            p90: percentile(sorted: v, 0.9), max: v.last)
+            let s = Summary(values[k])
+            var aggregate = AggregateRecord(sampleId: sampleId, measurement: name, n: s.n, mean: s.mean, sd: s.sd, min: s.min,
+                                            p10: s.p10, median: s.median, p90: s.p90, max: s.max)
             try aggregate.insert(db)
         }
         let images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE sample_id = ? AND state = 'done'", arguments: [sampleId]) ?? 0
