@@ -40,7 +40,7 @@ enum Convolution {
 
     /// y = conv(x, w) + b, NCHW. `weights` is [Cout, Cin/groups, kh, kw]; `relu` fuses a ReLU.
     static func forward(_ x: [Float], n: Int, c: Int, h: Int, w: Int, weights: [Float], bias: [Float]?, cout: Int,
-                        g: ConvGeometry, relu: Bool) -> (out: [Float], oh: Int, ow: Int) {
+                        g: ConvGeometry, relu: Bool, allowWinograd: Bool = Winograd.enabled) -> (out: [Float], oh: Int, ow: Int) {
         let (oh, ow) = g.outputSize(h: h, w: w)
         guard oh > 0, ow > 0 else { return ([], max(0, oh), max(0, ow)) }
         let cinG = c / g.groups, coutG = cout / g.groups
@@ -60,6 +60,11 @@ enum Convolution {
                                 let line = op.baseAddress! + (b * cout + co) * spatial
                                 for i in 0..<spatial { let v = line[i] + bv; line[i] = relu && v < 0 ? 0 : v }
                             }
+                            continue
+                        }
+                        if allowWinograd && Winograd.applies(g, cinG: cinG) {
+                            Winograd.forward(xp.baseAddress! + b * c * h * w, wp.baseAddress!, op.baseAddress! + b * cout * spatial, bias: bias,
+                                             c: c, h: h, wd: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
                             continue
                         }
                         for grp in 0..<g.groups {

@@ -187,8 +187,13 @@ public final class Engine: Sendable {
         }
         for (i, node) in order.enumerated() {
             let t0 = profile ? DispatchTime.now().uptimeNanoseconds : 0
-            defer { if profile { timing[node.opType + (node.attributes["kernel_shape"].map { "\($0)" }.map { _ in "" } ?? ""), default: 0] += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 } }
             let args: [Tensor?] = node.inputs.map { $0.isEmpty ? nil : values[$0] }
+            defer {
+                if profile {
+                    let key = node.opType + " " + (args.first??.shape.map(String.init).joined(separator: "x") ?? "") + (node.opType == "Conv" ? " -> \(args.count > 1 ? args[1]?.shape.first ?? 0 : 0)" : "")
+                    timing[key, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                }
+            }
             for (k, name) in node.inputs.enumerated() where !name.isEmpty && args[k] == nil {
                 throw ModelError.invalid("\(node.label): input '\(name)' has no value")
             }

@@ -1,0 +1,44 @@
+import Testing
+@testable import Inference
+
+@Suite("Winograd F(4x4, 3x3) convolution")
+struct WinogradTests {
+    /// Deterministic pseudo-random values in -1...1.
+    static func values(_ n: Int, seed: UInt64) -> [Float] {
+        var s = seed &* 6364136223846793005 &+ 1442695040888963407
+        return (0..<n).map { _ in
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: s >> 11) % 2_000_001) / 1_000_000 - 1
+        }
+    }
+
+    /// F(4x4, 3x3) in float32 rounds a little more than the direct sum (its transforms have
+    /// entries up to 8 and 1/24): about 1e-5 of the outputs' magnitude.
+    @Test("equals the im2col convolution to 3e-5 of the output's magnitude for odd and even sizes, paddings 0/1/asymmetric, with bias and ReLU",
+          arguments: [(8, 16, 17, 23, 1, 1, 1, 1), (4, 4, 5, 4, 0, 0, 0, 0), (16, 8, 32, 32, 1, 1, 1, 1), (6, 5, 9, 12, 0, 1, 2, 1), (32, 32, 64, 40, 1, 1, 1, 1)])
+    func matchesIm2col(_ c: (Int, Int, Int, Int, Int, Int, Int, Int)) {
+        let (cin, cout, h, w, pt, pl, pb, pr) = c
+        let g = ConvGeometry(kh: 3, kw: 3, strideH: 1, strideW: 1, dilH: 1, dilW: 1, padTop: pt, padLeft: pl, padBottom: pb, padRight: pr, groups: 1)
+        #expect(Winograd.applies(g, cinG: cin))
+        let x = Self.values(2 * cin * h * w, seed: 1), wt = Self.values(cout * cin * 9, seed: 2), b = Self.values(cout, seed: 3)
+        for relu in [false, true] {
+            let a = Convolution.forward(x, n: 2, c: cin, h: h, w: w, weights: wt, bias: b, cout: cout, g: g, relu: relu, allowWinograd: true)
+            let r = Convolution.forward(x, n: 2, c: cin, h: h, w: w, weights: wt, bias: b, cout: cout, g: g, relu: relu, allowWinograd: false)
+            #expect(a.oh == r.oh && a.ow == r.ow && a.out.count == r.out.count)
+            let worst = zip(a.out, r.out).map { abs($0 - $1) }.max() ?? 0
+            let scale = r.out.map { abs($0) }.max() ?? 1
+            #expect(worst / scale < 3e-5, "largest difference \(worst) for outputs up to \(scale)")
+        }
+    }
+
+    @Test("is not used for strides, dilations, groups or single-channel inputs")
+    func scope() {
+        func g(stride: Int = 1, dil: Int = 1, groups: Int = 1) -> ConvGeometry {
+            ConvGeometry(kh: 3, kw: 3, strideH: stride, strideW: stride, dilH: dil, dilW: dil, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: groups)
+        }
+        #expect(!Winograd.applies(g(stride: 2), cinG: 16))
+        #expect(!Winograd.applies(g(dil: 2), cinG: 16))
+        #expect(!Winograd.applies(g(groups: 2), cinG: 16))
+        #expect(!Winograd.applies(g(), cinG: 1))
+    }
+}
