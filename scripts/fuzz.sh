@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target with address sanitizer and runs it for a given time.
-#   scripts/fuzz.sh dm|onnx [seconds] [jobs]
+#   scripts/fuzz.sh dm|onnx|png|tiff|config [seconds]
 # Crashes land in Fuzz/findings/<target>/; turn each into a regression test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?dm or onnx}"; seconds="${2:-60}"
+target="${1:?dm, onnx, png, tiff or config}"; seconds="${2:-60}"
 out=".build/fuzz"; mkdir -p "$out" "Fuzz/findings/$target"
+corpus="Fuzz/corpus/$target"; mkdir -p "$corpus"
 case "$target" in
+  png|tiff|config)
+    # harnesses over SwiftPM targets (C libraries and C++ TOMLKit included), instrumented by SwiftPM
+    product="Fuzz$(echo "$target" | tr a-z A-Z)"; [ "$target" = config ] && product=FuzzConfig
+    ANTEMA_FUZZ=1 swift build -c release --sanitize fuzzer --sanitize address --scratch-path .build/fuzz-spm --product "$product" 2>&1 | tail -3
+    ".build/fuzz-spm/release/$product" -max_total_time="$seconds" -artifact_prefix="Fuzz/findings/$target/" -print_final_stats=1 \
+      "$corpus" "Fuzz/seeds/$target" 2>&1 | tail -20
+    exit 0 ;;
   dm)
     module=GatanDMFuzzed; sources=(Sources/GatanDM/*.swift); harness=Fuzz/DMFuzz.swift; seeds=Fuzz/seeds/dm; extra=() ;;
   onnx)
@@ -19,5 +27,4 @@ swiftc -sanitize=fuzzer,address -parse-as-library -module-name "$module" -emit-l
   -emit-module-path "$out/$module.swiftmodule" -o "$out/lib$module.a" "${sources[@]}" "${extra[@]}" -O -g
 swiftc -sanitize=fuzzer,address -parse-as-library -I "$out" -L "$out" -l"$module" "$harness" -o "$out/fuzz-$target" "${extra[@]}" -O -g
 # new inputs go to the working corpus (ignored by git); the committed seeds are only read
-corpus="Fuzz/corpus/$target"; mkdir -p "$corpus"
 "$out/fuzz-$target" -max_total_time="$seconds" -artifact_prefix="Fuzz/findings/$target/" -print_final_stats=1 "$corpus" "$seeds" 2>&1 | tail -20

@@ -117,6 +117,52 @@ enum Convolution {
         return (out, oh, ow)
     }
 
+    /// Transposed convolution whose windows do not overlap (kernel = stride, no padding: the
+    /// U-Net's 2 x 2 upsampling): each strip of input rows is one sgemm, Wᵀ [Cout·kh·kw x Cin] x
+    /// X [Cin x rows·w], whose columns are written straight to their output pixels with the bias.
+    static func nonOverlappingTransposed(_ x: [Float], n: Int, c: Int, h: Int, w: Int, weights: [Float], bias: [Float]?, cout: Int, kh: Int, kw: Int) -> [Float] {
+        let oh = h * kh, ow = w * kw, kk = cout * kh * kw
+        var out = [Float](repeating: 0, count: n * cout * oh * ow)
+        let rowsPerStrip = max(1, min(h, stripBytes / max(1, kk * w * 4)))
+        let strips = (h + rowsPerStrip - 1) / rowsPerStrip
+        x.withUnsafeBufferPointer { xp in
+            weights.withUnsafeBufferPointer { wp in
+                out.withUnsafeMutableBufferPointer { op in
+                    let xs = Shared(xp.baseAddress!), ws = Shared(wp.baseAddress!), os = Shared(op.baseAddress!)
+                    for b in 0..<n {
+                        let workers = min(strips, Convolution.threads)
+                        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                            let cols = UnsafeMutablePointer<Float>.allocate(capacity: kk * rowsPerStrip * w)
+                            defer { cols.deallocate() }
+                            var strip = worker
+                            while strip < strips {
+                                let r0 = strip * rowsPerStrip, rows = min(rowsPerStrip, h - r0), ncols = rows * w
+                                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kk), Int32(ncols), Int32(c), 1,
+                                            ws.value, Int32(kk), xs.value + b * c * h * w + r0 * w, Int32(h * w), 0, cols, Int32(ncols))
+                                for co in 0..<cout {
+                                    let bv = bias?[co] ?? 0
+                                    let plane = os.value + (b * cout + co) * oh * ow
+                                    for ki in 0..<kh {
+                                        for kj in 0..<kw {
+                                            let src = cols + ((co * kh + ki) * kw + kj) * ncols
+                                            for iy in 0..<rows {
+                                                let line = plane + ((r0 + iy) * kh + ki) * ow + kj
+                                                let s = src + iy * w
+                                                for ix in 0..<w { line[ix * kw] = s[ix] + bv }
+                                            }
+                                        }
+                                    }
+                                }
+                                strip += workers
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Columns for output rows r0..<r0+rows: row index (ci, ki, kj), column (oy, ox).
     static func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int, ow: Int, r0: Int, rows: Int, g: ConvGeometry) {
         let ncols = rows * ow
@@ -182,6 +228,10 @@ enum Convolution {
         guard oh > 0, ow > 0 else { return ([], max(0, oh), max(0, ow)) }
         let cinG = c / g.groups, coutG = cout / g.groups
         let kk = coutG * g.kh * g.kw
+        if g.strideH == g.kh && g.strideW == g.kw && g.dilH == 1 && g.dilW == 1 && g.padTop == 0 && g.padLeft == 0
+            && g.padBottom == 0 && g.padRight == 0 && g.groups == 1 && outputPadding == (0, 0) {
+            return (nonOverlappingTransposed(x, n: n, c: c, h: h, w: w, weights: weights, bias: bias, cout: cout, kh: g.kh, kw: g.kw), oh, ow)
+        }
         var out = [Float](repeating: 0, count: n * cout * oh * ow)
         var cols = [Float](repeating: 0, count: kk * h * w)
         for b in 0..<n {
