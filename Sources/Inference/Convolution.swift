@@ -62,6 +62,11 @@ enum Convolution {
                             }
                             continue
                         }
+                        if c == 1 && g.groups == 1 && g.strideH == 1 && g.strideW == 1 {
+                            singleChannel(xp.baseAddress! + b * h * w, wp.baseAddress!, op.baseAddress! + b * cout * spatial, bias: bias,
+                                          h: h, w: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
+                            continue
+                        }
                         if allowWinograd && Winograd.applies(g, cinG: cinG) {
                             Winograd.forward(xp.baseAddress! + b * c * h * w, wp.baseAddress!, op.baseAddress! + b * cout * spatial, bias: bias,
                                              c: c, h: h, wd: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
@@ -161,6 +166,39 @@ enum Convolution {
             }
         }
         return out
+    }
+
+    /// A convolution of a single-channel image (a network's first layer): for each output row and
+    /// channel, kh x kw shifted input rows scaled and added (vectorised loops), rows split over
+    /// the cores. im2col would multiply a 9-deep matrix here, which sgemm does poorly.
+    static func singleChannel(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, bias: [Float]?,
+                              h: Int, w: Int, cout: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool) {
+        let xs = Shared(x), ws = Shared(wt), os = Shared(out)
+        let workers = min(oh, Convolution.threads)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let r0 = oh * worker / workers, r1 = oh * (worker + 1) / workers
+            for co in 0..<cout {
+                let bv = bias?[co] ?? 0
+                let k = ws.value + co * g.kh * g.kw
+                for oy in r0..<r1 {
+                    let line = os.value + (co * oh + oy) * ow
+                    for ox in 0..<ow { line[ox] = bv }
+                    for ki in 0..<g.kh {
+                        let iy = oy - g.padTop + ki * g.dilH
+                        guard iy >= 0 && iy < h else { continue }
+                        let src = xs.value + iy * w
+                        for kj in 0..<g.kw {
+                            let wv = k[ki * g.kw + kj]
+                            let x0 = -g.padLeft + kj * g.dilW   // input column of output column 0
+                            let lo = min(ow, max(0, -x0)), hi = max(lo, min(ow, w - x0))
+                            let s = src + x0
+                            for ox in lo..<hi { line[ox] += wv * s[ox] }
+                        }
+                    }
+                    if relu { for ox in 0..<ow { line[ox] = max(line[ox], 0) } }
+                }
+            }
+        }
     }
 
     /// Columns for output rows r0..<r0+rows: row index (ci, ki, kj), column (oy, ox).

@@ -42,3 +42,36 @@ struct WinogradTests {
         #expect(!Winograd.applies(g(), cinG: 1))
     }
 }
+
+@Suite("Single-channel convolution (first layers)")
+struct SingleChannelConvolutionTests {
+    /// The definition, summed directly.
+    static func naive(_ x: [Float], h: Int, w: Int, weights: [Float], bias: [Float], cout: Int, g: ConvGeometry) -> [Float] {
+        let (oh, ow) = g.outputSize(h: h, w: w)
+        var out = [Float](repeating: 0, count: cout * oh * ow)
+        for co in 0..<cout { for oy in 0..<oh { for ox in 0..<ow {
+            var s = bias[co]
+            for ki in 0..<g.kh { for kj in 0..<g.kw {
+                let iy = oy * g.strideH - g.padTop + ki * g.dilH, ix = ox * g.strideW - g.padLeft + kj * g.dilW
+                if iy >= 0 && iy < h && ix >= 0 && ix < w { s += weights[(co * g.kh + ki) * g.kw + kj] * x[iy * w + ix] }
+            } }
+            out[(co * oh + oy) * ow + ox] = s
+        } } }
+        return out
+    }
+
+    @Test("equals the direct sum for 3x3, 5x5, 1x1, dilated and asymmetrically padded kernels",
+          arguments: [(3, 3, 1, 1, 1, 1, 1), (5, 5, 2, 2, 2, 2, 1), (1, 1, 0, 0, 0, 0, 1), (3, 3, 2, 2, 2, 2, 2), (3, 2, 0, 1, 2, 0, 1)])
+    func matchesDefinition(_ c: (Int, Int, Int, Int, Int, Int, Int)) {
+        let (kh, kw, pt, pl, pb, pr, dil) = c
+        let g = ConvGeometry(kh: kh, kw: kw, strideH: 1, strideW: 1, dilH: dil, dilW: dil, padTop: pt, padLeft: pl, padBottom: pb, padRight: pr, groups: 1)
+        let h = 13, w = 17, cout = 5
+        let x = WinogradTests.values(h * w, seed: 4), wt = WinogradTests.values(cout * kh * kw, seed: 5), b = WinogradTests.values(cout, seed: 6)
+        let ours = Convolution.forward(x, n: 1, c: 1, h: h, w: w, weights: wt, bias: b, cout: cout, g: g, relu: false)
+        let reference = Self.naive(x, h: h, w: w, weights: wt, bias: b, cout: cout, g: g)
+        #expect(ours.out.count == reference.count)
+        #expect((zip(ours.out, reference).map { abs($0 - $1) }.max() ?? 0) < 1e-5)
+        let relu = Convolution.forward(x, n: 1, c: 1, h: h, w: w, weights: wt, bias: b, cout: cout, g: g, relu: true)
+        #expect(relu.out == ours.out.map { max($0, 0) })
+    }
+}
