@@ -51,8 +51,10 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
         .target(name: "Inference", dependencies: ["COpenBLAS", "CMalloc"]),
-        // Files in, tables out: loading inputs, running the pipeline per frame, CSV tables.
-        .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles"]),
+        // The bundled segmentation model (ONNX + metadata), trained by training/train.py.
+        .target(name: "DefaultModel", resources: [.copy("Resources/antema-unet.onnx"), .copy("Resources/antema-unet.json")]),
+        // Files in, tables out: loading inputs, segmenting (model or classical), running the pipeline per frame, CSV tables.
+        .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles", "Inference", "DefaultModel"]),
         .executableTarget(
             name: "antemactl",
             dependencies: [
@@ -65,18 +67,28 @@ let package = Package(
         .executableTarget(name: "StoreBench", dependencies: ["Store", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/StoreBench"),
         .executableTarget(name: "DaemonBench", dependencies: ["GatanDM", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/DaemonBench"),
         .executableTarget(name: "ReportBench", dependencies: ["Reports", "Pipeline"], path: "Benchmarks/ReportBench"),
-        .executableTarget(name: "InferenceBench", dependencies: ["Inference"], path: "Benchmarks/InferenceBench"),
+        .executableTarget(name: "InferenceBench", dependencies: ["Inference", "DefaultModel"], path: "Benchmarks/InferenceBench"),
         .executableTarget(name: "AnalysisBench", dependencies: ["GatanDM", "Pipeline", "ImageFiles"], path: "Benchmarks/AnalysisBench"),
         .testTarget(name: "GatanDMTests", dependencies: ["GatanDM"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ImageFiles"]),
         .testTarget(name: "ImageFilesTests", dependencies: ["ImageFiles"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Inference", "DefaultModel"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WatcherTests", dependencies: ["Watcher"]),
         .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
-        .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline"]),
+        .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline", "ImageFiles"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer harnesses for the inputs that go through SwiftPM-built libraries (PNG, TIFF, the
+// configuration), only when ANTEMA_FUZZ=1: scripts/fuzz.sh builds them with
+// `--sanitize fuzzer --sanitize address` in their own build folder.
+if Context.environment["ANTEMA_FUZZ"] == "1" {
+    for (name, dependency) in [("FuzzPNG", "ImageFiles"), ("FuzzTIFF", "ImageFiles"), ("FuzzConfig", "AntemaService")] {
+        package.targets.append(.executableTarget(name: name, dependencies: [.target(name: dependency)], path: "Fuzz/\(name)",
+                                                 swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

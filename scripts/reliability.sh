@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:?kill9, diskfull or load}"
 SEGMENTER="${SEGMENTER:-classical}"
-swift build -c release --product antemad --product antemactl 2>&1 | tail -1
+swift build -c release --product antemad 2>&1 | tail -1
+swift build -c release --product antemactl 2>&1 | tail -1
 BIN="$PWD/.build/release"
 work="$(mktemp -d /tmp/antema-reliability.XXXXXX)"
 db="$work/state/antema.sqlite"
@@ -155,24 +156,32 @@ load)
   common_checks "$images" 1
   ;;
 readonly)
-  [ "$(id -u)" = 0 ] || { echo "readonly needs root (it mounts a tmpfs)"; exit 2; }
-  mount -t tmpfs -o size=64m tmpfs "$work/state"
+  # As the service runs: an unprivileged user (root would bypass the permissions). The database
+  # (and its folder) is made read-only while the daemon is down, as a careless chmod would.
+  [ "$(id -u)" = 0 ] || { echo "readonly needs root (it runs antemad as nobody)"; exit 2; }
   images=30
   micrographs "$images" 256 10
   cp -r "$work/staging" "$work/staging-copy"
   config
-  start; sleep 2
   mkdir -p "$work/export/S1"
+  chown -R nobody:nogroup "$work"; chmod 755 "$work"
+  start_as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$BIN/antemad" --config "$work/config.toml" 2>>"$work/antemad.log" & daemon_pid=$!; }
+  start_as_nobody; sleep 2
   mv "$work"/staging/m0000[1-9].dm3 "$work/export/S1/"
   wait_done 9 120 || echo "(timed out waiting for the first 9)"
-  mount -o remount,ro "$work/state"
-  echo "database file system now read-only"
+  stop
+  chmod 0444 "$db"; chmod 0555 "$work/state"
+  echo "database and its folder made read-only; starting again"
   mv "$work"/staging/*.dm3 "$work/export/S1/"
-  sleep 15
-  check "the daemon reports the read-only database" "$(grep -ciE 'readonly|read-only' "$work/antemad.log" | awk '{print ($1 > 0) ? "yes" : "no"}')" yes
-  check "the daemon keeps running" "$(kill -0 "$daemon_pid" 2>/dev/null && echo yes || echo no)" yes
-  mount -o remount,rw "$work/state"
-  echo "read-write again"
+  start_as_nobody; sleep 8
+  status=running; kill -0 "$daemon_pid" 2>/dev/null || { wait "$daemon_pid" 2>/dev/null && status="exit 0" || status="exit $?"; }
+  echo "antemad with a read-only database: $status; its last words:"; tail -n 3 "$work/antemad.log" | cut -c1-250
+  check "the read-only database is reported" "$(grep -ciE 'readonly|read-only|attempt to write' "$work/antemad.log" | awk '{print ($1 > 0) ? "yes" : "no"}')" yes
+  check "nothing analysed while read-only" "$(q "SELECT count(*) FROM image")" 9
+  [ "$status" = running ] && stop
+  chmod 0644 "$db"; chmod 0755 "$work/state"
+  echo "writable again"
+  start_as_nobody
   wait_done "$images" 300 || echo "(timed out waiting)"
   stop
   common_checks "$images" 1

@@ -100,7 +100,7 @@ def main():
         "name": "antema-unet", "version": "1.0",
         "trainingPixelSizeNm": 0.2, "pixelSizeRangeNm": [0.02, 2.0],
         "normalization": "standardize", "output": "logit", "particleClass": 0, "brightParticles": False,
-        "licence": "same as antema", "sizeMultiple": 8, "tileSizePx": 1024, "tileMarginPx": 64,
+        "licence": "the antema project's licence; trained only on simulated micrographs (no third-party images)", "sizeMultiple": 8, "tileSizePx": 1024, "tileMarginPx": 64,
         "training": {"recipe": "training/train.py", "seed": a.seed, "steps": a.steps, "batch": a.batch, "tilePx": a.tile,
                      "simulator": "training/simulate.py", "lr": a.lr},
     }

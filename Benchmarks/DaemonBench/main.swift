@@ -1,6 +1,6 @@
 // Latency from a micrograph being complete (renamed into a watched folder) to its particles
 // being queryable, against the analysis time alone; and the daemon's idle CPU use.
-//   swift build -c release --product antemad --product DaemonBench && .build/release/DaemonBench [images]
+//   swift build -c release --product antemad && swift build -c release --product DaemonBench && .build/release/DaemonBench [images]
 import Foundation
 import GatanDM
 import GRDB

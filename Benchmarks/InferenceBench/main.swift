@@ -1,7 +1,9 @@
 // Times antema's engine on an ONNX model with a 1 x 1 x SIZE x SIZE input and reports peak memory.
 //   .build/release/InferenceBench MODEL.onnx [size] [repeats]
+//   .build/release/InferenceBench --segment [size] [repeats]     the bundled model through the segmentation runner
 // training/bench_inference.py runs it beside onnxruntime and prints the ratio.
 import Foundation
+import DefaultModel
 import Inference
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +18,32 @@ func peakMB() -> Double {
 }
 
 let args = CommandLine.arguments
-guard args.count > 1 else { print("usage: InferenceBench MODEL.onnx [size] [repeats]"); exit(2) }
+if args.count > 1 && args[1] == "--segment" {
+    // the bundled model through the segmentation runner, as antemactl and antemad use it:
+    // a SIZE x SIZE micrograph at 0.1 nm/px (inside the model's pixel-size range: no resampling)
+    let size = args.count > 2 ? Int(args[2]) ?? 1024 : 1024
+    let repeats = args.count > 3 ? Int(args[3]) ?? 5 : 5
+    let path = try DefaultModel.path()
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    let runner = try SegmentationRunner(modelPath: path)
+    let load = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    let pixels = (0..<(size * size)).map { i -> Float in
+        let r = Double(i / size), c = Double(i % size)
+        return Float(1000 - 300 * (sin(r / 17) * cos(c / 23) > 0.6 ? 1 : 0)) + Float((i * 7919) % 97)
+    }
+    var times: [Double] = []
+    for _ in 0..<(repeats + 1) {
+        let t = DispatchTime.now().uptimeNanoseconds
+        _ = try runner.probabilities(pixels, width: size, height: size, pixelSizeNm: 0.1)
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+    }
+    times.removeFirst()
+    let sorted = times.sorted()
+    print(String(format: "bundled model %@ %@: segmentation of %d x %d, median %.3f s over %d runs (model load %.2f s), peak RSS %.0f MB",
+                 runner.metadata.name, runner.metadata.version, size, size, sorted[sorted.count / 2], repeats, load, peakMB()))
+    exit(0)
+}
+guard args.count > 1 else { print("usage: InferenceBench MODEL.onnx [size] [repeats] | --segment [size] [repeats]"); exit(2) }
 let size = args.count > 2 ? Int(args[2]) ?? 1024 : 1024
 let repeats = args.count > 3 ? Int(args[3]) ?? 5 : 5
 let engine = try Engine(path: args[1])

@@ -50,7 +50,12 @@ public struct Configuration: Sendable, Equatable {
     }
 
     public struct Analysis: Sendable, Equatable {
-        public var segmenter: String = "classical"
+        /// "model" (the bundled network, or `model`) or "classical".
+        public var segmenter: String = "model"
+        /// An ONNX model to use instead of the bundled one (metadata in `<model>.json`).
+        public var model: String? = nil
+        /// Particle where the network's probability is at least this.
+        public var threshold: Double = 0.5
         public var contrast: Contrast = .darkParticles
         public var overlap: OverlapMode = .separate
         public var minDiameterNm: Double = 0.5
@@ -71,10 +76,17 @@ public struct Configuration: Sendable, Equatable {
     public init() {}
 
     /// The settings of a run: the configured segmenter and analysis parameters.
-    public func runSettings(softwareVersion: String) -> RunSettings {
-        var classical = ClassicalSegmenter()
-        classical.contrast = analysis.contrast
-        return RunSettings(antemaVersion: softwareVersion, segmenter: .classical(classical), analysis: analysisParameters, fallbackPixelSizeNm: nil)
+    public func runSettings(softwareVersion: String, segmenter: Segmenter) -> RunSettings {
+        RunSettings(antemaVersion: softwareVersion, segmenter: segmenter.choice, analysis: analysisParameters, fallbackPixelSizeNm: nil)
+    }
+
+    /// The configured segmenter, ready to run (loads the network: do it once, not per image).
+    public func makeSegmenter(configurationFile: String = "configuration") throws -> Segmenter {
+        if analysis.segmenter == "classical" { return .classical(contrast: analysis.contrast) }
+        do { return try .model(path: analysis.model, threshold: analysis.threshold, contrast: analysis.contrast) } catch {
+            throw ConfigurationError(file: configurationFile, key: analysis.model == nil ? "analysis.segmenter" : "analysis.model",
+                                     message: "the model cannot be used: \(error)")
+        }
     }
 
     /// The analysis parameters this configuration asks for.
@@ -143,10 +155,15 @@ extension Configuration {
             c.processing.shutdownGraceSeconds = try reader.number(t, "shutdown_grace_seconds", min: 0) ?? c.processing.shutdownGraceSeconds
             if let n = try reader.number(t, "max_image_pixels", min: 1) { c.processing.maxImagePixels = Int(n) }
         }
-        try reader.section(table, "analysis", keys: ["segmenter", "contrast", "overlap", "min_diameter_nm"]) { t, reader in
+        try reader.section(table, "analysis", keys: ["segmenter", "model", "threshold", "contrast", "overlap", "min_diameter_nm"]) { t, reader in
             if let s = try reader.string(t, "segmenter") {
-                guard s == "classical" else { throw reader.error("segmenter", "must be \"classical\" (the neural network is not bundled yet), not \"\(s)\"") }
+                guard s == "model" || s == "classical" else { throw reader.error("segmenter", "must be \"model\" or \"classical\", not \"\(s)\"") }
                 c.analysis.segmenter = s
+            }
+            if let m = try reader.string(t, "model"), !m.isEmpty { c.analysis.model = m }
+            if let th = try reader.number(t, "threshold", min: 0) {
+                guard th <= 1 else { throw reader.error("threshold", "must be a probability between 0 and 1") }
+                c.analysis.threshold = th
             }
             if let s = try reader.string(t, "contrast") {
                 guard let v = Contrast(rawValue: s) else { throw reader.error("contrast", "must be dark or bright, not \"\(s)\"") }

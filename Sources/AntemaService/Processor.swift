@@ -10,11 +10,14 @@ public struct Processor: Sendable {
     public let store: AntemaStore
     public var configuration: Configuration
     public var softwareVersion: String
+    /// Built once from the configuration (`Configuration.makeSegmenter`) and shared.
+    public var segmenter: Segmenter
 
-    public init(store: AntemaStore, configuration: Configuration, softwareVersion: String) {
+    public init(store: AntemaStore, configuration: Configuration, softwareVersion: String, segmenter: Segmenter) {
         self.store = store
         self.configuration = configuration
         self.softwareVersion = softwareVersion
+        self.segmenter = segmenter
     }
 
     public enum Outcome: Sendable, Equatable { case analysed(particles: Int), failed(String) }
@@ -44,9 +47,12 @@ public struct Processor: Sendable {
                     : "the image is calibrated in '\(units.joined(separator: "', '"))', not a length: not a real-space micrograph")
             }
             let pixels = try dm.floatFrame(z)
-            let settings = configuration.runSettings(softwareVersion: softwareVersion)
+            let settings = configuration.runSettings(softwareVersion: softwareVersion, segmenter: segmenter)
             let frame = InputFrame(path: image.path, frame: image.frame, image: GrayImage(width: dm.width, height: dm.height, pixels: pixels), pixelSize: pixelSize)
-            let result = BatchAnalysis.analyze(frame, settings: settings)
+            let result: FrameOutcome
+            do { result = try segmenter.analyze(frame, settings: settings) } catch {
+                throw ProcessingProblem("segmentation failed: \(error)")
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
@@ -58,7 +64,7 @@ public struct Processor: Sendable {
             facts.indicatedMagnification = dm.metadata.indicatedMagnification
             facts.exposureS = dm.metadata.exposureSeconds
             let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            try store.recordAnalysis(AnalysisOutcome(segmenter: configuration.analysis.segmenter, parametersJson: json, softwareVersion: softwareVersion,
+            try store.recordAnalysis(AnalysisOutcome(segmenter: segmenter.label, parametersJson: json, softwareVersion: softwareVersion,
                                                      particles: result.particles, analysisSeconds: result.seconds, totalSeconds: total),
                                      imageId: image.id!, facts: facts, at: now())
             // the image's pictures go to the sample's report folder now, so closing is quick

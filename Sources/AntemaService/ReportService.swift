@@ -68,10 +68,13 @@ extension AntemaStore {
 public struct ReportWriter: Sendable {
     public let store: AntemaStore
     public var configuration: Configuration
+    /// For re-analysing images (pictures); built from the configuration when nil.
+    public var segmenter: Segmenter?
 
-    public init(store: AntemaStore, configuration: Configuration) {
+    public init(store: AntemaStore, configuration: Configuration, segmenter: Segmenter? = nil) {
         self.store = store
         self.configuration = configuration
+        self.segmenter = segmenter
     }
 
     /// Returns the report folder.
@@ -82,8 +85,9 @@ public struct ReportWriter: Sendable {
         let input = try store.reportInput(sampleId: sampleId)
         try SampleReport.write(input, to: dir)
         if pictures {
+            let segmenter = try self.segmenter ?? configuration.makeSegmenter()
             for image in input.images where image.state == "done" {
-                try? regeneratePictures(path: image.path, frame: image.frame, to: (dir as NSString).appendingPathComponent("images"))
+                try? regeneratePictures(path: image.path, frame: image.frame, segmenter: segmenter, to: (dir as NSString).appendingPathComponent("images"))
             }
         }
         return dir
@@ -91,14 +95,14 @@ public struct ReportWriter: Sendable {
 
     /// Re-reads one frame and writes its pictures (the analysis is deterministic for the same
     /// file and parameters).
-    public func regeneratePictures(path: String, frame: Int, to directory: String) throws {
+    public func regeneratePictures(path: String, frame: Int, segmenter: Segmenter, to directory: String) throws {
         let frames = try Ingest.micrographFrames(DMReader.read(contentsOf: URL(fileURLWithPath: path)))
         guard frame < frames.count else { return }
         let (dm, z) = frames[frame]
         guard let pixelSize = dm.pixelSizeNm else { return }
-        let settings = configuration.runSettings(softwareVersion: antemaVersion)
+        let settings = configuration.runSettings(softwareVersion: antemaVersion, segmenter: segmenter)
         let input = InputFrame(path: path, frame: frame, image: GrayImage(width: dm.width, height: dm.height, pixels: try dm.floatFrame(z)), pixelSize: pixelSize)
-        let outcome = BatchAnalysis.analyze(input, settings: settings)
+        let outcome = try segmenter.analyze(input, settings: settings)
         guard let seg = outcome.segmentation, let result = outcome.result else { return }
         try SampleReport.writeImagePictures(stem: pictureStem(path: path, frame: frame, frames: frames.count), image: input.image, segmentation: seg,
                                             result: result, pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot(), to: directory)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Dispatch
+import Analysis
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -13,20 +14,46 @@ public let antemaVersion = "0.1.0"
 
 /// State shared by the services: the configuration (replaced on SIGHUP), what is being done.
 public final class DaemonState: Sendable {
-    let config: Mutex<Configuration>
+    let config: Mutex<(Configuration, Segmenter)>
     let activity = Mutex<(String, Int64?, String?)>(("idle", nil, nil))
     public let configPath: String?
 
-    public init(configuration: Configuration, configPath: String?) {
-        config = Mutex(configuration)
+    /// `segmenter`: `configuration.makeSegmenter()`, loaded once (the network is shared by all images).
+    public init(configuration: Configuration, segmenter: Segmenter, configPath: String?) {
+        config = Mutex((configuration, segmenter))
         self.configPath = configPath
     }
 
-    public var configuration: Configuration { config.withLock { $0 } }
+    public var configuration: Configuration { config.withLock { $0.0 } }
+    public var segmenter: Segmenter { config.withLock { $0.1 } }
     func setActivity(_ activity: String, imageId: Int64? = nil, stage: String? = nil) {
         self.activity.withLock { $0 = (activity, imageId, stage) }
     }
 }
+
+/// Keeps a database that refuses writes for a long time (disk full, read-only) from flooding
+/// the journal: the same error is logged at most once a minute, with how many repeats were not.
+public final class RepeatLimiter: Sendable {
+    let state = Mutex<[String: (last: Double, suppressed: Int)]>([:])
+    let intervalSeconds: Double
+    public init(intervalSeconds: Double = 60) { self.intervalSeconds = intervalSeconds }
+
+    /// nil: do not log; otherwise the number of repeats suppressed since the last time.
+    public func shouldLog(_ message: String, now: Double = Double(DispatchTime.now().uptimeNanoseconds) / 1e9) -> Int? {
+        state.withLock { s in
+            if let e = s[message], now - e.last < intervalSeconds {
+                s[message] = (e.last, e.suppressed + 1)
+                return nil
+            }
+            let suppressed = s[message]?.suppressed ?? 0
+            if s.count > 100 { s.removeAll() }
+            s[message] = (now, 0)
+            return suppressed
+        }
+    }
+}
+
+let storeErrors = RepeatLimiter()
 
 /// Watches the roots, tracks file stability, and ingests complete files.
 public struct WatchService: Service {
@@ -145,7 +172,9 @@ public struct WatchService: Service {
                             }
                         } catch {
                             // the database refused (disk full, read-only): keep the file for later
-                            logger.error("could not record; will retry", metadata: ["image": "\(path)", "error": "\(error)"])
+                            if let suppressed = storeErrors.shouldLog("\(error)") {
+                                logger.error("could not record; will retry", metadata: ["image": "\(path)", "error": "\(error)", "repeats_not_logged": "\(suppressed)"])
+                            }
                             shared.tracker.withLock { $0.ingest(path, observation, closed: true, at: seconds() + 5) }
                         }
                     }
@@ -187,7 +216,9 @@ public struct ProcessingService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let image: ImageRecord?
             do { image = try store.claimNextQueued() } catch {
-                logger.error("cannot read the queue; retrying", metadata: ["error": "\(error)"])
+                if let suppressed = storeErrors.shouldLog("\(error)") {
+                    logger.error("cannot read the queue; retrying", metadata: ["error": "\(error)", "repeats_not_logged": "\(suppressed)"])
+                }
                 try? await Task.sleep(for: .seconds(2))
                 continue
             }
@@ -196,7 +227,8 @@ public struct ProcessingService: Service {
                 continue
             }
             state.setActivity("analysing", imageId: image.id, stage: "segmentation+analysis")
-            let processor = Processor(store: store, configuration: state.configuration, softwareVersion: antemaVersion)
+            let (configuration, segmenter) = state.config.withLock { $0 }
+            let processor = Processor(store: store, configuration: configuration, softwareVersion: antemaVersion, segmenter: segmenter)
             let start = DispatchTime.now().uptimeNanoseconds
             let outcome: Result<Processor.Outcome, Error> = await withCheckedContinuation { continuation in
                 queue.async { continuation.resume(returning: Result { try processor.process(image) }) }
@@ -301,7 +333,8 @@ public struct HeartbeatService: Service {
             do {
                 let new = try Configuration.load(path: path)
                 let old = state.configuration
-                state.config.withLock { $0 = new }
+                let segmenter = new.analysis == old.analysis ? state.segmenter : try new.makeSegmenter(configurationFile: path)
+                state.config.withLock { $0 = (new, segmenter) }
                 if new.watch != old.watch || new.store != old.store {
                     logger.warning("configuration reloaded; [watch] and [store] changes take effect after a restart")
                 } else {

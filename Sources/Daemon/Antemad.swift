@@ -1,3 +1,4 @@
+import Analysis
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,7 +34,12 @@ struct Antemad: AsyncParsableCommand {
             FileHandle.standardError.write(Data("antemad: \(error)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG: systemd will not restart in a loop on a bad config
         }
-        if checkConfig { print("\(config): ok"); return }
+        let segmenter: Segmenter
+        do { segmenter = try configuration.makeSegmenter(configurationFile: config) } catch {
+            FileHandle.standardError.write(Data("antemad: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        if checkConfig { print("\(config): ok (segmenter: \(segmenter.label))"); return }
 
         let level = Logger.Level(rawValue: configuration.log.level) ?? .info
         LoggingSystem.bootstrap { label in
@@ -50,10 +56,17 @@ struct Antemad: AsyncParsableCommand {
             logger.critical("cannot open the database", metadata: ["database": "\(configuration.store.database)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
         }
-        let state = DaemonState(configuration: configuration, configPath: config)
-        try store.daemonStarted(DaemonStatusRecord(pid: getpid(), version: antemaVersion, startedAt: Date(),
-                                                   watchRoots: configuration.watch.roots,
-                                                   watchMode: "\(WatchService.effectiveMode(configuration.watch))", configPath: config))
+        let state = DaemonState(configuration: configuration, segmenter: segmenter, configPath: config)
+        do {
+            try store.daemonStarted(DaemonStatusRecord(pid: getpid(), version: antemaVersion, startedAt: Date(),
+                                                       watchRoots: configuration.watch.roots,
+                                                       watchMode: "\(WatchService.effectiveMode(configuration.watch))", configPath: config))
+        } catch {
+            // a read-only database file or folder, a full disk: nothing can be recorded, so stop
+            logger.critical("cannot write the database (is the file or its folder read-only, or the disk full?)",
+                            metadata: ["database": "\(configuration.store.database)", "error": "\(error)"])
+            throw ExitCode(73)  // EX_CANTCREAT
+        }
         logger.notice("antemad \(antemaVersion) starting", metadata: ["config": "\(config)", "database": "\(configuration.store.database)", "pid": "\(getpid())"])
 
         // After SIGTERM the current image may finish within the grace time; then the process

@@ -8,8 +8,12 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
 
     public var name: String
     public var version: String
-    /// The pixel size the model was trained at; images are resampled to it.
+    /// The pixel size the model was trained at; images are resampled to it (unless
+    /// `pixelSizeRangeNm` is given).
     public var trainingPixelSizeNm: Double
+    /// A model trained across pixel sizes: images whose pixel size lies in [min, max] go in as
+    /// they are; others are resampled to the nearest end of the range.
+    public var pixelSizeRangeNm: [Double]?
     /// `standardize`: (x - mean) / sd per image; `minmax`: to 0...1 per image.
     public var normalization: Normalization
     /// `logit`: one channel, particle probability = sigmoid; `softmax`: N classes, `particleClass`.
@@ -29,6 +33,14 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
         self.name = name; self.version = version; self.trainingPixelSizeNm = trainingPixelSizeNm; self.normalization = normalization
         self.output = output; self.particleClass = particleClass; self.brightParticles = brightParticles; self.licence = licence
         self.sizeMultiple = sizeMultiple; self.tileSizePx = tileSizePx; self.tileMarginPx = tileMarginPx
+    }
+
+    /// The pixel size (nm) an image of `pixelSizeNm` is resampled to before the network.
+    public func modelPixelSizeNm(forImagePixelSizeNm pixelSizeNm: Double) -> Double {
+        if let r = pixelSizeRangeNm, r.count == 2, r[0] > 0, r[1] >= r[0] {
+            return min(max(pixelSizeNm, r[0]), r[1])
+        }
+        return trainingPixelSizeNm
     }
 
     /// Reads `<model>.json`, else the model's `antema` metadata property.
@@ -66,13 +78,18 @@ public struct SegmentationRunner: Sendable {
         try self.init(engine: Engine(model: model), metadata: ModelMetadata.load(modelPath: modelPath, model: model))
     }
 
-    /// Particle probability (0...1) per pixel, row-major, the input's size.
-    public func probabilities(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double) throws -> [Float] {
+    /// Particle probability (0...1) per pixel, row-major, the input's size. `brightParticles`:
+    /// the image shows particles brighter than the background (it is inverted when the model
+    /// was trained on the other contrast).
+    public func probabilities(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double, brightParticles: Bool = false) throws -> [Float] {
         guard width > 0, height > 0, pixels.count == width * height else { throw ModelError.invalid("image of \(pixels.count) values for \(width) x \(height)") }
         guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
-        let scale = pixelSizeNm / metadata.trainingPixelSizeNm
+        let scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)
         let mw = max(1, Int((Double(width) * scale).rounded())), mh = max(1, Int((Double(height) * scale).rounded()))
         var image = Resampling.bilinear(pixels, width: width, height: height, toWidth: mw, toHeight: mh)
+        if brightParticles != metadata.brightParticles {
+            for i in image.indices { image[i] = -image[i] }
+        }
         normalise(&image)
         let prob = try tiled(image, width: mw, height: mh)
         return Resampling.bilinear(prob, width: mw, height: mh, toWidth: width, toHeight: height)

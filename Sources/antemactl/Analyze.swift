@@ -9,6 +9,20 @@ import Reports
 extension OverlapMode: ExpressibleByArgument {}
 extension Contrast: ExpressibleByArgument {}
 
+/// The segmenters a user can pick on the command line.
+enum SegmenterName: String, ExpressibleByArgument, CaseIterable {
+    case model, classical
+}
+
+/// The segmenter asked for: `--mask`, else `--model PATH`, else `--segmenter` (the bundled model by default).
+func makeSegmenter(name: SegmenterName, modelPath: String?, threshold: Double, contrast: Contrast, mask: Bool = false) throws -> Segmenter {
+    if mask { return .mask }
+    if modelPath == nil && name == .classical { return .classical(contrast: contrast) }
+    do { return try .model(path: modelPath, threshold: threshold, contrast: contrast) } catch {
+        throw ValidationError("cannot use the model \(modelPath ?? "(bundled)"): \(error)")
+    }
+}
+
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Segment micrographs and measure every particle.",
@@ -51,10 +65,13 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("keep-holes"), help: "Do not fill holes in particles.")
     var keepHoles = false
 
-    @Option(help: "Segment with this ONNX model (metadata in MODEL.json beside it) instead of the classical segmenter.")
+    @Option(help: "model (the bundled neural network, the default) or classical (thresholding after background flattening).")
+    var segmenter: SegmenterName = .model
+
+    @Option(help: "Segment with this ONNX model (metadata in MODEL.json beside it) instead of the bundled one.")
     var model: String?
 
-    @Option(help: "With --model: particle where the model's probability is at least this.")
+    @Option(help: "With a model: particle where its probability is at least this.")
     var threshold = 0.5
 
     @Option(help: "Name of the workbook and report files (default: analysis).")
@@ -74,17 +91,8 @@ struct Analyze: ParsableCommand {
         parameters.minimumDiameterNm = minimumDiameterNm
         parameters.clearBorder = !keepBorder
         parameters.fillHoles = !keepHoles
-        var classical = ClassicalSegmenter()
-        classical.contrast = contrast
-        var runner: SegmentationRunner? = nil
-        var segmenter: SegmenterChoice = mask ? .mask : .classical(classical)
-        if let model, !mask {
-            do { runner = try SegmentationRunner(modelPath: model) } catch {
-                throw ValidationError("cannot use the model \(model): \(error)")
-            }
-            segmenter = .model(name: runner!.metadata.name, version: runner!.metadata.version, path: model, threshold: threshold)
-        }
-        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: segmenter,
+        let seg = try makeSegmenter(name: segmenter, modelPath: model, threshold: threshold, contrast: contrast, mask: mask)
+        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: seg.choice,
                                    analysis: parameters, fallbackPixelSizeNm: pixelSizeNm)
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -105,10 +113,7 @@ struct Analyze: ParsableCommand {
                 case .success(let frame):
                     var outcome: FrameOutcome
                     do {
-                        outcome = try BatchAnalysis.analyze(frame, settings: settings) { input in
-                            try runner!.probabilities(input.image.pixels, width: input.image.width, height: input.image.height,
-                                                      pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot())
-                        }
+                        outcome = try seg.analyze(frame, settings: settings)
                     } catch {
                         let problem = InputProblem(path: path, frame: frame.frame, status: .failed, message: "segmentation failed: \(error)")
                         printError("error: \(problem)")
@@ -145,7 +150,7 @@ struct Analyze: ParsableCommand {
         // the same workbook, CSV files and histograms the daemon writes for a sample
         let report = SampleReportInput(
             sample: name, folder: inputs.joined(separator: ", "), openedAt: Date(), lastImageAt: nil, closedAt: nil,
-            segmenter: mask ? "mask" : (model == nil ? "classical" : "model"), parametersJson: json,
+            segmenter: seg.label, parametersJson: json,
             images: outcomes.map { o in
                 SampleReportInput.Image(path: o.path, frame: o.frame ?? 0, widthPx: o.problem == nil ? o.width : nil, heightPx: o.problem == nil ? o.height : nil,
                                         pixelSizeXNm: o.pixelSize?.x, pixelSizeYNm: o.pixelSize?.y, particleCount: o.problem == nil ? o.particles.count : nil,

@@ -8,7 +8,7 @@ struct Antemactl: ParsableCommand {
         commandName: "antemactl",
         abstract: "Control and query antema, the nanoparticle TEM analysis service.",
         version: AntemaVersion.string,
-        subcommands: [Status.self, Inspect.self, Analyze.self, Query.self, Samples.self, Show.self, Close.self, Retry.self, Reprocess.self, Report.self, Config.self, ExampleMicrograph.self])
+        subcommands: [Status.self, Inspect.self, Analyze.self, Query.self, Samples.self, Show.self, Close.self, Retry.self, Reprocess.self, Report.self, Config.self, Evaluate.self, ExampleMicrograph.self, WriteDM3.self])
 }
 
 enum AntemaVersion {

@@ -196,7 +196,9 @@ struct Config: ParsableCommand {
         func run() throws {
             do {
                 let c = try Configuration.load(path: path)
+                let segmenter = try c.makeSegmenter(configurationFile: path)
                 print("\(path): ok")
+                print("  segmenter: \(segmenter.label)\(segmenter.runner == nil ? "" : " (\(c.analysis.model ?? "bundled"), threshold \(c.analysis.threshold))")")
                 print("  watch: \(c.watch.roots.joined(separator: ", ")) (mode \(c.watch.mode.rawValue), stable \(c.watch.stableSeconds) s, \(c.watch.patterns.joined(separator: " ")))")
                 print("  sessions: depth \(c.session.depth), idle close \(c.session.idleCloseMinutes) min, markers \(c.session.markerFiles.joined(separator: " "))")
                 print("  database: \(c.store.database)")

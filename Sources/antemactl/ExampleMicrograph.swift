@@ -42,3 +42,34 @@ struct ExampleMicrograph: ParsableCommand {
         print("wrote \(output): \(size) x \(size) px at \(pixelSize) nm/px, \(synth.particles.count) particles")
     }
 }
+
+/// Wraps raw float32 pixels (little-endian, row-major) in a calibrated DM3 file with the
+/// project's own writer: how training/make_testset.py turns simulated micrographs into the
+/// files the product reads.
+struct WriteDM3: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "write-dm3",
+        abstract: "Write raw float32 pixels (little-endian, row-major) as a calibrated DM3 file.",
+        shouldDisplay: false)
+
+    @Option(help: "Raw float32 file.") var raw: String
+    @Option(help: "Width in pixels.") var width: Int
+    @Option(help: "Height in pixels.") var height: Int
+    @Option(name: .customLong("pixel-size"), help: "Pixel size in nm.") var pixelSizeNm: Double
+    @Argument(help: "Output .dm3 file.") var output: String
+
+    func run() throws {
+        guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw ValidationError("width and height must be 1 to 16384") }
+        guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ValidationError("--pixel-size must be a positive number of nm") }
+        let data = try Data(contentsOf: URL(fileURLWithPath: raw))
+        guard data.count == width * height * 4 else {
+            throw ValidationError("\(raw) has \(data.count) bytes, not \(width) x \(height) x 4")
+        }
+        let pixels = data.withUnsafeBytes { buf in (0..<(width * height)).map { Float(bitPattern: UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+        var image = DMImageToWrite.float32(title: URL(fileURLWithPath: output).deletingPathExtension().lastPathComponent,
+                                           width: width, height: height, pixelSizeNm: pixelSizeNm, pixels: pixels)
+        image.metadata.microscope = "antema simulator"
+        image.metadata.voltageV = 200_000
+        try Data(DMWriter.write([image])).write(to: URL(fileURLWithPath: output))
+    }
+}

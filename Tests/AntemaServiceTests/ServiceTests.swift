@@ -1,4 +1,5 @@
 import Foundation
+import Analysis
 import GatanDM
 import Store
 import Testing
@@ -53,12 +54,25 @@ import Watcher
         ("[session]\ndepth = 1.5", "session.depth"),
         ("[sessions]\ndepth = 1", "sessions"),
         ("[analysis]\noverlap = \"merge\"", "analysis.overlap"),
+        ("[analysis]\nsegmenter = \"deep\"", "analysis.segmenter"),
+        ("[analysis]\nthreshold = 1.5", "analysis.threshold"),
         ("[log]\nlevel = \"loud\"", "log.level"),
     ])
     func badKeys(toml: String, key: String) {
         let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(toml, file: "c.toml") }
         #expect(e?.key == key)
         #expect(e?.description.hasPrefix("c.toml: \(key): ") == true)
+    }
+
+    @Test("the bundled model is the default segmenter; classical stays selectable; a model that cannot load names analysis.model")
+    func segmenters() throws {
+        #expect(Configuration().analysis.segmenter == "model")
+        #expect(try Configuration().makeSegmenter().label.hasPrefix("model antema-unet"))
+        #expect(try Configuration.parse("[analysis]\nsegmenter = \"classical\"", file: "c.toml").makeSegmenter().label == "classical")
+        let c = try Configuration.parse("[analysis]\nmodel = \"/nonexistent/m.onnx\"\nthreshold = 0.4", file: "c.toml")
+        #expect(c.analysis.threshold == 0.4)
+        let e = #expect(throws: ConfigurationError.self) { try c.makeSegmenter(configurationFile: "c.toml") }
+        #expect(e?.key == "analysis.model" && e?.description.contains("/nonexistent/m.onnx") == true)
     }
 
     @Test("a file that is not TOML says where")
@@ -161,7 +175,7 @@ import Watcher
         _ = try ingest.ingest(path: dir + "/S1/a.dm3", observation: FileSystem.observe(dir + "/S1/a.dm3")!)
         var config = Configuration()
         config.watch.roots = [dir]
-        let processor = Processor(store: store, configuration: config, softwareVersion: "test")
+        let processor = Processor(store: store, configuration: config, softwareVersion: "test", segmenter: .classical())
         let image = try #require(try store.claimNextQueued())
         #expect(try processor.process(image) == .analysed(particles: 2))
         let row = try store.writer.read { db in try ImageRecord.fetchOne(db, key: image.id!)! }
@@ -179,5 +193,17 @@ import Watcher
     func sha() {
         #expect(sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}
+
+@Suite struct LogFloodLimits {
+    @Test("a repeated store error is logged once a minute with the count of repeats not logged; another error is logged at once")
+    func repeats() {
+        let limiter = RepeatLimiter(intervalSeconds: 60)
+        #expect(limiter.shouldLog("disk is full", now: 0) == 0)
+        for t in 1...19 { #expect(limiter.shouldLog("disk is full", now: Double(t)) == nil) }
+        #expect(limiter.shouldLog("read-only", now: 20) == 0)
+        #expect(limiter.shouldLog("disk is full", now: 61) == 19)
+        #expect(limiter.shouldLog("disk is full", now: 62) == nil)
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import ImageFiles
+import Pipeline
 import Testing
 
 /// Minimal RFC 4180 reader for the tests (quoted fields, doubled quotes, CRLF).
@@ -125,5 +127,94 @@ let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent()
         #expect(ok.status == 0, "\(ok.stderr)")
         let parameters = try String(contentsOfFile: dir.appendingPathComponent("o2/parameters.json").path, encoding: .utf8)
         #expect(parameters.contains("random-unet"))
+    }
+}
+
+@Suite struct AntemactlEvaluate {
+    @Test("evaluate scores the model and the classical segmenter side by side and writes the table and JSON")
+    func evaluateSyntheticSet() throws {
+        let dir = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images"), labels = dir.appendingPathComponent("labels"), out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: true)
+        for seed in 1...2 {
+            let synth = SyntheticMicrograph(width: 256, height: 256, pixelSizeNm: 0.2, count: 12, meanDiameterNm: 5, seed: UInt64(seed))
+            let lo = synth.pixels.min()!, hi = synth.pixels.max()!
+            try PNGFile.write(gray8: synth.pixels.map { UInt8(max(0, min(255, ($0 - lo) / (hi - lo) * 255))) }, width: 256, height: 256,
+                              to: images.appendingPathComponent("s\(seed).png").path)
+            try PNGFile.write(gray8: synth.truthMask.map { $0 ? 255 : 0 }, width: 256, height: 256, to: labels.appendingPathComponent("s\(seed).png").path)
+        }
+        let r = try AntemactlInspect.run(["evaluate", "--images", images.path, "--labels", labels.path, "--pixel-size", "0.2", "--out", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("[classical]") && r.stdout.contains("[model antema-unet"))
+        #expect(r.stdout.contains("confusion matrix"))
+        let rows = try table(out.appendingPathComponent("evaluation.csv").path)
+        #expect(rows.count == 6)  // 2 images x 2 segmenters + 2 pooled rows
+        for row in rows {
+            let iou = Double(row["particle_iou"]!)!, tp = Double(row["true_positive_px"]!)!
+            let fp = Double(row["false_positive_px"]!)!, fn = Double(row["false_negative_px"]!)!
+            #expect(abs(iou - tp / (tp + fp + fn)) < 1e-12)
+            // clearly visible discs: both segmenters find them
+            #expect(iou > 0.8, "\(row["segmenter"]!) on \(row["image"]!): IoU \(iou)")
+            #expect(Int(row["truth_particles"]!)! > 0)
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("evaluation.json"))) as? [String: Any]
+        #expect((json?["images"] as? [Any])?.count == 4 && (json?["pooled"] as? [Any])?.count == 2)
+    }
+
+    @Test("evaluate names an image whose label is missing and exits 2")
+    func missingLabel() throws {
+        let dir = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("l"), withIntermediateDirectories: true)
+        try PNGFile.write(gray8: [UInt8](repeating: 9, count: 64), width: 8, height: 8, to: dir.appendingPathComponent("a.png").path)
+        let r = try AntemactlInspect.run(["evaluate", "--images", dir.path, "--labels", dir.appendingPathComponent("l").path, "--pixel-size", "1", "--segmenter", "classical"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("a.png") && r.stderr.contains("no label"))
+    }
+}
+
+@Suite struct BundledModelLookup {
+    static func runCopy(_ exe: URL, _ args: [String]) throws -> (status: Int32, stderr: String) {
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "ANTEMA_MODEL_DIR")
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+    }
+
+    @Test("an installed antemactl finds the model in <prefix>/share/antema/models; without it the error says where it looked",
+          .enabled(if: !FileManager.default.fileExists(atPath: "/usr/local/share/antema/models/antema-unet.onnx"), "a system-wide model is installed"))
+    func installedLayout() throws {
+        let prefix = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: prefix) }
+        let bin = prefix.appendingPathComponent("bin"), models = prefix.appendingPathComponent("share/antema/models")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let exe = bin.appendingPathComponent("antemactl")
+        try FileManager.default.copyItem(at: AntemactlInspect.binary, to: exe)
+        let image = prefix.appendingPathComponent("a.png").path
+        let synth = SyntheticMicrograph(width: 128, height: 128, pixelSizeNm: 0.2, count: 4, meanDiameterNm: 5, seed: 3)
+        try PNGFile.write(gray8: synth.pixels.map { UInt8(max(0, min(255, $0 / 4))) }, width: 128, height: 128, to: image)
+        let missing = try Self.runCopy(exe, ["analyze", image, "--pixel-size", "0.2", "--out", prefix.appendingPathComponent("o1").path])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("antema-unet.onnx") && missing.stderr.contains(models.path))
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        let resources = AntemactlInspect.binary.deletingLastPathComponent().appendingPathComponent("antema_DefaultModel.resources")
+        for name in ["antema-unet.onnx", "antema-unet.json"] {
+            try FileManager.default.copyItem(at: resources.appendingPathComponent(name), to: models.appendingPathComponent(name))
+        }
+        let found = try Self.runCopy(exe, ["analyze", image, "--pixel-size", "0.2", "--out", prefix.appendingPathComponent("o2").path])
+        #expect(found.status == 0, "\(found.stderr)")
+        let parameters = try String(contentsOfFile: prefix.appendingPathComponent("o2/parameters.json").path, encoding: .utf8).replacingOccurrences(of: "\\/", with: "/")
+        #expect(parameters.contains("antema-unet") && parameters.contains(models.path))
     }
 }

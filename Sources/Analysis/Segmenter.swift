@@ -1,0 +1,66 @@
+import DefaultModel
+import Foundation
+import Inference
+import Pipeline
+
+/// A ready-to-use segmenter: what it is (recorded with every result) and, for a network, the
+/// loaded model. Built once per run (loading a model takes a moment) and shared by all images.
+public struct Segmenter: Sendable {
+    public let choice: SegmenterChoice
+    public let runner: SegmentationRunner?
+    public let contrast: Contrast
+
+    /// The inputs are binary masks already.
+    public static let mask = Segmenter(choice: .mask, runner: nil, contrast: .darkParticles)
+
+    public static func classical(contrast: Contrast = .darkParticles) -> Segmenter {
+        var c = ClassicalSegmenter()
+        c.contrast = contrast
+        return Segmenter(choice: .classical(c), runner: nil, contrast: contrast)
+    }
+
+    /// The network at `path` (metadata in `<path>.json`), or the bundled model when `path` is nil.
+    public static func model(path: String? = nil, threshold: Double = 0.5, contrast: Contrast = .darkParticles) throws -> Segmenter {
+        let modelPath = try path ?? DefaultModel.path()
+        let runner = try SegmentationRunner(modelPath: modelPath)
+        return Segmenter(choice: .model(name: runner.metadata.name, version: runner.metadata.version, path: modelPath, threshold: threshold),
+                         runner: runner, contrast: contrast)
+    }
+
+    /// "classical", "mask" or "model <name> <version>": the short name stored with each analysis.
+    public var label: String {
+        switch choice {
+        case .mask: return "mask"
+        case .classical: return "classical"
+        case .model(let name, let version, _, _): return "model \(name) \(version)"
+        }
+    }
+
+    /// The particle probability per pixel (networks only).
+    public func probabilities(_ input: InputFrame) throws -> [Float] {
+        guard let runner else { throw ModelError.invalid("the \(label) segmenter has no probabilities") }
+        return try runner.probabilities(input.image.pixels, width: input.image.width, height: input.image.height,
+                                        pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot(),
+                                        brightParticles: contrast == .brightParticles)
+    }
+
+    /// The binary segmentation before any clean-up.
+    public func segment(_ input: InputFrame) throws -> BinaryImage {
+        switch choice {
+        case .mask:
+            return BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 })
+        case .classical(let c):
+            return c.segment(input.image, pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot())
+        case .model(_, _, _, let threshold):
+            let p = try probabilities(input)
+            return BinaryImage(width: input.image.width, height: input.image.height, pixels: p.map { Double($0) >= threshold })
+        }
+    }
+
+    /// Segments and analyses one frame with `settings` (whose segmenter is this one's choice).
+    public func analyze(_ input: InputFrame, settings: RunSettings) throws -> FrameOutcome {
+        var s = settings
+        s.segmenter = choice
+        return try BatchAnalysis.analyze(input, settings: s) { try self.probabilities($0) }
+    }
+}
