@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports", "Inference",
+                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports", "Inference", "Watcher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),

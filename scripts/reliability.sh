@@ -8,6 +8,8 @@
 #   scripts/reliability.sh readonly                        the database's file system turns read-only, then back
 #   scripts/reliability.sh longreader                      another process holds a read transaction for 60 s
 #   scripts/reliability.sh flood [files=10000]             N small micrographs arrive at once
+#   scripts/reliability.sh watchlimit                      the inotify watch limit is reached (root: lowers
+#                                                          fs.inotify.max_user_watches for the run)
 #
 # Uses the classical segmenter by default so that runs take minutes (SEGMENTER=model to change).
 # diskfull mounts a tmpfs and so needs root. Prints PASS/FAIL lines; exits 1 on any FAIL.
@@ -22,7 +24,9 @@ work="$(mktemp -d /tmp/antema-reliability.XXXXXX)"
 db="$work/state/antema.sqlite"
 mkdir -p "$work/export" "$work/staging" "$work/state" "$work/reports"
 daemon_pid=""
+old_limit=""
 cleanup() {
+  [ -n "$old_limit" ] && echo "$old_limit" > /proc/sys/fs/inotify/max_user_watches || true
   [ -n "$daemon_pid" ] && kill -9 "$daemon_pid" 2>/dev/null || true
   mountpoint -q "$work/state" && umount "$work/state" || true
   cp "$work/antemad.log" /tmp/antema-reliability-last.log 2>/dev/null || true
@@ -224,6 +228,28 @@ flood)
   echo "$files files analysed in $((t1 - t0)) s; peak RSS $(( $(awk '/VmHWM/ { print $2 }' "/proc/$daemon_pid/status") / 1024 )) MB"
   stop
   common_checks "$files" 1
+  ;;
+watchlimit)
+  [ "$(id -u)" = 0 ] || { echo "watchlimit needs root (it lowers fs.inotify.max_user_watches)"; exit 2; }
+  images=20
+  micrographs "$images" 256 10
+  cp -r "$work/staging" "$work/staging-copy"
+  for i in $(seq 1 200); do mkdir -p "$work/export/S1/grid$i"; done   # more folders than watches left
+  config
+  sed -i 's/^stable_seconds.*/stable_seconds = 0.5\npoll_interval_seconds = 2/' "$work/config.toml"
+  limit_file=/proc/sys/fs/inotify/max_user_watches
+  old_limit=$(cat "$limit_file")
+  used=$(cat /proc/*/fdinfo/* 2>/dev/null | grep -c '^inotify' || true)
+  echo $((used + 50)) > "$limit_file"
+  echo "max_user_watches lowered from $old_limit to $((used + 50)) ($used in use)"
+  start; sleep 4
+  echo "$old_limit" > "$limit_file"
+  mv "$work"/staging/*.dm3 "$work/export/S1/grid7/"
+  wait_done "$images" 120 || echo "(timed out waiting)"
+  check "the daemon warns and falls back to polling" "$(grep -c 'falling back to polling' "$work/antemad.log" | awk '{print ($1 > 0) ? "yes" : "no"}')" yes
+  grep 'falling back to polling' "$work/antemad.log" | head -1 | cut -c1-220
+  stop
+  common_checks "$images" 1
   ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

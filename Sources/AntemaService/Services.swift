@@ -54,6 +54,8 @@ public final class RepeatLimiter: Sendable {
 }
 
 let storeErrors = RepeatLimiter()
+/// Watch warnings (a name that is not UTF-8 is seen on every event and rescan): once an hour each.
+let watchWarnings = RepeatLimiter(intervalSeconds: 3600)
 
 /// Watches the roots, tracks file stability, and ingests complete files.
 public struct WatchService: Service {
@@ -103,7 +105,13 @@ public struct WatchService: Service {
         @Sendable func scanAll(_ reason: String) {
             logger.info("scanning the watch roots", metadata: ["reason": "\(reason)"])
             for root in config.watch.roots {
-                for f in FileSystem.scan(root, patterns: ["*"]).files where interesting(f) { observe(f, closed: true) }
+                let tree = FileSystem.scan(root, patterns: ["*"])
+                for f in tree.files where interesting(f) { observe(f, closed: true) }
+                for bad in tree.unnamable {
+                    let d = (bad as NSString).deletingLastPathComponent, n = (bad as NSString).lastPathComponent
+                    let w = FileSystem.unnamableWarning(dir: d, name: FileSystem.printable(n))
+                    if watchWarnings.shouldLog(w) != nil { logger.warning("\(w)"); try? store.logEvent(level: "warning", message: w) }
+                }
             }
         }
         // Reconciliation: files that arrived while the daemon was down.
@@ -127,8 +135,10 @@ public struct WatchService: Service {
                             case .file(let path, let closed): observe(path, closed: closed)
                             case .rescan(let reason): scanAll(reason)
                             case .warning(let w):
-                                logger.warning("\(w)")
-                                try? store.logEvent(level: "warning", message: w)
+                                if watchWarnings.shouldLog(w) != nil {
+                                    logger.warning("\(w)")
+                                    try? store.logEvent(level: "warning", message: w)
+                                }
                             case .needsPolling(let reason):
                                 logger.warning("falling back to polling", metadata: ["reason": "\(reason)"])
                                 try? store.logEvent(level: "warning", message: "falling back to polling: \(reason)")

@@ -45,7 +45,7 @@ struct Antemad: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return PrintableLogHandler(handler)  // names from the file system are shown escaped
         }
         let logger = Logger(label: "antemad")
 

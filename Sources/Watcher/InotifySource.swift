@@ -102,7 +102,8 @@ public final class InotifySource: Sendable {
                      Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
                 }
                 let nameBytes = buffer[(offset + 16)..<min(n, offset + 16 + nameLength)].prefix { $0 != 0 }
-                let name = String(decoding: nameBytes, as: UTF8.self)
+                let validName = String(validating: nameBytes, as: UTF8.self)
+                let name = validName ?? String(decoding: nameBytes, as: UTF8.self)
                 offset += 16 + nameLength
                 if mask & UInt32(IN_Q_OVERFLOW) != 0 {
                     out.yield(.rescan(reason: "inotify queue overflow: events were lost"))
@@ -118,6 +119,12 @@ public final class InotifySource: Sendable {
                     continue
                 }
                 let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
+                if validName == nil {
+                    if mask & (UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE)) != 0 {
+                        out.yield(.warning(FileSystem.unnamableWarning(dir: dir, name: FileSystem.printable(bytes: nameBytes))))
+                    }
+                    continue
+                }
                 if mask & UInt32(IN_ISDIR) != 0 {
                     if mask & (UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)) != 0 {
                         if !watchTree(path, announceFiles: true) { return }
@@ -158,8 +165,13 @@ public final class PollingSource: Sendable {
                         continue
                     }
                     if missing.remove(root) != nil { continuation.yield(.rescan(reason: "watch root \(root) is back")) }
-                    for f in FileSystem.scan(root, patterns: ["*"]).files where self.isInteresting(f) {
+                    let tree = FileSystem.scan(root, patterns: ["*"])
+                    for f in tree.files where self.isInteresting(f) {
                         continuation.yield(.file(path: f, closed: false))
+                    }
+                    for bad in tree.unnamable {
+                        continuation.yield(.warning(FileSystem.unnamableWarning(dir: (bad as NSString).deletingLastPathComponent,
+                                                                                 name: FileSystem.printable((bad as NSString).lastPathComponent))))
                     }
                 }
                 var waited = 0.0

@@ -6,6 +6,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import Store
+import Watcher
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -117,7 +118,7 @@ struct StatusReport: Encodable {
             out += "recent problems:\n"
             for e in lastErrors { out += "  \(f.string(from: e.at)) \(e.level): \(e.message)\n" }
         }
-        return out
+        return out.split(separator: "\n", omittingEmptySubsequences: false).map { FileSystem.printable(String($0)) }.joined(separator: "\n")
     }
 
     static func duration(_ s: Double) -> String {
@@ -137,9 +138,9 @@ struct Close: ParsableCommand {
         guard !found.isEmpty else { throw ValidationError("no sample named \(sample)") }
         for s in found where s.state == .open {
             try store.setSampleState(s.id!, .closing)
-            print("\(s.name): closing (\(s.folder))")
+            print("\(FileSystem.printable(s.name)): closing (\(FileSystem.printable(s.folder)))")
         }
-        for s in found where s.state != .open { print("\(s.name): already \(s.state.rawValue)") }
+        for s in found where s.state != .open { print("\(FileSystem.printable(s.name)): already \(s.state.rawValue)") }
     }
 }
 

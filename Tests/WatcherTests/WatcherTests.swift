@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 @testable import Watcher
@@ -128,5 +131,55 @@ import Testing
     func mounts() {
         #expect(FileSystem.mountType(of: "/") != nil)
         #expect(!FileSystem.isNetworkFileSystem(FileManager.default.temporaryDirectory.path))
+    }
+}
+
+@Suite struct HostileNames {
+    /// Creates a file whose name is raw bytes (not necessarily UTF-8) in `dir`.
+    static func create(_ dir: String, nameBytes: [UInt8]) {
+        let path = Array(dir.utf8) + [UInt8(ascii: "/")] + nameBytes + [0]
+        let fd = path.withUnsafeBufferPointer { p in p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { open($0, O_CREAT | O_WRONLY, 0o644) } }
+        precondition(fd >= 0)
+        _ = write(fd, [UInt8](repeating: 7, count: 10), 10)
+        close(fd)
+    }
+
+    @Test("printable escapes control characters, invalid bytes and format characters; ordinary text is unchanged")
+    func printable() {
+        #expect(FileSystem.printable("Au-01 µm échantillon") == "Au-01 µm échantillon")
+        #expect(FileSystem.printable("a\nb\tc\r\u{1}\u{1B}[2J") == "a\\nb\\tc\\r\\u{1}\\u{1B}[2J")
+        #expect(FileSystem.printable("back\\slash") == "back\\slash")
+        #expect(FileSystem.printable(FileSystem.printable("a\nb")) == FileSystem.printable("a\nb"))
+        #expect(FileSystem.printable("rtl\u{202E}gpj.dm3") == "rtl\\u{202E}gpj.dm3")
+        #expect(FileSystem.printable(bytes: Array("bad".utf8) + [0xFF, 0xFE] + Array("é.dm3".utf8)) == "bad\\xFF\\xFEé.dm3")
+    }
+
+    @Test("a scan lists names that are not UTF-8 as unnamable instead of dropping them silently")
+    func scanReportsUnnamable() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        Self.create(root, nameBytes: Array("bad".utf8) + [0xFF] + Array(".dm3".utf8))
+        Self.create(root, nameBytes: Array("good.dm3".utf8))
+        let tree = FileSystem.scan(root, patterns: ["*.dm3"])
+        #expect(tree.files == [root + "/good.dm3"])
+        #expect(tree.unnamable.count == 1 && tree.unnamable[0].hasPrefix(root + "/bad"))
+    }
+
+    @Test("inotify warns about a file whose name is not UTF-8, with the bytes escaped")
+    func inotifyWarns() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = InotifySource(roots: [root]) { FileSystem.matches(($0 as NSString).lastPathComponent, patterns: ["*.dm3"]) }
+        let stream = source.events()
+        defer { source.stop() }
+        try await Task.sleep(for: .milliseconds(300))
+        Self.create(root, nameBytes: Array("bad".utf8) + [0xFF] + Array(".dm3".utf8))
+        let events = await EventSources.collect(stream, seconds: 10) { seen in
+            seen.contains { if case .warning = $0 { return true } else { return false } }
+        }
+        let warning = events.compactMap { if case .warning(let w) = $0 { return w } else { return nil } }.first
+        #expect(warning?.contains("bad\\xFF.dm3") == true && warning?.contains("not valid UTF-8") == true)
     }
 }

@@ -202,6 +202,39 @@ final class DaemonFixture: @unchecked Sendable {
         #expect(try f.scalar("SELECT activity FROM daemon_status") == "stopped")
     }
 
+    @Test("hostile names: a file name that is not UTF-8 is reported, a sample name with control characters is shown escaped and its report stays in the reports folder")
+    func hostileNames() throws {
+        let reports = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: reports) }
+        let d = try DaemonFixture(extra: "[reports]\ndirectory = \"\(reports.path)/{sample}\"\n[analysis]\nsegmenter = \"classical\"")
+        try d.start()
+        defer { d.stop() }
+        let evil = "evil\u{1B}[2J\n..\u{1}sample"
+        let folder = try d.sample(evil)
+        try FileManager.default.moveItem(at: try d.micrograph("x", seed: 3), to: folder.appendingPathComponent("x.dm3"))
+        // a file whose name is not UTF-8, in the same folder
+        let bad = Array(folder.path.utf8) + Array("/bad".utf8) + [0xFF] + Array(".dm3\0".utf8)
+        let staged = try Data(contentsOf: try d.micrograph("y", seed: 4))
+        let fd = bad.withUnsafeBufferPointer { p in p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { open($0, O_CREAT | O_WRONLY, 0o644) } }
+        #expect(fd >= 0)
+        _ = staged.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        #expect(d.wait(seconds: 30) { (try? d.scalar("SELECT count(*) FROM image WHERE state = 'done'")) == "1" })
+        #expect(d.wait(seconds: 10) { (try? d.scalar("SELECT count(*) FROM daemon_event WHERE message LIKE '%not valid UTF-8%'")) == "1" })
+        #expect(d.log.contains("bad\\xFF.dm3") && d.log.contains("not valid UTF-8"))
+        // the status shows the name escaped: no escape sequence, no line break from the name
+        let status = try AntemactlInspect.run(["status", "--db", d.database])
+        #expect(status.stdout.contains("evil\\u{1B}[2J\\n..\\u{1}sample") && !status.stdout.contains("\u{1B}"))
+        #expect(!d.log.contains("\u{1B}") && !d.log.contains("\u{1}"))
+        // closing writes the report inside the reports folder, under a cleaned name
+        let close = try AntemactlInspect.run(["close", evil, "--db", d.database])
+        #expect(close.status == 0, "\(close.stderr)")
+        #expect(d.wait(seconds: 30) { (try? d.scalar("SELECT state FROM sample")) == "reported" })
+        let written = try FileManager.default.contentsOfDirectory(atPath: reports.path)
+        #expect(written.count == 1 && !written[0].contains("/") && !written[0].unicodeScalars.contains { $0.value < 0x20 })
+        #expect(!FileManager.default.fileExists(atPath: reports.deletingLastPathComponent().appendingPathComponent("sample").path))
+    }
+
     @Test("a bad configuration stops antemad at once with a message naming the key")
     func badConfig() throws {
         let f = try DaemonFixture(extra: "[analysis]\noverlap = \"merge\"")
