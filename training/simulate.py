@@ -78,8 +78,15 @@ def _band_noise(h, w, rng, scale_px):
     return (f - f.mean()) / (f.std() + 1e-8)
 
 
-def simulate(rng, size=256, pixel_size_nm=None, contrast=None):
-    """One micrograph: (image float32 HxW, label uint8 HxW, info dict)."""
+def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2):
+    """One micrograph: (image float32 HxW, label uint8 HxW, info dict).
+
+    version 1: the simulator of the first training stage. version 2 (default) widens the
+    carbon grain (0.5-2.5 px instead of 0.5-1.5 px) and the detector blur (0.3-2.5 px instead of
+    0.3-1.2 px): the reference HRTEM micrograph's background is smoother-grained (autocorrelation
+    0.5 at 4 px) than anything version 1 produced at its pixel size.
+    """
+    wide = version >= 2
     h = w = size
     # --- specimen -----------------------------------------------------------------
     for _ in range(100):
@@ -142,7 +149,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None):
     # HRTEM pixel sizes, so the defocus turns it into speckle), strong where pixels are fine,
     # plus slow thickness variations of the film
     fine = p < 0.25
-    carbon = _band_noise(h, w, rng, rng.uniform(0.5, 1.5)) * (rng.uniform(0.05, 0.5) if fine else rng.uniform(0.0, 0.25))
+    carbon = _band_noise(h, w, rng, rng.uniform(0.5, 2.5 if wide else 1.5)) * (rng.uniform(0.05, 0.5) if fine else rng.uniform(0.0, 0.25))
     carbon += _band_noise(h, w, rng, rng.uniform(8, 40)) * rng.uniform(0, 0.3)
     lat_amp = rng.uniform(0.1, 0.6) * sigma * d_nm
     phase = sigma * t_nm + carbon + lat_amp * lattice * (t_nm > 0) / max(1.0, lattice.std() * 3 + 1e-6)
@@ -170,7 +177,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None):
     illum = np.clip(illum, 0.2, None)
     dose = math.exp(rng.uniform(math.log(8), math.log(2000)))    # electrons per pixel
     counts = rng.poisson(np.clip(inten * illum * dose, 0, None)).astype(np.float32)
-    counts = ndimage.gaussian_filter(counts, rng.uniform(0.3, 1.2))
+    counts = ndimage.gaussian_filter(counts, rng.uniform(0.3, 2.5 if wide else 1.2))
     img = counts * rng.uniform(0.5, 20) + rng.normal(0, rng.uniform(0, 2), (h, w)) + rng.uniform(0, 1000)
     img = img.astype(np.float32)
 

@@ -28,13 +28,13 @@ def standardize(img):
 
 
 class Tiles(torch.utils.data.IterableDataset):
-    def __init__(self, seed, size):
-        self.seed, self.size = seed, size
+    def __init__(self, seed, size, version):
+        self.seed, self.size, self.version = seed, size, version
 
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
         while True:
-            img, lab, _ = simulate.simulate(rng, self.size)
+            img, lab, _ = simulate.simulate(rng, self.size, version=self.version)
             k = int(rng.integers(4))
             img, lab = np.rot90(img, k), np.rot90(lab, k)
             if rng.random() < 0.5:
@@ -43,11 +43,11 @@ class Tiles(torch.utils.data.IterableDataset):
                    torch.from_numpy(np.ascontiguousarray(lab, dtype=np.float32))[None])
 
 
-def validation_set(seed, n, size):
+def validation_set(seed, n, size, version):
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for _ in range(n):
-        img, lab, _ = simulate.simulate(rng, size)
+        img, lab, _ = simulate.simulate(rng, size, version=version)
         xs.append(standardize(img)[None]); ys.append(lab[None].astype(np.float32))
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
@@ -91,6 +91,10 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--validate-every", type=int, default=200)
     ap.add_argument("--export-only", action="store_true")
+    ap.add_argument("--sim-version", type=int, default=2, help="simulator version (1: first stage of the bundled model)")
+    ap.add_argument("--init", help="start from this checkpoint (.pt) instead of random weights (fine-tuning)")
+    ap.add_argument("--stop-after", type=int, help="stop after this many steps (the schedule still spans --steps)")
+    ap.add_argument("--warmup", type=float, default=0.05, help="fraction of the steps spent raising the learning rate")
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
@@ -115,12 +119,17 @@ def main():
         line = f"{time.strftime('%H:%M:%S')} {msg}"
         print(line, flush=True); log.write(line + "\n"); log.flush()
 
-    vx, vy = validation_set(a.seed + 1000, 64, a.tile)
-    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile), batch_size=a.batch, num_workers=1, persistent_workers=True)
+    if a.init:
+        model.load_state_dict(torch.load(a.init)["model"])
+        meta["training"]["init"] = a.init
+    meta["training"]["simVersion"] = a.sim_version
+    vx, vy = validation_set(a.seed + 1000, 64, a.tile, a.sim_version)
+    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.sim_version), batch_size=a.batch, num_workers=1, persistent_workers=True)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=a.warmup)
     params = sum(p.numel() for p in model.parameters())
-    say(f"U-Net {params} parameters, {a.steps} steps of {a.batch} tiles {a.tile}x{a.tile}, seed {a.seed}")
+    say(f"U-Net {params} parameters, {a.steps} steps of {a.batch} tiles {a.tile}x{a.tile}, seed {a.seed}, simulator v{a.sim_version}"
+        + (f", from {a.init}" if a.init else ""))
     best, t0, running = -1.0, time.time(), 0.0
     for step, (x, y) in enumerate(loader, 1):
         loss = loss_fn(model(x), y)
@@ -139,7 +148,7 @@ def main():
                 meta["training"].update(metrics)
                 export(model, a.out, meta)
                 say(f"saved and exported (best so far)")
-        if step >= a.steps:
+        if step >= a.steps or (a.stop_after and step >= a.stop_after):
             break
     say(f"done: best validation IoU {best:.4f} in {(time.time() - t0) / 60:.1f} min")
 
