@@ -9,6 +9,6 @@ let path = "/dev/shm/antema-fuzz-tiff-\(getpid()).tif"
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size)) else { return 0 }
-    _ = try? TIFFFile.read(path: path)
+    _ = try? TIFFFile.read(path: path, maxPixels: 1 << 22)
     return 0
 }

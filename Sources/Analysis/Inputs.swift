@@ -48,8 +48,13 @@ public struct InputProblem: Error, Sendable, CustomStringConvertible {
 public struct InputLoader: Sendable {
     public static let extensions: Set<String> = ["dm3", "dm4", "png", "tif", "tiff"]
     public var fallbackPixelSizeNm: Double?
+    /// Larger images (width x height per frame) are refused before their pixels are decoded.
+    public var maxImagePixels: Int
 
-    public init(fallbackPixelSizeNm: Double?) { self.fallbackPixelSizeNm = fallbackPixelSizeNm }
+    public init(fallbackPixelSizeNm: Double?, maxImagePixels: Int = 100_000_000) {
+        self.fallbackPixelSizeNm = fallbackPixelSizeNm
+        self.maxImagePixels = maxImagePixels
+    }
 
     /// Expands folders; keeps explicit files whatever their extension (they fail clearly later).
     public static func expand(_ paths: [String]) -> [String] {
@@ -100,6 +105,10 @@ public struct InputLoader: Sendable {
                             continue
                         }
                     }
+                    guard image.width * image.height <= maxImagePixels else {
+                        out.append(fail("image '\(image.title)' is \(image.width) x \(image.height) pixels, more than the maximum of \(maxImagePixels) (--max-pixels)"))
+                        continue
+                    }
                     let all = try image.floatPixels()
                     let size = image.width * image.height
                     for z in 0..<image.frameCount {
@@ -117,9 +126,9 @@ public struct InputLoader: Sendable {
                 let raster: GrayRaster
                 var stated: PixelSizeNm? = nil
                 if (path as NSString).pathExtension.lowercased() == "png" {
-                    raster = try PNGFile.read(path: path)
+                    raster = try PNGFile.read(path: path, maxPixels: maxImagePixels)
                 } else {
-                    let t = try TIFFFile.read(path: path)
+                    let t = try TIFFFile.read(path: path, maxPixels: maxImagePixels)
                     raster = t.raster
                     stated = t.pixelSizeNm.map { PixelSizeNm(y: $0.y, x: $0.x) }
                 }

@@ -19,15 +19,19 @@ public struct ImageFileError: Error, CustomStringConvertible, Sendable {
 /// PNG through libpng's simplified API (no setjmp): colour images are converted to grey by
 /// libpng (sRGB luminance), alpha is composited away, 16-bit files keep 16 bits.
 public enum PNGFile {
-    public static func read(path: String) throws -> GrayRaster {
+    /// Images above `maxPixels` (width x height) are refused from the header, before any
+    /// allocation: a small compressed file can declare gigapixels.
+    public static let defaultMaxPixels = 100_000_000
+
+    public static func read(path: String, maxPixels: Int = defaultMaxPixels) throws -> GrayRaster {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw ImageFileError(path: path, message: "cannot read: \(error.localizedDescription)")
         }
-        return try decode([UInt8](data), path: path)
+        return try decode([UInt8](data), path: path, maxPixels: maxPixels)
     }
 
-    public static func decode(_ bytes: [UInt8], path: String = "<memory>") throws -> GrayRaster {
+    public static func decode(_ bytes: [UInt8], path: String = "<memory>", maxPixels: Int = defaultMaxPixels) throws -> GrayRaster {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         let ok = bytes.withUnsafeBytes { raw in
@@ -39,6 +43,9 @@ public enum PNGFile {
         let width = Int(image.width), height = Int(image.height)
         guard width > 0, height > 0, width <= 1 << 16, height <= 1 << 16 else {
             throw ImageFileError(path: path, message: "PNG size \(width) x \(height) is outside 1...65536")
+        }
+        guard width * height <= maxPixels else {
+            throw ImageFileError(path: path, message: "PNG of \(width) x \(height) pixels is larger than the maximum of \(maxPixels) pixels")
         }
         /// Finishes the read into samples of `T` (UInt8 for 8-bit, UInt16 for 16-bit files).
         func finish<T: FixedWidthInteger & UnsignedInteger>(_: T.Type, format: UInt32, depth: Int) throws -> GrayRaster {

@@ -19,7 +19,8 @@ public enum TIFFFile {
         public var pixelSizeNm: (y: Double, x: Double)?
     }
 
-    public static func read(path: String) throws -> Image {
+    /// Images above `maxPixels` (width x height) are refused from the header, before any allocation.
+    public static func read(path: String, maxPixels: Int = PNGFile.defaultMaxPixels) throws -> Image {
         guard let tif = tiffshim_open(path) else {
             throw ImageFileError(path: path, message: "not a readable TIFF: \(String(cString: tiffshim_last_error()))")
         }
@@ -30,6 +31,9 @@ public enum TIFFFile {
         }
         guard width > 0, height > 0, width <= 1 << 16, height <= 1 << 16 else {
             throw ImageFileError(path: path, message: "TIFF size \(width) x \(height) is outside 1...65536")
+        }
+        guard Int(width) * Int(height) <= maxPixels else {
+            throw ImageFileError(path: path, message: "TIFF of \(width) x \(height) pixels is larger than the maximum of \(maxPixels) pixels")
         }
         _ = tiffshim_get_u16(tif, bitsPerSample, &bits)
         _ = tiffshim_get_u16(tif, samplesPerPixel, &samples)

@@ -80,9 +80,13 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("no-pictures"), help: "Skip the per-image pictures (micrograph, overlay, particle map).")
     var noPictures = false
 
+    @Option(name: .customLong("max-pixels"), help: "Refuse images larger than this many pixels (width x height), before decoding them.")
+    var maxPixels = 100_000_000
+
     func validate() throws {
         if let p = pixelSizeNm, !(p > 0 && p.isFinite) { throw ValidationError("--pixel-size must be a positive number of nm") }
         guard minimumDiameterNm >= 0, minimumDiameterNm.isFinite else { throw ValidationError("--min-diameter must be zero or more nm") }
+        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
     }
 
     func run() throws {
@@ -99,7 +103,7 @@ struct Analyze: ParsableCommand {
         } catch {
             throw ValidationError("cannot create the output folder \(out): \(error.localizedDescription)")
         }
-        let loader = InputLoader(fallbackPixelSizeNm: pixelSizeNm)
+        let loader = InputLoader(fallbackPixelSizeNm: pixelSizeNm, maxImagePixels: maxPixels)
         var outcomes: [FrameOutcome] = []
         var taken = Set<String>()
         let paths = InputLoader.expand(inputs)

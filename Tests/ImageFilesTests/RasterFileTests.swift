@@ -62,3 +62,50 @@ import Testing
         #expect(throws: ImageFileError.self) { try PNGFile.decode([UInt8](bytes.prefix(bytes.count / 2))) }
     }
 }
+
+@Suite struct ImageBombs {
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = (c >> 1) ^ (0xEDB8_8320 & (0 &- (c & 1))) }
+        }
+        return ~c
+    }
+
+    static func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+
+    /// A PNG whose header declares `width` x `height` 8-bit grey pixels, with a few bytes of data.
+    static func bomb(width: UInt32, height: UInt32) -> [UInt8] {
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            return bigEndian(UInt32(data.count)) + body + bigEndian(crc32(body))
+        }
+        let ihdr = bigEndian(width) + bigEndian(height) + [8, 0, 0, 0, 0]
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr) + chunk("IDAT", [0x78, 0x9C, 0x03, 0x00]) + chunk("IEND", [])
+    }
+
+    @Test("a tiny PNG declaring 65536 x 65536 pixels is refused from its header, quickly and without allocating its pixels")
+    func pngBomb() {
+        let bytes = Self.bomb(width: 65536, height: 65536)
+        #expect(bytes.count < 100)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let e = #expect(throws: ImageFileError.self) { try PNGFile.decode(bytes, path: "bomb.png") }
+        #expect(e?.message.contains("65536 x 65536") == true && e?.message.contains("maximum") == true)
+        #expect(DispatchTime.now().uptimeNanoseconds - start < 1_000_000_000)
+    }
+
+    @Test("PNG and TIFF files above the configured maximum are refused naming the size; below it they are read")
+    func configurableMaximum() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bombs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let png = dir.appendingPathComponent("a.png").path, tif = dir.appendingPathComponent("a.tif").path
+        try PNGFile.write(gray8: [UInt8](repeating: 3, count: 40 * 30), width: 40, height: 30, to: png)
+        try TIFFFile.write(gray: [UInt16](repeating: 3, count: 40 * 30), width: 40, height: 30, bits: 8, pixelSizeNm: nil, to: tif)
+        #expect(throws: ImageFileError.self) { try PNGFile.read(path: png, maxPixels: 1199) }
+        #expect(throws: ImageFileError.self) { try TIFFFile.read(path: tif, maxPixels: 1199) }
+        #expect(try PNGFile.read(path: png, maxPixels: 1200).width == 40)
+        #expect(try TIFFFile.read(path: tif, maxPixels: 1200).raster.height == 30)
+    }
+}
