@@ -10,5 +10,7 @@ mkdir -p models
 $py training/train.py --out models/stage1 --seed 1 --sim-version 1 --steps 2600 --stop-after 1400
 # stage 2: simulator v2 (coarser carbon grain and detector blur), seed 2, 1000 steps from stage 1
 $py training/train.py --out models/antema-unet --seed 2 --sim-version 2 --init models/stage1.pt --steps 1000 --lr 1e-3 --warmup 0.02
-cp models/antema-unet.onnx models/antema-unet.json Sources/DefaultModel/Resources/
+cp models/antema-unet.onnx Sources/DefaultModel/Resources/
+# Sources/DefaultModel/Resources/antema-unet.json is kept by hand: the export's settings plus the
+# record of both stages and the evaluation figures (compare with models/antema-unet.json)
 echo "bundled model updated; evaluate it with training/make_testset.py and training/evaluate_testset.py"

@@ -102,7 +102,7 @@ def main():
     model = UNet()
     meta = {
         "name": "antema-unet", "version": "1.0",
-        "trainingPixelSizeNm": 0.2, "pixelSizeRangeNm": [0.02, 2.0],
+        "trainingPixelSizeNm": 0.2, "pixelSizeRangeNm": [0.1, 2.0],  # finer images are downsampled to 0.1 nm/px (see training/README.md)
         "normalization": "standardize", "output": "logit", "particleClass": 0, "brightParticles": False,
         "licence": "the antema project's licence; trained only on simulated micrographs (no third-party images)", "sizeMultiple": 8, "tileSizePx": 1024, "tileMarginPx": 64,
         "training": {"recipe": "training/train.py", "seed": a.seed, "steps": a.steps, "batch": a.batch, "tilePx": a.tile,
