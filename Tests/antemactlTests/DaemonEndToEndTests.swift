@@ -13,7 +13,10 @@ final class DaemonFixture: @unchecked Sendable {
     var process: Process?
     let logPath: String
 
-    init(idleMinutes: Double = 30, extra: String = "") throws {
+    /// `segmenter`: the classical one keeps these tests quick in debug builds; `arrivals` runs
+    /// the default, the bundled network. `extra` is appended (its `[analysis]` keys go in
+    /// `analysisExtra`, since a table may appear only once).
+    init(idleMinutes: Double = 30, segmenter: String = "classical", analysisExtra: String = "", extra: String = "") throws {
         dir = try AntemactlInspect.tempDir()
         root = dir.appendingPathComponent("export")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -30,6 +33,9 @@ final class DaemonFixture: @unchecked Sendable {
             database = "\(database)"
             [processing]
             shutdown_grace_seconds = 5
+            [analysis]
+            segmenter = "\(segmenter)"
+            \(analysisExtra)
             \(extra)
             """.write(to: config, atomically: true, encoding: .utf8)
     }
@@ -99,7 +105,7 @@ final class DaemonFixture: @unchecked Sendable {
 @Suite(.serialized) struct DaemonEndToEnd {
     @Test("files written in chunks, renamed into place and copied in are each analysed once; bad files are reported")
     func arrivals() throws {
-        let f = try DaemonFixture()
+        let f = try DaemonFixture(segmenter: "model")
         try f.start()
         let s = try f.sample("S1")
         Thread.sleep(forTimeInterval: 0.5)
@@ -124,6 +130,8 @@ final class DaemonFixture: @unchecked Sendable {
         #expect(rows.map { ($0[0] as NSString).lastPathComponent } == ["chunked.dm3", "copied.dm3", "corrupt.dm3", "renamed.dm3"])
         #expect(rows.map { $0[1] } == ["done", "done", "failed", "done"])
         #expect(rows[2][2].contains("not a DigitalMicrograph file"))
+        // the default segmenter: the bundled network, recorded with each analysis
+        #expect(try f.scalar("SELECT DISTINCT segmenter FROM analysis")?.hasPrefix("model antema-unet") == true)
         // exactly once: one analysis per done image, particles only of current analyses
         #expect(try f.scalar("SELECT COUNT(*) FROM analysis") == "3")
         #expect(try f.scalar("SELECT COUNT(*) FROM particle") == f.scalar("SELECT SUM(particle_count) FROM analysis"))
@@ -206,7 +214,7 @@ final class DaemonFixture: @unchecked Sendable {
     func hostileNames() throws {
         let reports = try AntemactlInspect.tempDir()
         defer { try? FileManager.default.removeItem(at: reports) }
-        let d = try DaemonFixture(extra: "[reports]\ndirectory = \"\(reports.path)/{sample}\"\n[analysis]\nsegmenter = \"classical\"")
+        let d = try DaemonFixture(extra: "[reports]\ndirectory = \"\(reports.path)/{sample}\"")
         try d.start()
         defer { d.stop() }
         let evil = "evil\u{1B}[2J\n..\u{1}sample"
@@ -237,7 +245,7 @@ final class DaemonFixture: @unchecked Sendable {
 
     @Test("a bad configuration stops antemad at once with a message naming the key")
     func badConfig() throws {
-        let f = try DaemonFixture(extra: "[analysis]\noverlap = \"merge\"")
+        let f = try DaemonFixture(analysisExtra: "overlap = \"merge\"")
         let p = Process()
         p.executableURL = DaemonFixture.antemad
         p.arguments = ["--config", f.config.path]
