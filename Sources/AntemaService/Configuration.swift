@@ -100,31 +100,56 @@ public struct Configuration: Sendable, Equatable {
 
 /// A configuration problem: the file, the key (`watch.mode`) and what is wrong.
 extension Configuration {
-    /// TOML allows non-ASCII characters only inside strings and comments. toml++ (under
-    /// TOMLKit) aborts the whole process on an assertion for some of them elsewhere, e.g. a table
-    /// header `[échantillon]` (found by fuzzing), so the text is checked first and such a
-    /// character is reported with its line and column.
+    /// toml++ (under TOMLKit) aborts the whole process on an assertion where a table or key name
+    /// starts with a character it does not expect (`[!x]`, `[échantillon]`, `{ !a = 1 }`; found by
+    /// fuzzing), and TOML allows non-ASCII characters only inside strings and comments. The text
+    /// is checked for both first; the error names the line and column.
     static func checkBareText(_ text: String, file: String) throws {
         enum State { case bare, comment, basic, literal, multiBasic, multiLiteral }
+        enum Bracket { case array, table }
         var state = State.bare
+        var brackets: [Bracket] = []
+        var keyExpected = false       // the next non-blank character starts a table or key name
+        var lineStart = true          // only blanks so far on this line (outside strings)
         let s = Array(text.unicodeScalars)
         let tripleQuote: [Unicode.Scalar] = ["\"", "\"", "\""], tripleApostrophe: [Unicode.Scalar] = ["'", "'", "'"]
         var i = 0, line = 1, column = 1
         func starts(_ q: [Unicode.Scalar]) -> Bool { i + q.count <= s.count && Array(s[i..<(i + q.count)]) == q }
+        func fail(_ why: String) -> ConfigurationError {
+            ConfigurationError(file: file, key: nil, message: "not valid TOML: \(why) at line \(line), column \(column)")
+        }
+        func isKeyStart(_ c: Unicode.Scalar) -> Bool {
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c == "-" || c == "\"" || c == "'"
+        }
         while i < s.count {
             let c = s[i]
             var advance = 1
             switch state {
             case .bare:
+                let blank = c == " " || c == "\t" || c == "\r"
+                if c.value > 0x7E {
+                    throw fail("character U+\(String(c.value, radix: 16, uppercase: true)) outside a string or comment (table and key names are ASCII; quote other text)")
+                }
+                if keyExpected && !blank && c != "\n" && c != "[" {
+                    guard isKeyStart(c) || (c == "}" && brackets.last == .table) else {
+                        throw fail("a table or key name cannot start with '\(c)' (letters, digits, '_', '-' or a quoted name)")
+                    }
+                    keyExpected = false
+                }
                 if c == "#" { state = .comment }
                 else if starts(tripleQuote) { state = .multiBasic; advance = 3 }
                 else if starts(tripleApostrophe) { state = .multiLiteral; advance = 3 }
                 else if c == "\"" { state = .basic }
                 else if c == "'" { state = .literal }
-                else if c.value > 0x7E {
-                    throw ConfigurationError(file: file, key: nil, message: "not valid TOML: character U+\(String(c.value, radix: 16, uppercase: true)) at line \(line), column \(column) is outside a string or comment (table and key names are ASCII; quote other text)")
-                }
-            case .comment: if c == "\n" { state = .bare }
+                else if c == "[" && lineStart && brackets.isEmpty { keyExpected = true }   // a table header: [name] or [[name]]
+                else if c == "[" { brackets.append(.array) }
+                else if c == "{" { brackets.append(.table); keyExpected = true }
+                else if c == "]" || c == "}" { if !brackets.isEmpty { brackets.removeLast() } }
+                else if c == "," && brackets.last == .table { keyExpected = true }
+                else if c == "." && brackets.isEmpty && !lineStart { /* dotted names in headers and keys */ }
+                if c == "\n" { lineStart = true; keyExpected = false; if brackets.last == .table { brackets.removeAll() } }
+                else if !blank && c != "[" { lineStart = false }
+            case .comment: if c == "\n" { state = .bare; lineStart = true }
             case .basic: if c == "\\" { advance = 2 } else if c == "\"" || c == "\n" { state = .bare }
             case .literal: if c == "'" || c == "\n" { state = .bare }
             case .multiBasic: if c == "\\" { advance = 2 } else if starts(tripleQuote) { state = .bare; advance = 3 }

@@ -75,13 +75,19 @@ import Watcher
         #expect(e?.key == "analysis.model" && e?.description.contains("/nonexistent/m.onnx") == true)
     }
 
-    @Test("non-ASCII text outside strings and comments is refused with its line and column, never reaching toml++'s assertion (fuzzer finding)")
+    @Test("non-ASCII text outside strings and comments, and table names starting with a stray character, are refused with line and column, never reaching toml++'s assertion (fuzzer findings)")
     func nonASCIIOutsideStrings() throws {
         // the fuzzer's input: '[' followed by invalid UTF-8 (decoded to U+FFFD) aborted the process
         let finding = Data(base64Encoded: "W/////////////////////////////////////////////////////93W3RtYXhfaW1hZ2VfcGl4ZWxzY2hdCnJvb3RzID0gWyIvYSJdCg==")!
         for text in [String(decoding: finding, as: UTF8.self), "[échantillon]\n", "[watch]\nrôots = [\"/a\"]\n"] {
             let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
             #expect(e?.message.contains("outside a string or comment") == true && e?.message.contains("line") == true)
+        }
+        // the second finding: a table header starting with an ASCII character toml++ does not expect
+        let second = Data(base64Encoded: "WyEiAGxbd2F0Y3IKb2RoIG89ICJkZWJ1ZyIK")!
+        for text in [String(decoding: second, as: UTF8.self), "[!watch]\n", "[[ !a]]\n", "[watch]\nroots = [\"/a\"]\n[ %log]\n"] {
+            let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
+            #expect(e?.message.contains("cannot start with") == true, "\(text)")
         }
         // non-ASCII inside strings and comments is fine
         let c = try Configuration.parse("# données du microscope\n[watch]\nroots = [\"/données/échantillons\", '/srv/µscope']\n", file: "c.toml")
