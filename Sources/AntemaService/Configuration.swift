@@ -2,6 +2,7 @@ import Analysis
 import Foundation
 import Pipeline
 import TOMLKit
+import Watcher
 
 /// antemad's configuration: nested values with documented defaults (`config.example.toml` lists
 /// every setting). Loaded from TOML; every problem names the key and why.
@@ -130,9 +131,10 @@ extension Configuration {
                 if c.value > 0x7E {
                     throw fail("character U+\(String(c.value, radix: 16, uppercase: true)) outside a string or comment (table and key names are ASCII; quote other text)")
                 }
-                if keyExpected && !blank && c != "\n" && c != "[" {
+                if keyExpected && c != " " && c != "\t" && c != "[" {
+                    guard c != "\n" && c != "\r" else { throw fail("a table or key name is missing") }
                     guard isKeyStart(c) || (c == "}" && brackets.last == .table) else {
-                        throw fail("a table or key name cannot start with '\(c)' (letters, digits, '_', '-' or a quoted name)")
+                        throw fail("a table or key name cannot start with '\(FileSystem.printable(String(c)))' (letters, digits, '_', '-' or a quoted name)")
                     }
                     keyExpected = false
                 }
@@ -160,6 +162,7 @@ extension Configuration {
             }
             i += advance
         }
+        if keyExpected && state == .bare { throw fail("a table or key name is missing") }
     }
 }
 

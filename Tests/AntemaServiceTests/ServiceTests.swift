@@ -89,6 +89,12 @@ import Watcher
             let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
             #expect(e?.message.contains("cannot start with") == true, "\(text)")
         }
+        // the third: a header bracket with no name before the line ends
+        let third = "[\niaswt]{egmem\"tax_imageirker_fi"
+        for text in [third, "[\n", "[", "[ \t\r\n", "x = {\n"] {
+            let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
+            #expect(e?.message.contains("missing") == true || e?.message.contains("cannot start") == true, "\(text)")
+        }
         // non-ASCII inside strings and comments is fine
         let c = try Configuration.parse("# données du microscope\n[watch]\nroots = [\"/données/échantillons\", '/srv/µscope']\n", file: "c.toml")
         #expect(c.watch.roots == ["/données/échantillons", "/srv/µscope"])
