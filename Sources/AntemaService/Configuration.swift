@@ -111,6 +111,7 @@ extension Configuration {
         var state = State.bare
         var brackets: [Bracket] = []
         var keyExpected = false       // the next non-blank character starts a table or key name
+        var headerBrackets = 0        // "[" seen at the start of the current header
         var lineStart = true          // only blanks so far on this line (outside strings)
         let s = Array(text.unicodeScalars)
         let tripleQuote: [Unicode.Scalar] = ["\"", "\"", "\""], tripleApostrophe: [Unicode.Scalar] = ["'", "'", "'"]
@@ -131,7 +132,11 @@ extension Configuration {
                 if c.value > 0x7E {
                     throw fail("character U+\(String(c.value, radix: 16, uppercase: true)) outside a string or comment (table and key names are ASCII; quote other text)")
                 }
-                if keyExpected && c != " " && c != "\t" && c != "[" {
+                if keyExpected && c == "[" {
+                    // a header opens with "[" or "[[" and nothing more
+                    headerBrackets += 1
+                    if headerBrackets > 2 || s[i - 1] != "[" { throw fail("a table or key name cannot start with '['") }
+                } else if keyExpected && c != " " && c != "\t" {
                     guard c != "\n" && c != "\r" else { throw fail("a table or key name is missing") }
                     guard isKeyStart(c) || (c == "}" && brackets.last == .table) else {
                         throw fail("a table or key name cannot start with '\(FileSystem.printable(String(c)))' (letters, digits, '_', '-' or a quoted name)")
@@ -143,7 +148,7 @@ extension Configuration {
                 else if starts(tripleApostrophe) { state = .multiLiteral; advance = 3 }
                 else if c == "\"" { state = .basic }
                 else if c == "'" { state = .literal }
-                else if c == "[" && lineStart && brackets.isEmpty { keyExpected = true }   // a table header: [name] or [[name]]
+                else if c == "[" && lineStart && brackets.isEmpty && !keyExpected { keyExpected = true; headerBrackets = 1 }   // a table header: [name] or [[name]]
                 else if c == "[" { brackets.append(.array) }
                 else if c == "{" { brackets.append(.table); keyExpected = true }
                 else if c == "]" || c == "}" { if !brackets.isEmpty { brackets.removeLast() } }

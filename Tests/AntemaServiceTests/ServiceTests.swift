@@ -91,7 +91,8 @@ import Watcher
         }
         // the third: a header bracket with no name before the line ends
         let third = "[\niaswt]{egmem\"tax_imageirker_fi"
-        for text in [third, "[\n", "[", "[ \t\r\n", "x = {\n"] {
+        // and the fourth: a header with more than two opening brackets
+        for text in [third, "[\n", "[", "[ \t\r\n", "x = {\n", "[[[analysis]\n", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[analysis]\nx = 1\n", "[ [a]\n"] {
             let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
             #expect(e?.message.contains("missing") == true || e?.message.contains("cannot start") == true, "\(text)")
         }
