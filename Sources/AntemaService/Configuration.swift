@@ -112,6 +112,7 @@ extension Configuration {
         var brackets: [Bracket] = []
         var keyExpected = false       // the next non-blank character starts a table or key name
         var headerBrackets = 0        // "[" seen at the start of the current header
+        var valueExpected: Unicode.Scalar? = nil   // after "=", or "[" / "," in an array: what came before
         var lineStart = true          // only blanks so far on this line (outside strings)
         let s = Array(text.unicodeScalars)
         let tripleQuote: [Unicode.Scalar] = ["\"", "\"", "\""], tripleApostrophe: [Unicode.Scalar] = ["'", "'", "'"]
@@ -132,6 +133,15 @@ extension Configuration {
                 if c.value > 0x7E {
                     throw fail("character U+\(String(c.value, radix: 16, uppercase: true)) outside a string or comment (table and key names are ASCII; quote other text)")
                 }
+                let spaceInArray = valueExpected != "=" && (c == "\n" || c == "\r" || c == "#")   // arrays may span lines
+                if let after = valueExpected, c != " " && c != "\t" && !spaceInArray {
+                    // toml++ asserts when a value starts with a value terminator ('r = [ [}', a fuzzer finding)
+                    let closesArray = c == "]" && after != "="
+                    if !closesArray && (c == "}" || c == "]" || c == "," || c == "\n" || c == "\r" || c == "#") {
+                        throw fail("a value is missing before '\(FileSystem.printable(String(c)))'")
+                    }
+                    valueExpected = nil
+                }
                 if keyExpected && c == "[" {
                     // a header opens with "[" or "[[" and nothing more
                     headerBrackets += 1
@@ -149,7 +159,9 @@ extension Configuration {
                 else if c == "\"" { state = .basic }
                 else if c == "'" { state = .literal }
                 else if c == "[" && lineStart && brackets.isEmpty && !keyExpected { keyExpected = true; headerBrackets = 1 }   // a table header: [name] or [[name]]
-                else if c == "[" { brackets.append(.array) }
+                else if c == "[" { brackets.append(.array); valueExpected = "[" }
+                else if c == "=" && !keyExpected { valueExpected = "=" }
+                else if c == "," && brackets.last == .array { valueExpected = "," }
                 else if c == "{" { brackets.append(.table); keyExpected = true }
                 else if c == "]" || c == "}" { if !brackets.isEmpty { brackets.removeLast() } }
                 else if c == "," && brackets.last == .table { keyExpected = true }

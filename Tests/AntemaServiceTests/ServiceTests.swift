@@ -96,6 +96,13 @@ import Watcher
             let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
             #expect(e?.message.contains("missing") == true || e?.message.contains("cannot start") == true, "\(text)")
         }
+        // the fifth: a value that starts with a value terminator
+        for text in ["#[h]\nr=[ [}\"/", "a = }\n", "a = [1, }]\n", "a = [,]\n", "a =\n"] {
+            let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
+            #expect(e?.message.contains("value is missing") == true, "\(text)")
+        }
+        // arrays still parse: empty, trailing comma, nested, spread over lines
+        #expect(try Configuration.parse("[watch]\nroots = [\n  \"/a\", # first\n  \"/b\",\n]\npatterns = [\"*.dm3\",]\n", file: "c.toml").watch.roots == ["/a", "/b"])
         // non-ASCII inside strings and comments is fine
         let c = try Configuration.parse("# données du microscope\n[watch]\nroots = [\"/données/échantillons\", '/srv/µscope']\n", file: "c.toml")
         #expect(c.watch.roots == ["/données/échantillons", "/srv/µscope"])
