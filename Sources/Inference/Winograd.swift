@@ -186,6 +186,9 @@ enum Winograd {
     @inline(never) static func inputTransform8(_ x: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, stage: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
                                 ty0: Int, rows: Int, tilesX: Int, padTop: Int, padLeft: Int) {
         let sw = tilesX * 4 + 2
+        // the 6 x 6 intermediate of one tile, reused for every tile and channel group
+        let t = UnsafeMutablePointer<V8>.allocate(capacity: 36)
+        defer { t.deallocate() }
         for r in 0..<rows {
             let iy0 = (ty0 + r) * 4 - padTop
             // stage[i][sx][ci] = x[ci][iy0 + i][sx - padLeft] (0 outside)
@@ -209,9 +212,7 @@ enum Winograd {
                     @inline(__always) func d(_ i: Int, _ j: Int) -> V8 {
                         UnsafeRawPointer(stage + (i * sw + tx * 4 + j) * c + ci).loadUnaligned(as: V8.self)
                     }
-                    var t = [V8](repeating: V8(), count: 36)
-                    t.withUnsafeMutableBufferPointer { tb in
-                        let t = tb.baseAddress!
+                    do {
                         for j in 0..<6 {
                             let d0 = d(0, j), d1 = d(1, j), d2 = d(2, j), d3 = d(3, j), d4 = d(4, j), d5 = d(5, j)
                             t[j] = 4 * d0 - 5 * d2 + d4

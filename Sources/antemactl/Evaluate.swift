@@ -62,10 +62,11 @@ struct Evaluate: ParsableCommand {
             guard let lp = labelPath(stem: stem) else {
                 printError("skipped \(path): no label \(stem).png or .tif in \(labels)"); failures += 1; continue
             }
-            guard case .success(let frame)? = loader.load(path).first else {
-                let why: String
-                if case .failure(let p)? = loader.load(path).first { why = p.message } else { why = "no image" }
-                printError("error: \(path): \(why)"); failures += 1; continue
+            let frame: InputFrame
+            switch loader.load(path).first {
+            case .success(let f)?: frame = f
+            case .failure(let p)?: printError("error: \(path): \(p.message)"); failures += 1; continue
+            case nil: printError("error: \(path): no image"); failures += 1; continue
             }
             guard case .success(let labelFrame)? = labelLoader.load(lp).first,
                   labelFrame.image.width == frame.image.width, labelFrame.image.height == frame.image.height else {
