@@ -108,16 +108,36 @@ public struct Canvas: Sendable {
 
     public static func textWidth(_ s: String, scale: Int = 2) -> Int { s.count * 6 * scale - scale }
 
+    /// Writes the picture as PNG, fast (see `PNGFile.Compression`): greyscale when every pixel is
+    /// grey (the micrograph with its scale bar: a third of the data to compress), RGB otherwise.
     public func png(to path: String) throws {
-        var bytes = [UInt8](repeating: 0, count: width * height * 3)
-        for (i, p) in pixels.enumerated() { bytes[3 * i] = p.r; bytes[3 * i + 1] = p.g; bytes[3 * i + 2] = p.b }
-        try PNGFile.write(rgb8: bytes, width: width, height: height, to: path)
+        if let gray = grayBytes() {
+            try PNGFile.write(gray8: gray, width: width, height: height, to: path, compression: .fast)
+        } else {
+            try PNGFile.write(rgb8: rgbBytes(), width: width, height: height, to: path, compression: .fast)
+        }
     }
 
+    /// The picture encoded as PNG in memory (for workbooks), as `png(to:)` writes it.
     public func pngData() throws -> [UInt8] {
+        if let gray = grayBytes() { return try PNGFile.encode(gray8: gray, width: width, height: height, compression: .fast) }
+        return try PNGFile.encode(rgb8: rgbBytes(), width: width, height: height, compression: .fast)
+    }
+
+    func rgbBytes() -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: width * height * 3)
         for (i, p) in pixels.enumerated() { bytes[3 * i] = p.r; bytes[3 * i + 1] = p.g; bytes[3 * i + 2] = p.b }
-        return try PNGFile.encode(rgb8: bytes, width: width, height: height)
+        return bytes
+    }
+
+    /// The grey levels if every pixel is grey, else nil.
+    func grayBytes() -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: width * height)
+        for (i, p) in pixels.enumerated() {
+            guard p.r == p.g, p.g == p.b else { return nil }
+            bytes[i] = p.r
+        }
+        return bytes
     }
 }
 

@@ -29,6 +29,38 @@ import Testing
         #expect(r.pixels == pixels.map(Float.init))
     }
 
+    @Test("fast and small PNG compression decode to the same pixels; RGB reads back as its sRGB luminance",
+          arguments: [PNGFile.Compression.fast, .small])
+    func pngCompressionLevelsAgree(compression: PNGFile.Compression) throws {
+        // noise, a gradient and flat runs: each filter and match path of the encoder
+        var state: UInt32 = 12345
+        let gray: [UInt8] = (0..<(300 * 200)).map { i in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return i % 300 < 100 ? UInt8(state >> 24) : i % 300 < 200 ? UInt8(i % 300) : 77
+        }
+        let encoded = try PNGFile.encode(gray8: gray, width: 300, height: 200, compression: compression)
+        #expect(try PNGFile.decode(encoded).pixels == gray.map(Float.init))
+        // grey written as RGB: libpng's luminance of (v, v, v) is v
+        let rgb = gray.flatMap { [$0, $0, $0] }
+        let encodedRGB = try PNGFile.encode(rgb8: rgb, width: 300, height: 200, compression: compression)
+        #expect(encodedRGB[25] == 2, "colour type RGB")
+        #expect(try PNGFile.decode(encodedRGB).pixels == gray.map(Float.init))
+    }
+
+    @Test("a PNG that compresses badly (random bytes) still fits the encoder's single buffer")
+    func incompressiblePNG() throws {
+        var state: UInt64 = 99
+        let rgb: [UInt8] = (0..<(257 * 129 * 3)).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        for compression in [PNGFile.Compression.fast, .small] {
+            let encoded = try PNGFile.encode(rgb8: rgb, width: 257, height: 129, compression: compression)
+            #expect(encoded.count > rgb.count, "random bytes do not compress")
+            #expect(try PNGFile.decode(encoded).width == 257)
+        }
+    }
+
     @Test("8- and 16-bit TIFFs read back with their ImageJ calibration in nm", arguments: [8, 16])
     func tiffRoundTrip(bits: Int) throws {
         let path = Self.temp("a.tif")

@@ -162,6 +162,10 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try SampleReport.writeImagePictures(stem: "a/b", image: gray, segmentation: mask, result: result, pixelSizeNm: 0.1, to: dir)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["a_b_micrograph.png", "a_b_particles.png", "a_b_segmentation.png"])
+        // PNG colour type (byte 25): the micrograph is grey (a third of the data), the maps are RGB
+        let colourType = { (name: String) in try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))[25] }
+        #expect(try colourType("a_b_micrograph.png") == 0)
+        #expect(try colourType("a_b_particles.png") == 2 && colourType("a_b_segmentation.png") == 2)
         let tiny = GrayImage(width: 3, height: 2, pixels: [1, 2, 3, 4, 5, 6])
         try SampleReport.writeImagePictures(stem: "tiny", image: tiny, segmentation: BinaryImage(width: 3, height: 2),
                                             result: ParticleAnalysis.analyze(BinaryImage(width: 3, height: 2), pixelSize: .init(y: 1, x: 1)), pixelSizeNm: 1, to: dir)
