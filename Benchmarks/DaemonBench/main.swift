@@ -9,7 +9,10 @@ import Pipeline
 import Glibc
 #endif
 
+// DaemonBench [images=10] [model|classical]
 let count = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 10 : 10
+let segmenter = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : "model"
+guard ["model", "classical"].contains(segmenter) else { print("usage: DaemonBench [images] [model|classical]"); exit(2) }
 let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("antema-daemonbench-\(getpid())")
 let root = dir.appendingPathComponent("export"), sample = root.appendingPathComponent("bench")
@@ -22,6 +25,8 @@ try """
     roots = ["\(root.path)"]
     [store]
     database = "\(database)"
+    [analysis]
+    segmenter = "\(segmenter)"
     """.write(to: config, atomically: true, encoding: .utf8)
 
 let daemon = Process()
@@ -64,7 +69,7 @@ for k in 0..<count {
 }
 func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
 let overheads = zip(latencies, analyses).map { $0 - $1 }
-print(String(format: "%d micrographs 1024 x 1024 renamed into a watched folder one at a time:", count))
+print("\(count) micrographs 1024 x 1024 renamed into a watched folder one at a time (\(segmenter) segmenter):")
 print(String(format: "  file complete -> particles queryable: median %.2f s (max %.2f s)", median(latencies), latencies.max()!))
 print(String(format: "  of which analysis (read, segment, measure, store): median %.2f s", median(analyses)))
 print(String(format: "  overhead (stability wait, hashing, queue, commit): median %.2f s, max %.2f s (goal at most 2 s)", median(overheads), overheads.max()!))
