@@ -222,6 +222,44 @@ import Watcher
         #expect(why.contains("changed since it was queued"))
     }
 
+    @Test("a file deleted or truncated between its event and its analysis fails with the reason, is recorded, and the next image is analysed")
+    func vanishedAndTruncated() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try AntemaStore.inMemory()
+        let ingest = Ingest(rules: SessionRules(roots: [dir], depth: 1), markerFiles: [], reopenClosed: true, store: store)
+        for (k, name) in ["gone", "cut", "fine"].enumerated() {
+            try Self.micrograph(dir + "/S1/\(name).dm3", seed: UInt64(10 + k))
+            _ = try ingest.ingest(path: dir + "/S1/\(name).dm3", observation: FileSystem.observe(dir + "/S1/\(name).dm3")!)
+        }
+        try FileManager.default.removeItem(atPath: dir + "/S1/gone.dm3")
+        let cut = try Data(contentsOf: URL(fileURLWithPath: dir + "/S1/cut.dm3"))
+        try cut.prefix(cut.count / 3).write(to: URL(fileURLWithPath: dir + "/S1/cut.dm3"))
+        var config = Configuration()
+        config.watch.roots = [dir]
+        let processor = Processor(store: store, configuration: config, softwareVersion: "test", segmenter: .classical())
+        var outcomes: [String: Processor.Outcome] = [:]
+        while let image = try store.claimNextQueued() { outcomes[(image.path as NSString).lastPathComponent] = try processor.process(image) }
+        guard case .failed(let gone) = outcomes["gone.dm3"], case .failed(let truncated) = outcomes["cut.dm3"] else {
+            Issue.record("a vanished or truncated file was analysed: \(outcomes)"); return
+        }
+        #expect(gone.contains("gone or unreadable"))
+        #expect(truncated.contains("changed since it was queued"))
+        #expect(outcomes["fine.dm3"] == .analysed(particles: 2))
+        let recorded = try store.writer.read { db in
+            try String.fetchAll(db, sql: "SELECT path || ' ' || state || ' ' || coalesce(error, '') FROM image ORDER BY path").map { String($0.split(separator: "/").last!) }
+        }
+        #expect(recorded.count == 3)
+        #expect(recorded[0].hasPrefix("cut.dm3 failed") && recorded[0].contains("changed since it was queued"))
+        #expect(recorded[1] == "fine.dm3 done ")
+        #expect(recorded[2].hasPrefix("gone.dm3 failed") && recorded[2].contains("gone or unreadable"))
+        // the truncated file's new content, when its event comes, is recorded as not analysable, naming where the data runs out
+        guard case .recordedProblem(let why) = try ingest.ingest(path: dir + "/S1/cut.dm3", observation: FileSystem.observe(dir + "/S1/cut.dm3")!) else {
+            Issue.record("the truncated file was accepted"); return
+        }
+        #expect(why.contains("bytes left") && why.contains("at byte"), "\(why)")
+    }
+
     @Test("SHA-256 of known inputs")
     func sha() {
         #expect(sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
