@@ -112,6 +112,10 @@ public struct WatchService: Service {
                     let w = FileSystem.unnamableWarning(dir: d, name: FileSystem.printable(n))
                     if watchWarnings.shouldLog(w) != nil { logger.warning("\(w)"); try? store.logEvent(level: "warning", message: w) }
                 }
+                for (path, reason) in tree.unreadable {
+                    let w = FileSystem.unreadableWarning(path: path, reason: reason)
+                    if watchWarnings.shouldLog(w) != nil { logger.warning("\(w)"); try? store.logEvent(level: "warning", message: w) }
+                }
             }
         }
         // Reconciliation: files that arrived while the daemon was down.

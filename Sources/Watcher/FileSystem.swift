@@ -57,15 +57,22 @@ public enum FileSystem {
     /// Every regular file below `root` (recursively, not following links into loops) whose name
     /// matches the patterns, and every folder. `unnamable`: entries whose names are not valid
     /// UTF-8 (they cannot be opened by name from Swift; shown with U+FFFD where bytes were bad).
-    public static func scan(_ root: String, patterns: [String]) -> (files: [String], folders: [String], unnamable: [String]) {
+    /// `unreadable`: folders that could not be listed, with the reason (permission denied).
+    public static func scan(_ root: String, patterns: [String])
+        -> (files: [String], folders: [String], unnamable: [String], unreadable: [(path: String, reason: String)]) {
         var files: [String] = [], folders: [String] = [root], unnamable: [String] = []
+        var unreadable: [(path: String, reason: String)] = []
         var stack = [root]
         var seen = Set<UInt64>()
         while let dir = stack.popLast() {
             var st = stat()
             guard stat(dir, &st) == 0 else { continue }
             guard seen.insert(UInt64(st.st_ino)).inserted else { continue }
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+                // the reason, from the system call itself (Foundation's error text is long)
+                if let d = opendir(dir) { closedir(d) } else { unreadable.append((dir, String(cString: strerror(errno)))) }
+                continue
+            }
             for name in names.sorted() {
                 let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
                 if name.contains("\u{FFFD}") && !FileManager.default.fileExists(atPath: path) {
@@ -80,7 +87,12 @@ public enum FileSystem {
                 }
             }
         }
-        return (files, folders, unnamable)
+        return (files, folders, unnamable, unreadable)
+    }
+
+    /// What is logged (and recorded) for a folder that cannot be listed.
+    public static func unreadableWarning(path: String, reason: String) -> String {
+        "\(printable(path)): cannot read the folder (\(reason)); its micrographs are not analysed until it can be read"
     }
 
     /// What is logged (and recorded) for a name that is not valid UTF-8.

@@ -33,7 +33,8 @@ public final class InotifySource: Sendable {
 
     public func stop() { stopRequested.store(true, ordering: .sequentiallyConsistent) }
 
-    static let fileMask = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE) | UInt32(IN_MODIFY)
+    /// `IN_ATTRIB`: a file or folder made readable (chmod) is picked up then.
+    static let fileMask = UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE) | UInt32(IN_MODIFY) | UInt32(IN_ATTRIB)
     static let selfMask = UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF)
 
     func run(_ out: AsyncStream<WatchEvent>.Continuation) {
@@ -45,12 +46,15 @@ public final class InotifySource: Sendable {
         defer { close(fd) }
         var paths: [Int32: String] = [:]
         var missing = Set<String>()
+        /// Roots that exist but could not be read: no parent is watched to report a chmod, so they are retried.
+        var unreadableRoots = Set<String>()
         var limitReported = false
 
         /// Watches `dir` and every folder below it; returns false when the watch limit is hit.
         func watchTree(_ dir: String, announceFiles: Bool) -> Bool {
             let tree = FileSystem.scan(dir, patterns: ["*"])
-            for folder in tree.folders {
+            for (path, reason) in tree.unreadable { out.yield(.warning(FileSystem.unreadableWarning(path: path, reason: reason))) }
+            for folder in tree.folders where !tree.unreadable.contains(where: { $0.path == folder }) {
                 let wd = inotify_add_watch(fd, folder, InotifySource.fileMask | InotifySource.selfMask | UInt32(IN_ONLYDIR))
                 if wd < 0 {
                     if errno == ENOSPC {
@@ -73,6 +77,7 @@ public final class InotifySource: Sendable {
         for root in roots {
             if FileSystem.isDirectory(root) {
                 if !watchTree(root, announceFiles: false) { return }
+                if !paths.values.contains(root) { unreadableRoots.insert(root) }
             } else {
                 missing.insert(root)
                 out.yield(.warning("watch root \(root) does not exist (yet); watching for it"))
@@ -83,12 +88,20 @@ public final class InotifySource: Sendable {
         while !stopRequested.load(ordering: .sequentiallyConsistent) {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&pfd, 1, 250)
-            if !missing.isEmpty && Date().timeIntervalSince(lastMissingCheck) > 1 {
+            if !(missing.isEmpty && unreadableRoots.isEmpty) && Date().timeIntervalSince(lastMissingCheck) > 1 {
                 lastMissingCheck = Date()
                 for root in missing where FileSystem.isDirectory(root) {
                     missing.remove(root)
                     if !watchTree(root, announceFiles: false) { return }
+                    if !paths.values.contains(root) { unreadableRoots.insert(root); continue }
                     out.yield(.rescan(reason: "watch root \(root) is back"))
+                }
+                for root in unreadableRoots {
+                    guard let d = opendir(root) else { continue }
+                    closedir(d)
+                    unreadableRoots.remove(root)
+                    if !watchTree(root, announceFiles: false) { return }
+                    out.yield(.rescan(reason: "watch root \(root) can be read now"))
                 }
             }
             guard ready > 0 else { continue }
@@ -127,6 +140,9 @@ public final class InotifySource: Sendable {
                 }
                 if mask & UInt32(IN_ISDIR) != 0 {
                     if mask & (UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)) != 0 {
+                        if !watchTree(path, announceFiles: true) { return }
+                    } else if mask & UInt32(IN_ATTRIB) != 0, !paths.values.contains(path) {
+                        // a folder not watched yet (it could not be read) whose permissions changed
                         if !watchTree(path, announceFiles: true) { return }
                     }
                     continue
@@ -172,6 +188,9 @@ public final class PollingSource: Sendable {
                     for bad in tree.unnamable {
                         continuation.yield(.warning(FileSystem.unnamableWarning(dir: (bad as NSString).deletingLastPathComponent,
                                                                                  name: FileSystem.printable((bad as NSString).lastPathComponent))))
+                    }
+                    for (path, reason) in tree.unreadable {
+                        continuation.yield(.warning(FileSystem.unreadableWarning(path: path, reason: reason)))
                     }
                 }
                 var waited = 0.0

@@ -40,12 +40,25 @@ final class DaemonFixture: @unchecked Sendable {
             """.write(to: config, atomically: true, encoding: .utf8)
     }
 
+    static let setpriv = "/usr/bin/setpriv"
+    /// Whether `start(asNobody: true)` can work: root, with setpriv and a `nobody` user.
+    static var canRunAsNobody: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: setpriv) && getpwnam("nobody") != nil }
+
     static var antemad: URL { AntemactlInspect.binary.deletingLastPathComponent().appendingPathComponent("antemad") }
 
-    func start() throws {
+    /// `asNobody`: run as the unprivileged user `nobody` (root bypasses file permissions), through
+    /// util-linux's `setpriv`; the fixture's folder is handed to that user first.
+    func start(asNobody: Bool = false) throws {
         let p = Process()
-        p.executableURL = Self.antemad
-        p.arguments = ["--config", config.path]
+        if asNobody {
+            let chown = try Process.run(URL(fileURLWithPath: "/bin/chown"), arguments: ["-R", "nobody:nogroup", dir.path])
+            chown.waitUntilExit()
+            p.executableURL = URL(fileURLWithPath: Self.setpriv)
+            p.arguments = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", Self.antemad.path, "--config", config.path]
+        } else {
+            p.executableURL = Self.antemad
+            p.arguments = ["--config", config.path]
+        }
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
@@ -241,6 +254,27 @@ final class DaemonFixture: @unchecked Sendable {
         let written = try FileManager.default.contentsOfDirectory(atPath: reports.path)
         #expect(written.count == 1 && !written[0].contains("/") && !written[0].unicodeScalars.contains { $0.value < 0x20 })
         #expect(!FileManager.default.fileExists(atPath: reports.deletingLastPathComponent().appendingPathComponent("sample").path))
+    }
+
+    @Test("a folder without read permission is reported in the log and the events, the others go on, and its micrographs are analysed once it can be read",
+          .enabled(if: DaemonFixture.canRunAsNobody, "needs root, setpriv and the user nobody (antemad runs as nobody: root bypasses permissions); skipping"))
+    func unreadableFolder() throws {
+        let reports = FileManager.default.temporaryDirectory.appendingPathComponent("antema-unreadable-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: reports) }
+        let d = try DaemonFixture(extra: "[reports]\ndirectory = \"\(reports.path)/{sample}\"")
+        let open = try d.sample("open"), closed = try d.sample("closed")
+        for k in 0..<2 { try FileManager.default.moveItem(at: try d.micrograph("c\(k)", seed: 20 + k), to: closed.appendingPathComponent("c\(k).dm3")) }
+        chmod(closed.path, 0o000)
+        defer { chmod(closed.path, 0o755) }
+        try d.start(asNobody: true)
+        defer { d.stop() }
+        try FileManager.default.moveItem(at: try d.micrograph("o", seed: 30), to: open.appendingPathComponent("o.dm3"))
+        #expect(d.wait(seconds: 30) { (try? d.scalar("SELECT count(*) FROM image WHERE state = 'done'")) == "1" })
+        #expect(d.wait(seconds: 10) { (try? d.scalar("SELECT count(*) FROM daemon_event WHERE message LIKE '%cannot read the folder (Permission denied)%'")) ?? "0" != "0" })
+        #expect(d.log.contains("\(closed.path): cannot read the folder (Permission denied)"))
+        // readable again: the change of mode is noticed (IN_ATTRIB) and its two micrographs analysed
+        chmod(closed.path, 0o755)
+        #expect(d.wait(seconds: 30) { (try? d.scalar("SELECT count(*) FROM image WHERE state = 'done'")) == "3" })
     }
 
     @Test("a bad configuration stops antemad at once with a message naming the key")
