@@ -127,6 +127,11 @@ extension Configuration {
         while i < s.count {
             let c = s[i]
             var advance = 1
+            // TOML allows no control character but tab and line ends, in strings and comments neither
+            // (toml++ asserted on a date-time followed by a form feed: '-=0080-02-24 0\u{C}', a fuzzer finding)
+            if (c.value < 0x20 && c != "\t" && c != "\n" && c != "\r") || c.value == 0x7F {
+                throw fail("control character U+\(String(c.value, radix: 16, uppercase: true).leftPadded(4)) (TOML allows only tab and line ends)")
+            }
             switch state {
             case .bare:
                 let blank = c == " " || c == "\t" || c == "\r"
@@ -139,6 +144,11 @@ extension Configuration {
                     let closesArray = c == "]" && after != "="
                     if !closesArray && (c == "}" || c == "]" || c == "," || c == "\n" || c == "\r" || c == "#") {
                         throw fail("a value is missing before '\(FileSystem.printable(String(c)))'")
+                    }
+                    // no setting is a date or a time, and toml++'s date-time parsing asserted on
+                    // broken ones ('-=0080-02-24 0', a fuzzer finding): refused before it sees them
+                    if i + 4 < s.count, s[i..<(i + 4)].allSatisfy({ $0 >= "0" && $0 <= "9" }), s[i + 4] == "-" {
+                        throw fail("a date: no setting takes a date or a time (quote it to make it text)")
                     }
                     valueExpected = nil
                 }
@@ -153,6 +163,7 @@ extension Configuration {
                     }
                     keyExpected = false
                 }
+                if c == ":" && !keyExpected { throw fail("':' outside a string: no setting takes a time (quote it to make it text)") }
                 if c == "#" { state = .comment }
                 else if starts(tripleQuote) { state = .multiBasic; advance = 3 }
                 else if starts(tripleApostrophe) { state = .multiLiteral; advance = 3 }
@@ -327,4 +338,8 @@ extension Configuration {
             return b
         }
     }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

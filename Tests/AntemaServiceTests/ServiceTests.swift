@@ -101,6 +101,21 @@ import Watcher
             let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
             #expect(e?.message.contains("value is missing") == true, "\(text)")
         }
+        // the sixth: a date-time followed by a form feed and NULs; no control character but tab and line ends anywhere
+        let sixth = String(decoding: Data(base64Encoded: "LT0wMDgwLTAyLTI0IDAMAAAAAAAAAD0=")!, as: UTF8.self)
+        for text in [sixth, "a = 1\u{0}\n", "# comment \u{7F}\n", "a = \"x\u{1B}[2J\"\n", "a = '''\n\u{8}'''\n"] {
+            let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
+            // (the finding itself stops at its date, before the form feed)
+            #expect((e?.message.contains("control character U+") == true || (text == sixth && e?.message.contains("date") == true)) && e?.message.contains("line") == true, "\(text)")
+        }
+        #expect(try Configuration.parse("[watch]\r\nroots = [\"/a\"]\t# tab and CRLF are fine\r\n", file: "c.toml").watch.roots == ["/a"])
+        // dates and times are no setting's type: refused before toml++'s date-time parser sees them
+        for text in ["-=0080-02-24 0=", "a = 1979-05-27\n", "a = 1979-05-27T07:32:00Z\n", "a = 07:32:00\n", "a = [2020-01-01]\n"] {
+            let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
+            #expect(e?.message.contains("date or a time") == true || e?.message.contains("takes a time") == true, "\(text)")
+        }
+        #expect(try Configuration.parse("[watch]\nroots = [\"/srv/2024-05-01 12:00\"] # 12:00\nstable_seconds = 2\n", file: "c.toml").watch.roots == ["/srv/2024-05-01 12:00"])
+        #expect(try Configuration.parse("[processing]\nmax_image_pixels = 1_000_000\n[analysis]\nthreshold = 5e-1\n", file: "c.toml").processing.maxImagePixels == 1_000_000)
         // arrays still parse: empty, trailing comma, nested, spread over lines
         #expect(try Configuration.parse("[watch]\nroots = [\n  \"/a\", # first\n  \"/b\",\n]\npatterns = [\"*.dm3\",]\n", file: "c.toml").watch.roots == ["/a", "/b"])
         // non-ASCII inside strings and comments is fine
