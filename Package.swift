@@ -26,7 +26,8 @@ let package = Package(
         // Raster files (PNG through libpng, TIFF through libtiff).
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "CTIFFShim", linkerSettings: [.linkedLibrary("tiff")]),
-        .target(name: "ImageFiles", dependencies: ["CPNG", "CTIFFShim"]),
+        .target(name: "CPNGEncode", linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "ImageFiles", dependencies: ["CPNG", "CPNGEncode", "CTIFFShim"]),
         // SQLite through GRDB: schema, migrations, intention-named transactions, aggregates.
         .target(name: "Store", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
         // Watching folders: inotify and polling sources, the pure stability tracker.

@@ -279,7 +279,7 @@ public struct SessionService: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do { try step(now: Date()) } catch {
                     logger.error("session bookkeeping failed; retrying", metadata: ["error": "\(error)"])

@@ -1,4 +1,5 @@
 import CPNG
+import CPNGEncode
 import Foundation
 
 /// A greyscale raster read from or written to PNG: row-major, origin top-left.
@@ -61,9 +62,10 @@ public enum PNGFile {
         }
     }
 
-    /// How hard the encoder works. `.fast` (zlib level 3, no row filters) is for the pictures
-    /// written per image: about three times faster than `.small` and, on noisy micrographs, a few
-    /// percent larger; `.small` (libpng's defaults: level 6, adaptive filters) for files kept as data.
+    /// How hard the encoder works. `.fast` (zlib level 1, the "sub" row filter) is for the
+    /// pictures written per image: on 1024 x 1024 pictures about eight times faster than `.small`
+    /// and under a tenth larger; `.small` (libpng's defaults: level 6, adaptive filters) for files
+    /// kept as data.
     public enum Compression: Sendable { case fast, small }
 
     /// Writes an 8-bit greyscale PNG.
@@ -98,6 +100,9 @@ public enum PNGFile {
     /// Samples in a libpng simplified-API format, compressed once into a buffer of libpng's own
     /// upper bound (asking libpng for the size first would compress the image twice).
     static func encode<T>(_ pixels: [T], width: Int, height: Int, format: UInt32, compression: Compression) throws -> [UInt8] {
+        if compression == .fast, T.self == UInt8.self, format == UInt32(PNG_FORMAT_GRAY) || format == UInt32(PNG_FORMAT_RGB) {
+            return try encodeFast(pixels as! [UInt8], width: width, height: height, channels: format == UInt32(PNG_FORMAT_GRAY) ? 1 : 3)
+        }
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         image.width = png_uint_32(width)
@@ -119,6 +124,22 @@ public enum PNGFile {
         guard ok != 0 else { throw ImageFileError(path: "<memory>", message: "cannot encode PNG: \(message(&image))") }
         out.removeSubrange(size...)
         return out
+    }
+
+    /// zlib level 1 with the "sub" filter through libpng's full API (the simplified API's fast
+    /// mode is fixed at level 3 without filters: three times slower for the same size here).
+    static func encodeFast(_ pixels: [UInt8], width: Int, height: Int, channels: Int) throws -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        var size = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = pixels.withUnsafeBufferPointer { p in
+            antema_png_encode(p.baseAddress, Int32(width), Int32(height), Int32(channels), 1, 1, &out, &size, &message, message.count)
+        }
+        guard status == 0, let out else {
+            throw ImageFileError(path: "<memory>", message: "cannot encode PNG: \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+        }
+        defer { antema_png_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: size))
     }
 
     static func writeEncoded(_ data: [UInt8], to path: String) throws {
