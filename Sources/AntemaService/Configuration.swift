@@ -105,6 +105,20 @@ extension Configuration {
     /// starts with a character it does not expect (`[!x]`, `[échantillon]`, `{ !a = 1 }`; found by
     /// fuzzing), and TOML allows non-ASCII characters only inside strings and comments. The text
     /// is checked for both first; the error names the line and column.
+    /// A TOML boolean, integer (decimal, hex, octal, binary; `_` between digits) or float
+    /// (fraction and/or exponent, `inf`, `nan`), as the specification writes them.
+    static func isBareValue(_ token: String) -> Bool {
+        bareValuePatterns.contains { token.wholeMatch(of: $0) != nil }
+    }
+
+    nonisolated(unsafe) static let bareValuePatterns: [Regex<AnyRegexOutput>] = [
+        "true|false",
+        "[+-]?(0|[1-9](_?[0-9])*)",
+        "0x[0-9A-Fa-f](_?[0-9A-Fa-f])*|0o[0-7](_?[0-7])*|0b[01](_?[01])*",
+        "[+-]?(0|[1-9](_?[0-9])*)(\\.[0-9](_?[0-9])*)?([eE][+-]?[0-9](_?[0-9])*)?",
+        "[+-]?(inf|nan)",
+    ].map { try! Regex($0) }
+
     static func checkBareText(_ text: String, file: String) throws {
         enum State { case bare, comment, basic, literal, multiBasic, multiLiteral }
         enum Bracket { case array, table }
@@ -124,14 +138,18 @@ extension Configuration {
         func isKeyStart(_ c: Unicode.Scalar) -> Bool {
             (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c == "-" || c == "\"" || c == "'"
         }
-        while i < s.count {
-            let c = s[i]
-            var advance = 1
-            // TOML allows no control character but tab and line ends, in strings and comments neither
-            // (toml++ asserted on a date-time followed by a form feed: '-=0080-02-24 0\u{C}', a fuzzer finding)
+        // TOML allows no control character but tab and line ends, in strings and comments neither
+        // (a date-time followed by a form feed reached a toml++ assertion, a fuzzer finding)
+        for c in s {
             if (c.value < 0x20 && c != "\t" && c != "\n" && c != "\r") || c.value == 0x7F {
                 throw fail("control character U+\(String(c.value, radix: 16, uppercase: true).leftPadded(4)) (TOML allows only tab and line ends)")
             }
+            if c == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        line = 1; column = 1
+        while i < s.count {
+            let c = s[i]
+            var advance = 1
             switch state {
             case .bare:
                 let blank = c == " " || c == "\t" || c == "\r"
@@ -147,8 +165,20 @@ extension Configuration {
                     }
                     // no setting is a date or a time, and toml++'s date-time parsing asserted on
                     // broken ones ('-=0080-02-24 0', a fuzzer finding): refused before it sees them
-                    if i + 4 < s.count, s[i..<(i + 4)].allSatisfy({ $0 >= "0" && $0 <= "9" }), s[i + 4] == "-" {
-                        throw fail("a date: no setting takes a date or a time (quote it to make it text)")
+                    // an unquoted value must be a whole TOML number or boolean: toml++ asserted on
+                    // malformed ones ('ter =0"...') and broken date-times ('-=0080-02-24 0'; no
+                    // setting takes a date or a time), fuzzer findings
+                    if !closesArray && c != "[" && c != "{" && c != "\"" && c != "'" {
+                        var j = i, token = ""
+                        while j < s.count, !" \t,]}#\n\r".unicodeScalars.contains(s[j]) { token.unicodeScalars.append(s[j]); j += 1 }
+                        let looksLikeDate = token.unicodeScalars.count > 4 && token.unicodeScalars.prefix(4).allSatisfy { $0 >= "0" && $0 <= "9" }
+                            && Array(token.unicodeScalars)[4] == "-"
+                        if looksLikeDate || token.contains(":") {
+                            throw fail("'\(FileSystem.printable(token))': no setting takes a date or a time (quote it to make it text)")
+                        }
+                        guard Self.isBareValue(token) else {
+                            throw fail("'\(FileSystem.printable(token))' is not a value (text is quoted; numbers, true and false are written bare)")
+                        }
                     }
                     valueExpected = nil
                 }
@@ -163,13 +193,13 @@ extension Configuration {
                     }
                     keyExpected = false
                 }
-                if c == ":" && !keyExpected { throw fail("':' outside a string: no setting takes a time (quote it to make it text)") }
                 if c == "#" { state = .comment }
                 else if starts(tripleQuote) { state = .multiBasic; advance = 3 }
                 else if starts(tripleApostrophe) { state = .multiLiteral; advance = 3 }
                 else if c == "\"" { state = .basic }
                 else if c == "'" { state = .literal }
                 else if c == "[" && lineStart && brackets.isEmpty && !keyExpected { keyExpected = true; headerBrackets = 1 }   // a table header: [name] or [[name]]
+                else if c == "[" && keyExpected { /* the second bracket of an array-of-tables header */ }
                 else if c == "[" { brackets.append(.array); valueExpected = "[" }
                 else if c == "=" && !keyExpected { valueExpected = "=" }
                 else if c == "," && brackets.last == .array { valueExpected = "," }

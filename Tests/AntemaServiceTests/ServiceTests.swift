@@ -87,7 +87,8 @@ import Watcher
         let second = Data(base64Encoded: "WyEiAGxbd2F0Y3IKb2RoIG89ICJkZWJ1ZyIK")!
         for text in [String(decoding: second, as: UTF8.self), "[!watch]\n", "[[ !a]]\n", "[watch]\nroots = [\"/a\"]\n[ %log]\n"] {
             let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
-            #expect(e?.message.contains("cannot start with") == true, "\(text)")
+            // (the finding also holds a NUL, reported first now that control characters are checked)
+            #expect(e?.message.contains("cannot start with") == true || (text.contains("\u{0}") && e?.message.contains("control character") == true), "\(text)")
         }
         // the third: a header bracket with no name before the line ends
         let third = "[\niaswt]{egmem\"tax_imageirker_fi"
@@ -105,16 +106,24 @@ import Watcher
         let sixth = String(decoding: Data(base64Encoded: "LT0wMDgwLTAyLTI0IDAMAAAAAAAAAD0=")!, as: UTF8.self)
         for text in [sixth, "a = 1\u{0}\n", "# comment \u{7F}\n", "a = \"x\u{1B}[2J\"\n", "a = '''\n\u{8}'''\n"] {
             let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
-            // (the finding itself stops at its date, before the form feed)
-            #expect((e?.message.contains("control character U+") == true || (text == sixth && e?.message.contains("date") == true)) && e?.message.contains("line") == true, "\(text)")
+            #expect(e?.message.contains("control character U+") == true && e?.message.contains("line") == true, "\(text)")
         }
         #expect(try Configuration.parse("[watch]\r\nroots = [\"/a\"]\t# tab and CRLF are fine\r\n", file: "c.toml").watch.roots == ["/a"])
         // dates and times are no setting's type: refused before toml++'s date-time parser sees them
         for text in ["-=0080-02-24 0=", "a = 1979-05-27\n", "a = 1979-05-27T07:32:00Z\n", "a = 07:32:00\n", "a = [2020-01-01]\n"] {
             let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
-            #expect(e?.message.contains("date or a time") == true || e?.message.contains("takes a time") == true, "\(text)")
+            #expect(e?.message.contains("no setting takes a date or a time") == true, "\(text)")
         }
         #expect(try Configuration.parse("[watch]\nroots = [\"/srv/2024-05-01 12:00\"] # 12:00\nstable_seconds = 2\n", file: "c.toml").watch.roots == ["/srv/2024-05-01 12:00"])
+        // the seventh: an unquoted value that is no number or boolean ('0"' and invalid UTF-8)
+        let seventh = String(decoding: Data(base64Encoded: "dGVyID0wIoItLS0tLWxlIDIJCQkJcnJyNDRh")!, as: UTF8.self)
+        for text in [seventh, "a = 0\"x\"\n", "a = yes\n", "a = 1__0\n", "a = 01\n", "a = 1.\n", "a = [1, two]\n", "a = { b = c }\n"] {
+            let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
+            #expect(e?.message.contains("is not a value") == true, "\(text)")
+        }
+        for value in ["true", "false", "0", "-17", "+3", "1_000", "0x1F", "0o17", "0b101", "1.5", "-2.5e-3", "6E10", "inf", "-nan", "1e1_0"] {
+            #expect(Configuration.isBareValue(value), "\(value)")
+        }
         #expect(try Configuration.parse("[processing]\nmax_image_pixels = 1_000_000\n[analysis]\nthreshold = 5e-1\n", file: "c.toml").processing.maxImagePixels == 1_000_000)
         // arrays still parse: empty, trailing comma, nested, spread over lines
         #expect(try Configuration.parse("[watch]\nroots = [\n  \"/a\", # first\n  \"/b\",\n]\npatterns = [\"*.dm3\",]\n", file: "c.toml").watch.roots == ["/a", "/b"])
