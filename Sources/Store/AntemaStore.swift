@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Pipeline
+import Synchronization
 
 /// What the analysis of one image brings to the store.
 public struct AnalysisOutcome: Sendable {
@@ -61,6 +62,15 @@ public struct ImageFacts: Sendable, Equatable {
 /// writer never blocks readers) with a busy timeout; an in-memory one, for tests, a queue.
 public final class AntemaStore: Sendable {
     public let writer: any DatabaseWriter
+
+    /// While more images of a sample wait in the queue, its distribution summaries
+    /// (`sample_aggregate`, `overlap_fraction`) are recomputed at most this often; its image and
+    /// particle counts change with every commit, and the summaries are exact again as soon as
+    /// no image of the sample waits. Recomputing them reads every particle of the sample, so
+    /// doing it on each commit made a burst of N images cost O(N^2) (1,000 images: +10 %).
+    public static let aggregateRefreshIntervalSeconds = 10.0
+    /// Monotonic seconds of each sample's last full refresh, in this process.
+    let lastAggregateRefresh = Mutex<[Int64: Double]>([:])
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     public convenience init(path: String) throws {
@@ -170,15 +180,36 @@ public final class AntemaStore: Sendable {
         try writer.write { db in
             try db.execute(sql: "UPDATE image SET state = ?, error = ?, finished_at = ? WHERE id = ?",
                            arguments: [state.rawValue, error, now, imageId])
+            // the sample's last waiting image may be this one: its summaries must not stay behind
+            if let sampleId = try Int64.fetchOne(db, sql: "SELECT sample_id FROM image WHERE id = ?", arguments: [imageId]) {
+                try refreshAggregatesIfDue(db, sampleId: sampleId, excluding: imageId)
+            }
         }
     }
 
+    /// Recomputes the sample's summaries when no other image of it waits, or when the last
+    /// refresh is `aggregateRefreshIntervalSeconds` old; returns whether it did.
+    @discardableResult
+    func refreshAggregatesIfDue(_ db: Database, sampleId: Int64, excluding imageId: Int64) throws -> Bool {
+        let waiting = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE sample_id = ? AND state IN ('queued', 'processing') AND id != ?",
+                                       arguments: [sampleId, imageId]) ?? 0
+        let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        let last = lastAggregateRefresh.withLock { $0[sampleId] }
+        guard waiting == 0 || last == nil || now - last! >= Self.aggregateRefreshIntervalSeconds else { return false }
+        try Aggregates.refresh(db, sampleId: sampleId)
+        lastAggregateRefresh.withLock { $0[sampleId] = now }
+        return true
+    }
+
     /// One transaction: the analysis (made current, the previous one kept but no longer current),
-    /// its particles, the image's facts and state, and the sample's counts and aggregates.
+    /// its particles, the image's facts and state, and the sample's counts and (when due, see
+    /// `aggregateRefreshIntervalSeconds`) its distribution summaries.
     @discardableResult
     public func recordAnalysis(_ outcome: AnalysisOutcome, imageId: Int64, facts: ImageFacts?, at now: Date = Date()) throws -> Int64 {
         try writer.write { db in
             guard var image = try ImageRecord.fetchOne(db, key: imageId) else { throw StoreError.notFound("image \(imageId)") }
+            let wasDone = image.state == .done
+            let previousParticles = try Int.fetchOne(db, sql: "SELECT particle_count FROM analysis WHERE image_id = ? AND is_current = 1", arguments: [imageId]) ?? 0
             try db.execute(sql: "UPDATE analysis SET is_current = 0 WHERE image_id = ? AND is_current = 1", arguments: [imageId])
             var analysis = AnalysisRecord(id: nil, imageId: imageId, isCurrent: true, segmenter: outcome.segmenter,
                                           modelName: outcome.modelName, modelVersion: outcome.modelVersion, modelSha256: outcome.modelSha256,
@@ -215,7 +246,11 @@ public final class AntemaStore: Sendable {
                 image.exposureS = f.exposureS
             }
             try image.update(db)
-            try Aggregates.refresh(db, sampleId: image.sampleId)
+            if try !refreshAggregatesIfDue(db, sampleId: image.sampleId, excluding: imageId) {
+                // the counts at once, from what this commit changes (the summaries follow within the interval)
+                try db.execute(sql: "UPDATE sample SET image_count = image_count + ?, particle_count = particle_count + ? WHERE id = ?",
+                               arguments: [wasDone ? 0 : 1, outcome.particles.count - previousParticles, image.sampleId])
+            }
             return analysisId
         }
     }

@@ -52,6 +52,34 @@ func tempPath() -> String { FileManager.default.temporaryDirectory.appendingPath
         #expect(try store.retryFailed() == 1)
     }
 
+    @Test("while more images of a sample wait, its counts follow every commit and its summaries are exact again once none waits, also when the last one fails")
+    func aggregatesDuringABurst() throws {
+        let store = try AntemaStore.inMemory()
+        let s = try store.openSample(name: "A", watchRoot: "/w", folder: "/w/A")
+        let images = try (0..<6).map { k in
+            try #require(try store.enqueue(ImageRecord(sampleId: s.id!, path: "/w/A/\(k).dm3", contentSha256: sha(k), fileSizeBytes: 1, frame: 0, queuedAt: Date())))
+        }
+        func state() throws -> (images: Int, particles: Int, summarised: Int) {
+            try store.writer.read { db in
+                (try Int.fetchOne(db, sql: "SELECT image_count FROM sample")!, try Int.fetchOne(db, sql: "SELECT particle_count FROM sample")!,
+                 try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(n), 0) FROM sample_aggregate")!)
+            }
+        }
+        // the first commit refreshes (nothing refreshed yet); the next ones, with images still waiting, count only
+        for k in 0..<4 { try store.recordAnalysis(outcome([Double](repeating: 2, count: 10)), imageId: images[k].id!, facts: nil) }
+        #expect(try state() == (4, 40, 10))
+        // a re-analysis replaces the image's particles in the counts
+        try store.recordAnalysis(outcome([Double](repeating: 2, count: 7)), imageId: images[3].id!, facts: nil)
+        #expect(try state() == (4, 37, 10))
+        try store.recordAnalysis(outcome([1, 2, 3]), imageId: images[4].id!, facts: nil)
+        #expect(try state() == (5, 40, 10))
+        // the last waiting image fails: nothing waits, the summaries catch up
+        try store.recordProblem(imageId: images[5].id!, state: .failed, error: "broken")
+        #expect(try state() == (5, 40, 40))
+        let g = try #require(try store.aggregates(sampleId: s.id!).first { $0.measurement == "equivalent_diameter_nm" })
+        #expect(g.min == 1 && g.max == 3 && g.n == 40)
+    }
+
     @Test("aggregates equal values computed independently")
     func aggregates() throws {
         let store = try AntemaStore.inMemory()
