@@ -210,10 +210,20 @@ extension Configuration {
                 if c == "\n" { lineStart = true; keyExpected = false; if brackets.last == .table { brackets.removeAll() } }
                 else if !blank && c != "[" { lineStart = false }
             case .comment: if c == "\n" { state = .bare; lineStart = true }
-            case .basic: if c == "\\" { advance = 2 } else if c == "\"" || c == "\n" { state = .bare }
-            case .literal: if c == "'" || c == "\n" { state = .bare }
-            case .multiBasic: if c == "\\" { advance = 2 } else if starts(tripleQuote) { state = .bare; advance = 3 }
-            case .multiLiteral: if starts(tripleApostrophe) { state = .bare; advance = 3 }
+            case .basic, .literal:
+                // a one-line string ends on its line (a fuzzer finding: toml++ and this check had
+                // disagreed on where text ended, and toml++ then asserted in parse_key)
+                if c == "\n" || c == "\r" { throw fail("a string is not closed on its line") }
+                if state == .basic && c == "\\" { advance = 2 } else if c == (state == .basic ? "\"" : "'") { state = .bare }
+            case .multiBasic, .multiLiteral:
+                let quote: Unicode.Scalar = state == .multiBasic ? "\"" : "'"
+                if state == .multiBasic && c == "\\" { advance = 2 }
+                else if starts(state == .multiBasic ? tripleQuote : tripleApostrophe) {
+                    // up to two more quotes belong to the text: the last three close it
+                    var run = 3
+                    while run < 5, i + run < s.count, s[i + run] == quote { run += 1 }
+                    state = .bare; advance = run
+                }
             }
             for k in i..<min(s.count, i + advance) {
                 if s[k] == "\n" { line += 1; column = 1 } else { column += 1 }

@@ -121,6 +121,17 @@ import Watcher
             let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
             #expect(e?.message.contains("is not a value") == true, "\(text)")
         }
+        // the eighth: text after a multi-line string closed by four quotes was misread, so a header
+        // with many brackets on a later line went unseen; and a one-line string must close on its line
+        let eighth = String(decoding: Data(base64Encoded: "ZCA9Jycn////W1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1sKW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbXVtbW1tbW1tbW1tbClv///8nJycnI1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbWwpbW1tbW1sKCg==")!, as: UTF8.self)
+        for text in [eighth, "a = '''x''''\n[[[b]\n", "a = 'x\n", "a = \"x\n\"\n"] {
+            let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(text, file: "c.toml") }
+            #expect(e?.message.contains("not closed on its line") == true || e?.message.contains("cannot start with '['") == true, "\(text)")
+        }
+        var fourQuotes = try Configuration.parse("[watch]\nroots = ['''/a'''']\n", file: "c.toml")
+        #expect(fourQuotes.watch.roots == ["/a'"])
+        fourQuotes = try Configuration.parse("[watch]\nroots = [\"\"\"/b\"\"\"\"\", \"/c\"]\n", file: "c.toml")
+        #expect(fourQuotes.watch.roots == ["/b\"\"", "/c"])
         for value in ["true", "false", "0", "-17", "+3", "1_000", "0x1F", "0o17", "0b101", "1.5", "-2.5e-3", "6E10", "inf", "-nan", "1e1_0"] {
             #expect(Configuration.isBareValue(value), "\(value)")
         }
