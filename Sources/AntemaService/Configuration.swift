@@ -99,12 +99,7 @@ public struct Configuration: Sendable, Equatable {
     }
 }
 
-/// A configuration problem: the file, the key (`watch.mode`) and what is wrong.
 extension Configuration {
-    /// toml++ (under TOMLKit) aborts the whole process on an assertion where a table or key name
-    /// starts with a character it does not expect (`[!x]`, `[échantillon]`, `{ !a = 1 }`; found by
-    /// fuzzing), and TOML allows non-ASCII characters only inside strings and comments. The text
-    /// is checked for both first; the error names the line and column.
     /// A TOML boolean, integer (decimal, hex, octal, binary; `_` between digits) or float
     /// (fraction and/or exponent, `inf`, `nan`), as the specification writes them.
     static func isBareValue(_ token: String) -> Bool {
@@ -119,6 +114,11 @@ extension Configuration {
         "[+-]?(inf|nan)",
     ].map { try! Regex($0) }
 
+    /// toml++ (under TOMLKit) aborts the whole process on assertions where the text breaks
+    /// TOML's grammar in ways its callers are assumed to have checked (table or key names starting
+    /// with an unexpected character, malformed unquoted values, control characters, strings it
+    /// closes elsewhere; all found by fuzzing). The text is checked for those first; the error
+    /// names the line and column.
     static func checkBareText(_ text: String, file: String) throws {
         enum State { case bare, comment, basic, literal, multiBasic, multiLiteral }
         enum Bracket { case array, table }
@@ -142,7 +142,7 @@ extension Configuration {
         // (a date-time followed by a form feed reached a toml++ assertion, a fuzzer finding)
         for c in s {
             if (c.value < 0x20 && c != "\t" && c != "\n" && c != "\r") || c.value == 0x7F {
-                throw fail("control character U+\(String(c.value, radix: 16, uppercase: true).leftPadded(4)) (TOML allows only tab and line ends)")
+                throw fail("control character \(String(format: "U+%04X", c.value)) (TOML allows only tab and line ends)")
             }
             if c == "\n" { line += 1; column = 1 } else { column += 1 }
         }
@@ -163,8 +163,6 @@ extension Configuration {
                     if !closesArray && (c == "}" || c == "]" || c == "," || c == "\n" || c == "\r" || c == "#") {
                         throw fail("a value is missing before '\(FileSystem.printable(String(c)))'")
                     }
-                    // no setting is a date or a time, and toml++'s date-time parsing asserted on
-                    // broken ones ('-=0080-02-24 0', a fuzzer finding): refused before it sees them
                     // an unquoted value must be a whole TOML number or boolean: toml++ asserted on
                     // malformed ones ('ter =0"...') and broken date-times ('-=0080-02-24 0'; no
                     // setting takes a date or a time), fuzzer findings
@@ -234,6 +232,7 @@ extension Configuration {
     }
 }
 
+/// A configuration problem: the file, the key (`watch.mode`) and what is wrong.
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equatable {
     public var file: String
     public var key: String?
@@ -378,8 +377,4 @@ extension Configuration {
             return b
         }
     }
-}
-
-extension String {
-    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

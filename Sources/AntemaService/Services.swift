@@ -102,6 +102,10 @@ public struct WatchService: Service {
             if let o, shared.handled.withLock({ $0[path] == o }) { return }  // already ingested as it is
             shared.tracker.withLock { $0.ingest(path, o, closed: closed, at: seconds()) }
         }
+        /// A watch warning, logged and recorded at most once an hour for the same text.
+        @Sendable func warn(_ w: String) {
+            if watchWarnings.shouldLog(w) != nil { logger.warning("\(w)"); try? store.logEvent(level: "warning", message: w) }
+        }
         @Sendable func scanAll(_ reason: String) {
             logger.info("scanning the watch roots", metadata: ["reason": "\(reason)"])
             for root in config.watch.roots {
@@ -109,13 +113,9 @@ public struct WatchService: Service {
                 for f in tree.files where interesting(f) { observe(f, closed: true) }
                 for bad in tree.unnamable {
                     let d = (bad as NSString).deletingLastPathComponent, n = (bad as NSString).lastPathComponent
-                    let w = FileSystem.unnamableWarning(dir: d, name: FileSystem.printable(n))
-                    if watchWarnings.shouldLog(w) != nil { logger.warning("\(w)"); try? store.logEvent(level: "warning", message: w) }
+                    warn(FileSystem.unnamableWarning(dir: d, name: FileSystem.printable(n)))
                 }
-                for (path, reason) in tree.unreadable {
-                    let w = FileSystem.unreadableWarning(path: path, reason: reason)
-                    if watchWarnings.shouldLog(w) != nil { logger.warning("\(w)"); try? store.logEvent(level: "warning", message: w) }
-                }
+                for (path, reason) in tree.unreadable { warn(FileSystem.unreadableWarning(path: path, reason: reason)) }
             }
         }
         // Reconciliation: files that arrived while the daemon was down.
@@ -138,11 +138,7 @@ public struct WatchService: Service {
                             switch event {
                             case .file(let path, let closed): observe(path, closed: closed)
                             case .rescan(let reason): scanAll(reason)
-                            case .warning(let w):
-                                if watchWarnings.shouldLog(w) != nil {
-                                    logger.warning("\(w)")
-                                    try? store.logEvent(level: "warning", message: w)
-                                }
+                            case .warning(let w): warn(w)
                             case .needsPolling(let reason):
                                 logger.warning("falling back to polling", metadata: ["reason": "\(reason)"])
                                 try? store.logEvent(level: "warning", message: "falling back to polling: \(reason)")
