@@ -86,7 +86,11 @@ public struct SegmentationRunner: Sendable {
         guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
         let scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)
         let mw = max(1, Int((Double(width) * scale).rounded())), mh = max(1, Int((Double(height) * scale).rounded()))
-        var image = Resampling.bilinear(pixels, width: width, height: height, toWidth: mw, toHeight: mh)
+        // shrinking averages each model pixel's area (no aliasing: the noise of a fine micrograph
+        // averages out as it would in a coarser one); enlarging interpolates
+        var image = mw <= width && mh <= height
+            ? Resampling.area(pixels, width: width, height: height, toWidth: mw, toHeight: mh)
+            : Resampling.bilinear(pixels, width: width, height: height, toWidth: mw, toHeight: mh)
         if brightParticles != metadata.brightParticles {
             for i in image.indices { image[i] = -image[i] }
         }
@@ -170,6 +174,42 @@ public struct SegmentationRunner: Sendable {
 }
 
 public enum Resampling {
+    /// Shrinking by exact area overlap (a box filter): output pixel j along an axis of n input
+    /// pixels resampled to m covers input [j n/m, (j+1) n/m), and each input pixel contributes
+    /// the fraction of it that lies inside. Constants and the image's mean are kept. Meant for
+    /// `toWidth <= width`, `toHeight <= height` (enlarging with it repeats pixels). The training
+    /// simulator shrinks fine micrographs the same way (`training/simulate.py`,
+    /// `area_resample_matrix`).
+    public static func area(_ v: [Float], width: Int, height: Int, toWidth: Int, toHeight: Int) -> [Float] {
+        if width == toWidth && height == toHeight { return v }
+        /// For each output index: the first input index and the weights from there on.
+        func weights(_ n: Int, _ m: Int) -> [(first: Int, w: [Float])] {
+            let step = Double(n) / Double(m)
+            return (0..<m).map { j in
+                let a = Double(j) * step, b = Double(j + 1) * step
+                let first = Int(a.rounded(.down)), last = min(n, Int(b.rounded(.up)))
+                return (first, (first..<last).map { i in Float((min(b, Double(i + 1)) - max(a, Double(i))) / step) })
+            }
+        }
+        let wx = weights(width, toWidth), wy = weights(height, toHeight)
+        var rows = [Float](repeating: 0, count: height * toWidth)
+        for r in 0..<height {
+            for (c, k) in wx.enumerated() {
+                var s: Float = 0
+                for (o, w) in k.w.enumerated() { s += w * v[r * width + k.first + o] }
+                rows[r * toWidth + c] = s
+            }
+        }
+        var out = [Float](repeating: 0, count: toWidth * toHeight)
+        for (r, k) in wy.enumerated() {
+            for (o, w) in k.w.enumerated() {
+                let src = (k.first + o) * toWidth
+                for c in 0..<toWidth { out[r * toWidth + c] += w * rows[src + c] }
+            }
+        }
+        return out
+    }
+
     /// Bilinear resampling with pixel centres aligned (half-pixel convention).
     public static func bilinear(_ v: [Float], width: Int, height: Int, toWidth: Int, toHeight: Int) -> [Float] {
         if width == toWidth && height == toHeight { return v }

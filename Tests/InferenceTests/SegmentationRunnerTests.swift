@@ -33,6 +33,27 @@ import Testing
         #expect(throws: ModelError.self) { try r.probabilities([1, 2, 3, 4], width: 2, height: 2, pixelSizeNm: 0) }
     }
 
+    @Test("area resampling averages whole blocks, splits pixels that straddle two outputs by their overlap, and keeps constants and the mean")
+    func areaResampling() {
+        // 4 x 2 -> 2 x 1: each output is the mean of a 2 x 2 block
+        #expect(Resampling.area([0, 2, 4, 6, 2, 4, 6, 8], width: 4, height: 2, toWidth: 2, toHeight: 1) == [2, 6])
+        // 3 -> 2 along x: outputs cover [0, 1.5) and [1.5, 3): (0 + 3 / 2) / 1.5 = 1, (3 / 2 + 6) / 1.5 = 5
+        let split = Resampling.area([0, 3, 6], width: 3, height: 1, toWidth: 2, toHeight: 1)
+        #expect(abs(split[0] - 1) < 1e-5 && abs(split[1] - 5) < 1e-5)
+        #expect(Resampling.area([Float](repeating: 7, count: 35), width: 7, height: 5, toWidth: 3, toHeight: 2).allSatisfy { abs($0 - 7) < 1e-5 })
+        // 0.064 -> 0.1 nm/px (the reference micrograph's shrink): the mean stays, the noise averages down
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15  // xorshift64: a fixed noise field
+        let noise = (0..<(100 * 100)).map { _ -> Float in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Float(state % 20_001) / 10_000 - 1
+        }
+        let small = Resampling.area(noise, width: 100, height: 100, toWidth: 64, toHeight: 64)
+        let mean = { (v: [Float]) in v.reduce(0, +) / Float(v.count) }
+        let sd = { (v: [Float]) in (v.map { ($0 - mean(v)) * ($0 - mean(v)) }.reduce(0, +) / Float(v.count)).squareRoot() }
+        #expect(abs(mean(small) - mean(noise)) < 1e-4)
+        #expect(sd(small) < 0.8 * sd(noise))
+    }
+
     @Test("bilinear resampling keeps constants and maps corners to corners")
     func bilinear() {
         #expect(Resampling.bilinear([Float](repeating: 3, count: 12), width: 4, height: 3, toWidth: 7, toHeight: 5).allSatisfy { $0 == 3 })
