@@ -48,7 +48,11 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let names = segmenter.isEmpty ? (model != nil ? [.model] : SegmenterName.allCases) : segmenter
-        let segmenters = try names.map { try makeSegmenter(name: $0, modelPath: model, threshold: threshold, contrast: contrast) }
+        // --model replaces the bundled network only: `--model X --segmenter model --segmenter classical`
+        // compares X with the classical segmenter
+        let segmenters = try names.map {
+            try makeSegmenter(name: $0, modelPath: $0 == .model ? model : nil, threshold: threshold, contrast: contrast)
+        }
         let box = try box()
         let loader = InputLoader(fallbackPixelSizeNm: pixelSizeNm)
         let labelLoader = InputLoader(fallbackPixelSizeNm: 1)

@@ -163,6 +163,28 @@ let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent()
         #expect((json?["images"] as? [Any])?.count == 4 && (json?["pooled"] as? [Any])?.count == 2)
     }
 
+    @Test("evaluate --model X --segmenter model --segmenter classical scores X and the classical segmenter, not X twice")
+    func otherModelBesideClassical() throws {
+        let dir = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images"), labels = dir.appendingPathComponent("labels")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: true)
+        let synth = SyntheticMicrograph(width: 128, height: 128, pixelSizeNm: 0.2, count: 6, meanDiameterNm: 5, seed: 3)
+        let lo = synth.pixels.min()!, hi = synth.pixels.max()!
+        try PNGFile.write(gray8: synth.pixels.map { UInt8(max(0, min(255, ($0 - lo) / (hi - lo) * 255))) }, width: 128, height: 128,
+                          to: images.appendingPathComponent("s.png").path)
+        try PNGFile.write(gray8: synth.truthMask.map { $0 ? 255 : 0 }, width: 128, height: 128, to: labels.appendingPathComponent("s.png").path)
+        let model = dir.appendingPathComponent("net.onnx").path
+        try FileManager.default.copyItem(atPath: AntemactlAnalyzeWithModel.fixtures.appendingPathComponent("unet_small.onnx").path, toPath: model)
+        try #"{"name":"random-unet","version":"0","trainingPixelSizeNm":0.2,"normalization":"standardize","output":"logit","particleClass":0,"brightParticles":false,"licence":"test","sizeMultiple":8,"tileSizePx":512,"tileMarginPx":64}"#
+            .write(toFile: dir.appendingPathComponent("net.json").path, atomically: true, encoding: .utf8)
+        let r = try AntemactlInspect.run(["evaluate", "--images", images.path, "--labels", labels.path, "--pixel-size", "0.2",
+                                          "--model", model, "--segmenter", "model", "--segmenter", "classical", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("[model random-unet 0]") && r.stdout.contains("[classical]"), "\(r.stdout)")
+    }
+
     @Test("evaluate names an image whose label is missing and exits 2")
     func missingLabel() throws {
         let dir = try AntemactlInspect.tempDir()
