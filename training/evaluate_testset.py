@@ -25,6 +25,10 @@ def pooled(scores):
     return {"iou": tp / max(tp + fp + fn, 1), "dice": 2 * tp / max(2 * tp + fp + fn, 1), "f1": 2 * m / max(nt + npred, 1)}
 
 
+def stem_of(score):
+    return os.path.splitext(os.path.basename(score["image"]))[0]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--testset", default="/tmp/antema-testset")
@@ -51,6 +55,18 @@ def main():
         for name, group in thirds.items():
             p = pooled([s for s in mine if os.path.splitext(os.path.basename(s["image"]))[0] in group])
             print(f"{seg:28} {name:14} {p['iou']:7.4f} {p['dice']:7.4f} {p['f1']:7.4f}")
+    # where the error lies: pooled IoU by each image's visibility and mean particle diameter (px)
+    print(f"\nparticle IoU by visibility and mean particle diameter (images in brackets)")
+    bins = [("< 15 px", 0, 15), ("15-30 px", 15, 30), (">= 30 px", 30, 1e9)]
+    for seg in segmenters:
+        mine = [s for s in scores if s["segmenter"] == seg]
+        for vname, vlo, vhi in [("visibility >= 1.1", 1.1, 1e9), ("visibility < 1.1", -1e9, 1.1)]:
+            cells = []
+            for _, dlo, dhi in bins:
+                group = [s for s in mine if vlo <= float(manifest[stem_of(s)]["visibility"]) < vhi
+                         and dlo <= float(manifest[stem_of(s)]["mean_diameter_px"]) < dhi]
+                cells.append(f"{pooled(group)['iou']:.3f} ({len(group)})" if group else "-")
+            print(f"{seg:28} {vname:18} " + "  ".join(f"{b[0]}: {c:12}" for b, c in zip(bins, cells)))
 
 
 if __name__ == "__main__":

@@ -78,20 +78,53 @@ def _band_noise(h, w, rng, scale_px):
     return (f - f.mean()) / (f.std() + 1e-8)
 
 
+def area_resample_matrix(n, m):
+    """(m x n) matrix that resamples n pixels to m by exact area overlap (a box filter when m < n).
+
+    Output pixel j covers input [j n/m, (j+1) n/m); each input pixel contributes the fraction of
+    it inside. The engine resamples images the same way (Sources/Inference/SegmentationRunner.swift,
+    `Resampling.area`) before the network when it shrinks them.
+    """
+    w = np.zeros((m, n), np.float64)
+    step = n / m
+    for j in range(m):
+        a, b = j * step, (j + 1) * step
+        for i in range(int(math.floor(a)), min(n, int(math.ceil(b)))):
+            w[j, i] = (min(b, i + 1) - max(a, i)) / step
+    return w
+
+
 def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2):
     """One micrograph: (image float32 HxW, label uint8 HxW, info dict).
+
+    version 3 (training of the second bundled model): as version 2, but drawn the way the network
+    sees micrographs. The engine shrinks images finer than 0.1 nm/px to 0.1 nm/px (area
+    averaging) before the network, so the network never sees finer pixels: version 3 draws the
+    pixel size in [0.1, 2] nm, except that one tile in eight is a finer micrograph (0.04-0.1 nm/px,
+    simulated at its own size) area-averaged to 0.1 nm/px, its label the pixels more than half
+    covered.
 
     version 1: the simulator of the first training stage. version 2 (default) widens the
     carbon grain (0.5-2.5 px instead of 0.5-1.5 px) and the detector blur (0.3-2.5 px instead of
     0.3-1.2 px): the reference HRTEM micrograph's background is smoother-grained (autocorrelation
     0.5 at 4 px) than anything version 1 produced at its pixel size.
     """
+    if version >= 3 and pixel_size_nm is None:
+        if rng.random() < 0.125:
+            fine_p = math.exp(rng.uniform(math.log(0.04), math.log(0.1)))
+            big = int(round(size * 0.1 / fine_p))
+            img, lab, info = simulate(rng, big, pixel_size_nm=0.1 * size / big, contrast=contrast, version=2)
+            r = area_resample_matrix(big, size)
+            img = (r @ img.astype(np.float64) @ r.T).astype(np.float32)
+            lab = ((r @ lab.astype(np.float64) @ r.T) > 0.5).astype(np.uint8)
+            info = dict(info, pixel_size_nm=0.1, simulated_pixel_size_nm=info["pixel_size_nm"], mean_diameter_px=info["mean_diameter_px"] * size / big)
+            return img, lab, info
     wide = version >= 2
     h = w = size
     # --- specimen -----------------------------------------------------------------
     for _ in range(100):
         d_px = math.exp(rng.uniform(math.log(5), math.log(80)))          # mean diameter in px
-        p = pixel_size_nm if pixel_size_nm else math.exp(rng.uniform(math.log(0.02), math.log(2.0)))
+        p = pixel_size_nm if pixel_size_nm else math.exp(rng.uniform(math.log(0.1 if version >= 3 else 0.02), math.log(2.0)))
         d_nm = d_px * p
         if 1.0 <= d_nm <= 100:
             break
