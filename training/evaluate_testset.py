@@ -53,7 +53,7 @@ def main():
         p = pooled(mine)
         print(f"{seg:28} {'all':14} {p['iou']:7.4f} {p['dice']:7.4f} {p['f1']:7.4f}")
         for name, group in thirds.items():
-            p = pooled([s for s in mine if os.path.splitext(os.path.basename(s["image"]))[0] in group])
+            p = pooled([s for s in mine if stem_of(s) in group])
             print(f"{seg:28} {name:14} {p['iou']:7.4f} {p['dice']:7.4f} {p['f1']:7.4f}")
     # where the error lies: pooled IoU by each image's visibility and mean particle diameter (px)
     print(f"\nparticle IoU by visibility and mean particle diameter (images in brackets)")

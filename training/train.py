@@ -52,13 +52,12 @@ def validation_set(seed, n, size, version):
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
 
-def iou(model, xs, ys, fast=False):
+def iou(model, xs, ys, layout=torch.contiguous_format):
     model.eval()
     inter = union = 0.0
     with torch.no_grad():
         for i in range(0, len(xs), 16):
-            x = xs[i:i + 16].contiguous(memory_format=torch.channels_last) if fast else xs[i:i + 16]
-            pred = model(x) > 0
+            pred = model(xs[i:i + 16].contiguous(memory_format=layout)) > 0
             truth = ys[i:i + 16] > 0.5
             inter += (pred & truth).sum().item(); union += (pred | truth).sum().item()
     model.train()
@@ -133,8 +132,8 @@ def main():
     vx, vy = validation_set(a.seed + 1000, 64, a.tile, a.sim_version)
     loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.sim_version), batch_size=a.batch, num_workers=1, persistent_workers=True,
                                          worker_init_fn=lambda _: torch.set_num_threads(1))
-    if a.fast:
-        model = model.to(memory_format=torch.channels_last)
+    layout = torch.channels_last if a.fast else torch.contiguous_format
+    model = model.to(memory_format=layout)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=a.warmup)
     params = sum(p.numel() for p in model.parameters())
@@ -142,19 +141,16 @@ def main():
         + (f", from {a.init}" if a.init else ""))
     best, t0, running = -1.0, time.time(), 0.0
     for step, (x, y) in enumerate(loader, 1):
-        if a.fast:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                logits = model(x.contiguous(memory_format=torch.channels_last))
-            loss = loss_fn(logits.float(), y)
-        else:
-            loss = loss_fn(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.fast):
+            logits = model(x.contiguous(memory_format=layout))
+        loss = loss_fn(logits.float(), y)
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:
             el = time.time() - t0
             say(f"step {step} loss {running:.4f} lr {sched.get_last_lr()[0]:.2e} {step * a.batch / el:.1f} tiles/s")
         if step % a.validate_every == 0 or step == a.steps:
-            v = iou(model, vx, vy, a.fast)
+            v = iou(model, vx, vy, layout)
             say(f"step {step} validation IoU {v:.4f}")
             metrics = {"validationIoU": round(v, 4), "stepsDone": step, "minutes": round((time.time() - t0) / 60, 1)}
             if v > best:

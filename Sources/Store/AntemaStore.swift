@@ -194,8 +194,8 @@ public final class AntemaStore: Sendable {
         let waiting = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE sample_id = ? AND state IN ('queued', 'processing') AND id != ?",
                                        arguments: [sampleId, imageId]) ?? 0
         let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-        let last = lastAggregateRefresh.withLock { $0[sampleId] }
-        guard waiting == 0 || last == nil || now - last! >= Self.aggregateRefreshIntervalSeconds else { return false }
+        let due = lastAggregateRefresh.withLock { $0[sampleId].map { now - $0 >= Self.aggregateRefreshIntervalSeconds } ?? true }
+        guard waiting == 0 || due else { return false }
         try Aggregates.refresh(db, sampleId: sampleId)
         lastAggregateRefresh.withLock { $0[sampleId] = now }
         return true
