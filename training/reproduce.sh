@@ -2,7 +2,7 @@
 # Reproduces the bundled model (Sources/DefaultModel/Resources/antema-unet.*) from fixed seeds.
 # About 2 hours on this machine (2 cores with AVX512-BF16; stage 1: ~92 min, stage 2: ~27 min).
 # `--fast` is bfloat16 autocast with channels-last tensors (training/README.md); without it the
-# same recipe takes about 2.8 times longer. Run from the repository root with the training
+# same recipe takes about 3 times longer. Run from the repository root with the training
 # environment of training/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -97,7 +97,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=0.05, help="fraction of the steps spent raising the learning rate")
     ap.add_argument("--channels", default="16,32,64,128", help="channels per U-Net level, comma-separated (one level per entry)")
     ap.add_argument("--fast", action="store_true",
-                    help="bfloat16 autocast and channels-last tensors: about 2.8x faster on CPUs with AVX512-BF16 (the weights stay float32)")
+                    help="bfloat16 autocast and channels-last tensors: about 3x faster on CPUs with AVX512-BF16 (training/bench_training.py) (the weights stay float32)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
