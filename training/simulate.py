@@ -94,8 +94,21 @@ def area_resample_matrix(n, m):
     return w
 
 
-def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2):
+def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, network_view=None):
     """One micrograph: (image float32 HxW, label uint8 HxW, info dict).
+
+    version 4: as version 2, with the dose in physical units. Versions 1-3 drew the electrons per
+    pixel (8-2000) whatever the pixel size, so a 0.6 nm/px micrograph could get 10 e/px, a
+    fluence of 0.03 e/A^2: a thousand times below what inorganic specimens are imaged with
+    (cryo-EM's low-dose limit is about 20 e/A^2; gold and other inorganic specimens are imaged
+    with 10-100 times more). Version 4 draws the fluence at the specimen (20-5000 e/A^2) and the
+    detector's quantum efficiency (0.2-0.8); the electrons counted per pixel are their product
+    with the pixel's area, (10 p)^2 A^2. Fine pixels stay noisy (0.02 nm/px: 0.16-160 e/px),
+    coarse ones are not; barely visible particles come from weak contrast against the carbon.
+
+    network_view (default: version 3 only) draws the pixel size the way the engine presents
+    micrographs to the network, as described for version 3; without it the pixel size is drawn
+    in [0.02, 2] nm as micrographs come off the microscope (the test set).
 
     version 3 (training of the second bundled model): as version 2, but drawn the way the network
     sees micrographs. The engine shrinks images finer than 0.1 nm/px to 0.1 nm/px (area
@@ -109,11 +122,14 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2):
     0.3-1.2 px): the reference HRTEM micrograph's background is smoother-grained (autocorrelation
     0.5 at 4 px) than anything version 1 produced at its pixel size.
     """
-    if version >= 3 and pixel_size_nm is None:
+    if network_view is None:
+        network_view = version == 3
+    if network_view and pixel_size_nm is None:
         if rng.random() < 0.125:
             fine_p = math.exp(rng.uniform(math.log(0.04), math.log(0.1)))
             big = int(round(size * 0.1 / fine_p))
-            img, lab, info = simulate(rng, big, pixel_size_nm=0.1 * size / big, contrast=contrast, version=2)
+            img, lab, info = simulate(rng, big, pixel_size_nm=0.1 * size / big, contrast=contrast, version=2 if version == 3 else version,
+                                      network_view=False)
             r = area_resample_matrix(big, size)
             img = (r @ img.astype(np.float64) @ r.T).astype(np.float32)
             lab = ((r @ lab.astype(np.float64) @ r.T) > 0.5).astype(np.uint8)
@@ -124,7 +140,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2):
     # --- specimen -----------------------------------------------------------------
     for _ in range(100):
         d_px = math.exp(rng.uniform(math.log(5), math.log(80)))          # mean diameter in px
-        p = pixel_size_nm if pixel_size_nm else math.exp(rng.uniform(math.log(0.1 if version >= 3 else 0.02), math.log(2.0)))
+        p = pixel_size_nm if pixel_size_nm else math.exp(rng.uniform(math.log(0.1 if network_view else 0.02), math.log(2.0)))
         d_nm = d_px * p
         if 1.0 <= d_nm <= 100:
             break
@@ -208,7 +224,11 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2):
         cy, cx, s = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(1.0, 3.0) * h
         illum *= np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
     illum = np.clip(illum, 0.2, None)
-    dose = math.exp(rng.uniform(math.log(8), math.log(2000)))    # electrons per pixel
+    if version >= 4:  # fluence (e/A^2) x detector quantum efficiency x pixel area (A^2)
+        fluence = math.exp(rng.uniform(math.log(20), math.log(5000)))
+        dose = fluence * rng.uniform(0.2, 0.8) * (10 * p) ** 2
+    else:
+        dose = math.exp(rng.uniform(math.log(8), math.log(2000)))    # electrons per pixel
     counts = rng.poisson(np.clip(inten * illum * dose, 0, None)).astype(np.float32)
     counts = ndimage.gaussian_filter(counts, rng.uniform(0.3, 2.5 if wide else 1.2))
     img = counts * rng.uniform(0.5, 20) + rng.normal(0, rng.uniform(0, 2), (h, w)) + rng.uniform(0, 1000)

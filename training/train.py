@@ -34,7 +34,7 @@ class Tiles(torch.utils.data.IterableDataset):
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
         while True:
-            img, lab, _ = simulate.simulate(rng, self.size, version=self.version)
+            img, lab, _ = simulate.simulate(rng, self.size, version=self.version, network_view=self.version >= 3)
             k = int(rng.integers(4))
             img, lab = np.rot90(img, k), np.rot90(lab, k)
             if rng.random() < 0.5:
@@ -47,7 +47,7 @@ def validation_set(seed, n, size, version):
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for _ in range(n):
-        img, lab, _ = simulate.simulate(rng, size, version=version)
+        img, lab, _ = simulate.simulate(rng, size, version=version, network_view=version >= 3)
         xs.append(standardize(img)[None]); ys.append(lab[None].astype(np.float32))
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
@@ -91,7 +91,8 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--validate-every", type=int, default=200)
     ap.add_argument("--export-only", action="store_true")
-    ap.add_argument("--sim-version", type=int, default=2, help="simulator version (1: first stage of the bundled model)")
+    ap.add_argument("--model-version", default="dev", help="version written into the metadata (the bundled model's is set by reproduce.sh)")
+    ap.add_argument("--sim-version", type=int, default=2, help="simulator version (1: first stage of model 1.0; 3: model 2.0; 4: physical dose, model 2.1); from 3 on, tiles are drawn as the engine presents micrographs to the network")
     ap.add_argument("--init", help="start from this checkpoint (.pt) instead of random weights (fine-tuning)")
     ap.add_argument("--stop-after", type=int, help="stop after this many steps (the schedule still spans --steps)")
     ap.add_argument("--warmup", type=float, default=0.05, help="fraction of the steps spent raising the learning rate")
@@ -106,7 +107,7 @@ def main():
     model = UNet(channels)
     levels = len(channels)
     meta = {
-        "name": "antema-unet", "version": "1.0",
+        "name": "antema-unet", "version": a.model_version,
         "trainingPixelSizeNm": 0.2, "pixelSizeRangeNm": [0.1, 2.0],  # finer images are downsampled to 0.1 nm/px (see training/README.md)
         "normalization": "standardize", "output": "logit", "particleClass": 0, "brightParticles": False,
         "licence": "the antema project's licence; trained only on simulated micrographs (no third-party images)", "sizeMultiple": 2 ** (levels - 1), "tileSizePx": 1024, "tileMarginPx": 64 if levels <= 4 else 128,
