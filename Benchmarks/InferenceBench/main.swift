@@ -17,7 +17,9 @@ func peakMB() -> Double {
     return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
 }
 
-let args = CommandLine.arguments
+let usage = "usage: InferenceBench MODEL.onnx [size] [repeats] [--tiled] | --segment [size] [repeats]"
+
+func run(_ args: [String]) throws {
 if args.count > 1 && args[1] == "--segment" {
     // the bundled model through the segmentation runner, as antemactl and antemad use it:
     // a SIZE x SIZE micrograph at 0.1 nm/px (inside the model's pixel-size range: no resampling)
@@ -43,11 +45,11 @@ if args.count > 1 && args[1] == "--segment" {
                  runner.metadata.name, runner.metadata.version, size, size, sorted[sorted.count / 2], repeats, load, peakMB()))
     exit(0)
 }
-guard args.count > 1 else { print("usage: InferenceBench MODEL.onnx [size] [repeats] | --segment [size] [repeats]"); exit(2) }
+guard args.count > 1, !args[1].hasPrefix("-") else { print(usage); exit(args.count > 1 && (args[1] == "-h" || args[1] == "--help") ? 0 : 2) }
 let size = args.count > 2 ? Int(args[2]) ?? 1024 : 1024
 let repeats = args.count > 3 ? Int(args[3]) ?? 5 : 5
 let engine = try Engine(path: args[1])
-let name = engine.model.inputs.first!.name
+guard let name = engine.model.inputs.first?.name else { throw ModelError.invalid("\(args[1]) has no input") }
 if args.contains("--tiled") {
     // the segmentation runner: 1024 px tiles with 64 px margins
     let runner = SegmentationRunner(engine: engine, metadata: ModelMetadata(name: "bench", version: "0", trainingPixelSizeNm: 1, tileSizePx: 1024, tileMarginPx: 64))
@@ -69,3 +71,11 @@ for _ in 0..<(repeats + 1) {
 times.removeFirst()  // warm-up
 let sorted = times.sorted()
 print(String(format: "antema engine: %d x %d, median %.3f s over %d runs, peak RSS %.0f MB", size, size, sorted[sorted.count / 2], repeats, peakMB()))
+}
+
+do {
+    try run(CommandLine.arguments)
+} catch {
+    FileHandle.standardError.write(Data("InferenceBench: \(error)\n".utf8))
+    exit(1)
+}
