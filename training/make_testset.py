@@ -9,7 +9,8 @@ regardless of pixel size: 40 of its 60 images had a fluence below 20 e/A^2 (15 b
 doses inorganic specimens are never imaged with. Both are still reported (training/README.md).
 
 Layout: <out>/images/simNNN.dm3, <out>/labels/simNNN.png (255 = particle), <out>/manifest.csv
-(pixel size, mean diameter, contrast, visibility = (background mean - particle mean) / background sd).
+(pixel size, mean diameter, contrast, electrons per pixel, fluence in e/A^2, visibility =
+(background mean - particle mean) / background sd).
 The seed differs from every training seed, so no test image was seen in training.
 """
 import argparse

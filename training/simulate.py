@@ -229,6 +229,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
         dose = fluence * rng.uniform(0.2, 0.8) * (10 * p) ** 2
     else:
         dose = math.exp(rng.uniform(math.log(8), math.log(2000)))    # electrons per pixel
+        fluence = dose / (10 * p) ** 2  # what a perfect detector would need: a lower bound
     counts = rng.poisson(np.clip(inten * illum * dose, 0, None)).astype(np.float32)
     counts = ndimage.gaussian_filter(counts, rng.uniform(0.3, 2.5 if wide else 1.2))
     img = counts * rng.uniform(0.5, 20) + rng.normal(0, rng.uniform(0, 2), (h, w)) + rng.uniform(0, 1000)
@@ -237,7 +238,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     bg = img[~label]
     visibility = float((bg.mean() - img[label].mean()) / (bg.std() + 1e-6)) if label.any() and (~label).any() else 0.0
     info = {"visibility": visibility, "pixel_size_nm": p, "mean_diameter_nm": d_nm, "mean_diameter_px": d_px, "contrast": c,
-            "dose": dose, "particles": len(placed)}
+            "dose": dose, "fluence_e_per_a2": fluence, "particles": len(placed)}
     return img, label.astype(np.uint8), info
 
 
