@@ -71,6 +71,23 @@ def loss_fn(logits, target):
     return bce + dice
 
 
+def lovasz_hinge(logits, target):
+    """Lovasz hinge over all pixels of the batch: a convex surrogate of 1 - IoU of the particle
+    class, pooled like the test set's IoU (Berman, Rannen Triki, Blaschko, CVPR 2018)."""
+    logits, labels = logits.reshape(-1), target.reshape(-1)
+    errors = 1 - logits * (2 * labels - 1)
+    errors_sorted, perm = torch.sort(errors, descending=True)
+    gt = labels[perm]
+    total = gt.sum()
+    jaccard = 1 - (total - gt.cumsum(0)) / (total + (1 - gt).cumsum(0))
+    jaccard = torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
+    return torch.dot(F.relu(errors_sorted), jaccard)
+
+
+def loss_lovasz(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, target) + lovasz_hinge(logits, target)
+
+
 def export(model, out, meta):
     model.eval()
     dummy = torch.zeros(1, 1, 256, 256)
@@ -97,6 +114,8 @@ def main():
     ap.add_argument("--stop-after", type=int, help="stop after this many steps (the schedule still spans --steps)")
     ap.add_argument("--warmup", type=float, default=0.05, help="fraction of the steps spent raising the learning rate")
     ap.add_argument("--channels", default="16,32,64,128", help="channels per U-Net level, comma-separated (one level per entry)")
+    ap.add_argument("--loss", choices=["bce-dice", "bce-lovasz"], default="bce-dice",
+                    help="bce-dice: BCE + soft Dice (stages 1-3); bce-lovasz: BCE + Lovasz hinge, which targets IoU directly (fine-tuning)")
     ap.add_argument("--fast", action="store_true",
                     help="bfloat16 autocast and channels-last tensors: about 3x faster on CPUs with AVX512-BF16 (training/bench_training.py) (the weights stay float32)")
     a = ap.parse_args()
@@ -113,7 +132,7 @@ def main():
         "licence": "the antema project's licence; trained only on simulated micrographs (no third-party images)", "sizeMultiple": 2 ** (levels - 1), "tileSizePx": 1024, "tileMarginPx": 64 if levels <= 4 else 128,
         "training": {"recipe": "training/train.py", "seed": a.seed, "steps": a.steps, "batch": a.batch, "tilePx": a.tile,
                      "simulator": "training/simulate.py", "lr": a.lr,
-                     "channels": list(channels), "bfloat16": a.fast},
+                     "channels": list(channels), "bfloat16": a.fast, "loss": a.loss},
     }
     if a.export_only:
         ck = torch.load(a.out + ".pt")
@@ -144,7 +163,7 @@ def main():
     for step, (x, y) in enumerate(loader, 1):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.fast):
             logits = model(x.contiguous(memory_format=layout))
-        loss = loss_fn(logits.float(), y)
+        loss = (loss_lovasz if a.loss == "bce-lovasz" else loss_fn)(logits.float(), y)
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:
