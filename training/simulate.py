@@ -106,9 +106,10 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     with the pixel's area, (10 p)^2 A^2. Fine pixels stay noisy (0.02 nm/px: 0.16-160 e/px),
     coarse ones are not; barely visible particles come from weak contrast against the carbon.
 
-    network_view (default: version 3 only) draws the pixel size the way the engine presents
-    micrographs to the network, as described for version 3; without it the pixel size is drawn
-    in [0.02, 2] nm as micrographs come off the microscope (the test set).
+    network_view (default: from version 3 on) draws the pixel size the way the engine presents
+    micrographs to the network (training tiles), as described for version 3; without it the pixel
+    size is drawn in [0.02, 2] nm as micrographs come off the microscope (the test set passes
+    network_view=False).
 
     version 3 (training of the second bundled model): as version 2, but drawn the way the network
     sees micrographs. The engine shrinks images finer than 0.1 nm/px to 0.1 nm/px (area
@@ -123,7 +124,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     0.5 at 4 px) than anything version 1 produced at its pixel size.
     """
     if network_view is None:
-        network_view = version == 3
+        network_view = version >= 3
     if network_view and pixel_size_nm is None:
         if rng.random() < 0.125:
             fine_p = math.exp(rng.uniform(math.log(0.04), math.log(0.1)))

@@ -34,7 +34,7 @@ class Tiles(torch.utils.data.IterableDataset):
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
         while True:
-            img, lab, _ = simulate.simulate(rng, self.size, version=self.version, network_view=self.version >= 3)
+            img, lab, _ = simulate.simulate(rng, self.size, version=self.version)
             k = int(rng.integers(4))
             img, lab = np.rot90(img, k), np.rot90(lab, k)
             if rng.random() < 0.5:
@@ -47,7 +47,7 @@ def validation_set(seed, n, size, version):
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for _ in range(n):
-        img, lab, _ = simulate.simulate(rng, size, version=version, network_view=version >= 3)
+        img, lab, _ = simulate.simulate(rng, size, version=version)
         xs.append(standardize(img)[None]); ys.append(lab[None].astype(np.float32))
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
@@ -159,11 +159,12 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     say(f"U-Net {channels} {params} parameters{', bfloat16 autocast' if a.fast else ''}, {a.steps} steps of {a.batch} tiles {a.tile}x{a.tile}, seed {a.seed}, simulator v{a.sim_version}"
         + (f", from {a.init}" if a.init else ""))
+    criterion = loss_lovasz if a.loss == "bce-lovasz" else loss_fn
     best, t0, running = -1.0, time.time(), 0.0
     for step, (x, y) in enumerate(loader, 1):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.fast):
             logits = model(x.contiguous(memory_format=layout))
-        loss = (loss_lovasz if a.loss == "bce-lovasz" else loss_fn)(logits.float(), y)
+        loss = criterion(logits.float(), y)
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:
