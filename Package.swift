@@ -30,11 +30,14 @@ let package = Package(
         .target(name: "ImageFiles", dependencies: ["CPNG", "CPNGEncode", "CTIFFShim"]),
         // SQLite through GRDB: schema, migrations, intention-named transactions, aggregates.
         .target(name: "Store", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
+        // File access beside folders many people write into: no link followed below a trusted
+        // base, unpredictable temporary names created exclusively, bounded reads.
+        .target(name: "SafeFiles"),
         // Watching folders: inotify and polling sources, the pure stability tracker.
-        .target(name: "Watcher"),
+        .target(name: "Watcher", dependencies: ["SafeFiles"]),
         // The service: configuration, ingest, processing, sessions, status (antemad's logic).
         .target(name: "AntemaService", dependencies: [
-            "GatanDM", "Pipeline", "Store", "Watcher", "Analysis", "Reports", "CSHA256",
+            "GatanDM", "Pipeline", "Store", "Watcher", "SafeFiles", "Analysis", "Reports", "CSHA256",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -47,7 +50,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Reports: xlsx (SpreadsheetML in a ZIPFoundation container), csv, PNG pictures; pure writers.
-        .target(name: "Reports", dependencies: ["Pipeline", "ImageFiles", "Analysis", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "Reports", dependencies: ["Pipeline", "ImageFiles", "Analysis", "SafeFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Neural-network inference: ONNX models on OpenBLAS.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
@@ -59,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports", "Inference", "Watcher",
+                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports", "Inference", "Watcher", "SafeFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
@@ -76,7 +79,8 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Inference", "DefaultModel"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WatcherTests", dependencies: ["Watcher"]),
-        .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService"]),
+        .testTarget(name: "SafeFilesTests", dependencies: ["SafeFiles"]),
+        .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline", "ImageFiles"]),

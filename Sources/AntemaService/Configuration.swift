@@ -1,6 +1,7 @@
 import Analysis
 import Foundation
 import Pipeline
+import SafeFiles
 import TOMLKit
 import Watcher
 
@@ -18,6 +19,10 @@ public struct Configuration: Sendable, Equatable {
         /// A file is complete when unchanged this long (1 s, at most this, after it was closed).
         public var stableSeconds: Double = 2
         public var patterns: [String] = ["*.dm3", "*.dm4"]
+        /// Largest file read, in MB (MiB): larger files are recorded as refused without being
+        /// read. 2048 holds a 4096 x 4096 float32 stack of 32 frames.
+        public var maxFileMb: Double = 2048
+        public var maxFileBytes: Int64 { Int64(maxFileMb * 1_048_576) }
     }
 
     public struct Session: Sendable, Equatable {
@@ -75,6 +80,11 @@ public struct Configuration: Sendable, Equatable {
     public var log = Log()
 
     public init() {}
+
+    /// The watch root holding `path` (the longest that does), or nil.
+    public func watchRoot(of path: String) -> String? {
+        watch.roots.filter { SafeFiles.components(of: path, below: $0) != nil }.max { $0.count < $1.count }
+    }
 
     /// The settings of a run: the configured segmenter and analysis parameters.
     public func runSettings(softwareVersion: String, segmenter: Segmenter) -> RunSettings {
@@ -257,7 +267,7 @@ extension Configuration {
         }
         var c = Configuration()
         let reader = Reader(file: file)
-        try reader.section(table, "watch", keys: ["roots", "mode", "poll_interval_seconds", "stable_seconds", "patterns"]) { t, reader in
+        try reader.section(table, "watch", keys: ["roots", "mode", "poll_interval_seconds", "stable_seconds", "patterns", "max_file_mb"]) { t, reader in
             c.watch.roots = try reader.strings(t, "roots") ?? c.watch.roots
             if let m = try reader.string(t, "mode") {
                 guard let mode = WatchMode(rawValue: m) else { throw reader.error("mode", "must be auto, inotify or poll, not \"\(m)\"") }
@@ -266,6 +276,7 @@ extension Configuration {
             c.watch.pollIntervalSeconds = try reader.number(t, "poll_interval_seconds", min: 0.1) ?? c.watch.pollIntervalSeconds
             c.watch.stableSeconds = try reader.number(t, "stable_seconds", min: 0) ?? c.watch.stableSeconds
             c.watch.patterns = try reader.strings(t, "patterns") ?? c.watch.patterns
+            c.watch.maxFileMb = try reader.number(t, "max_file_mb", min: 1) ?? c.watch.maxFileMb
         }
         try reader.section(table, "session", keys: ["depth", "idle_close_minutes", "marker_files", "reopen_closed"]) { t, reader in
             if let d = try reader.number(t, "depth", min: 0) {

@@ -1,5 +1,6 @@
 import Foundation
 import GatanDM
+import SafeFiles
 import Store
 import Watcher
 
@@ -26,12 +27,15 @@ public struct Ingest: Sendable {
     public var rules: SessionRules
     public var markerFiles: [String]
     public var reopenClosed: Bool
+    /// Largest file read (`watch.max_file_mb`); larger ones are recorded as refused, unread.
+    public var maxFileBytes: Int64
     public let store: AntemaStore
 
-    public init(rules: SessionRules, markerFiles: [String], reopenClosed: Bool, store: AntemaStore) {
+    public init(rules: SessionRules, markerFiles: [String], reopenClosed: Bool, maxFileBytes: Int64 = 2048 * 1_048_576, store: AntemaStore) {
         self.rules = rules
         self.markerFiles = markerFiles
         self.reopenClosed = reopenClosed
+        self.maxFileBytes = maxFileBytes
         self.store = store
     }
 
@@ -54,15 +58,18 @@ public struct Ingest: Sendable {
             if let id = sample?.id, sample?.state == .open { try store.setSampleState(id, .closing, at: now) }
             return .markerClosedSession(sampleId: sample?.id)
         }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        let bytes: [UInt8]
+        do { bytes = try SafeFiles.readFile(path, base: place.root, maxBytes: maxFileBytes) } catch {
             if FileSystem.observe(path) == nil { return .ignored("vanished before it could be read") }
             let sample = try store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, at: now, reopen: reopenClosed)
-            return try recordUnreadable(path: path, bytes: [], sampleId: sample.id!, reason: "cannot read: \(error.localizedDescription)", at: now)
+            // a link, a file over the size limit or one the daemon may not read: recorded by its
+            // path and the reason only (nothing of a link's target is read or recorded)
+            let state: ImageRecord.State = (error as? SafeFiles.Failure)?.kind == .symbolicLink ? .skipped : .failed
+            let reason = (error as? SafeFiles.Failure)?.reason ?? "cannot read: \(error.localizedDescription)"
+            return try recordUnreadable(path: path, sampleId: sample.id!, state: state, reason: reason, at: now)
         }
         // the file must not have changed while it was read
-        guard Int64(data.count) == observation.sizeBytes, FileSystem.observe(path) == observation else { return .changedWhileReading }
-        let bytes = [UInt8](data)
+        guard Int64(bytes.count) == observation.sizeBytes, FileSystem.observe(path) == observation else { return .changedWhileReading }
         let hash = sha256Hex(bytes)
         if try store.knows(contentSha256: hash) { return .alreadyKnown }
         let sample = try store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, at: now, reopen: reopenClosed)
@@ -89,10 +96,10 @@ public struct Ingest: Sendable {
         return .queued(frames: queued, sampleId: sample.id!)
     }
 
-    func recordUnreadable(path: String, bytes: [UInt8], sampleId: Int64, reason: String, at now: Date) throws -> IngestResult {
-        // an unreadable file has no content hash; use the hash of its path and time so it is recorded once per attempt
+    func recordUnreadable(path: String, sampleId: Int64, state: ImageRecord.State = .failed, reason: String, at now: Date) throws -> IngestResult {
+        // an unread file has no content hash; use the hash of its path and time so it is recorded once per attempt
         let hash = sha256Hex(Array("unreadable:\(path):\(now.timeIntervalSince1970)".utf8))
-        return try record(path: path, hash: hash, size: 0, sampleId: sampleId, state: .failed, reason: reason, at: now)
+        return try record(path: path, hash: hash, size: 0, sampleId: sampleId, state: state, reason: reason, at: now)
     }
 
     func record(path: String, hash: String, size: Int, sampleId: Int64, state: ImageRecord.State, reason: String, at now: Date) throws -> IngestResult {

@@ -3,6 +3,7 @@ import Foundation
 import GatanDM
 import Pipeline
 import Reports
+import SafeFiles
 import Store
 
 /// Analyses one queued image frame and records the outcome in one transaction.
@@ -26,11 +27,12 @@ public struct Processor: Sendable {
     public func process(_ image: ImageRecord, at now: @Sendable () -> Date = { Date() }) throws -> Outcome {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
-            let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: image.path)) } catch {
-                throw ProcessingProblem("the file is gone or unreadable since it was queued: \(error.localizedDescription)")
+            let bytes: [UInt8]
+            do {
+                bytes = try SafeFiles.readFile(image.path, base: configuration.watchRoot(of: image.path), maxBytes: configuration.watch.maxFileBytes)
+            } catch {
+                throw ProcessingProblem("the file is gone or unreadable since it was queued: \((error as? SafeFiles.Failure)?.reason ?? "\(error)")")
             }
-            let bytes = [UInt8](data)
             guard sha256Hex(bytes) == image.contentSha256 else {
                 throw ProcessingProblem("the file changed since it was queued (its new content is analysed as a new image)")
             }
@@ -69,8 +71,8 @@ public struct Processor: Sendable {
                                      imageId: image.id!, facts: facts, at: now())
             // the image's pictures go to the sample's report folder now, so closing is quick
             if let sample = try store.sample(id: image.sampleId), let seg = result.segmentation, let analysed = result.result {
-                let dir = (reportDirectory(template: configuration.reports.directory, sample: sample) as NSString).appendingPathComponent("images")
                 do {
+                    let dir = try openReportDirectory(configuration: configuration, sample: sample, images: true)
                     try SampleReport.writeImagePictures(stem: pictureStem(path: image.path, frame: image.frame, frames: frames.count), image: frame.image,
                                                         segmentation: seg, result: analysed, pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot(), to: dir)
                 } catch {

@@ -4,6 +4,7 @@ import GatanDM
 import GRDB
 import Pipeline
 import Reports
+import SafeFiles
 import Store
 
 /// Where a sample's reports go: `reports.directory` with `{sample_folder}` and `{sample}`
@@ -11,6 +12,27 @@ import Store
 public func reportDirectory(template: String, sample: SampleRecord) -> String {
     template.replacingOccurrences(of: "{sample_folder}", with: sample.folder)
         .replacingOccurrences(of: "{sample}", with: SampleReport.safeName(sample.name))
+}
+
+/// The folder below which a report folder is opened without following links: the watch root
+/// holding it, or else the part of the template before its first placeholder (configured by the
+/// administrator), or the folder itself for a template without placeholders.
+public func reportBase(template: String, directory: String, roots: [String]) -> String {
+    if let root = roots.filter({ SafeFiles.components(of: directory, below: $0) != nil }).max(by: { $0.count < $1.count }) {
+        return root
+    }
+    guard let brace = template.firstIndex(of: "{") else { return directory }
+    let fixed = String(template[..<brace])
+    let base = fixed.hasSuffix("/") ? String(fixed.dropLast()) : (fixed as NSString).deletingLastPathComponent
+    return base.isEmpty ? "/" : base
+}
+
+/// Opens (creating) a sample's report folder, or its `images` subfolder, refusing links below its base.
+public func openReportDirectory(configuration: Configuration, sample: SampleRecord, images: Bool = false) throws -> SafeFiles.Directory {
+    let dir = reportDirectory(template: configuration.reports.directory, sample: sample)
+    let base = reportBase(template: configuration.reports.directory, directory: dir, roots: configuration.watch.roots)
+    let report = try SafeFiles.openDirectory(dir, base: base, create: true)
+    return images ? try report.subdirectory("images", create: true) : report
 }
 
 /// The stem of an image's pictures: the file name without extension, and the frame for stacks.
@@ -81,22 +103,24 @@ public struct ReportWriter: Sendable {
     @discardableResult
     public func write(sampleId: Int64, to directory: String? = nil, pictures: Bool) throws -> String {
         guard let sample = try store.sample(id: sampleId) else { throw StoreError.notFound("sample \(sampleId)") }
-        let dir = directory ?? reportDirectory(template: configuration.reports.directory, sample: sample)
+        let folder = try directory.map { try SafeFiles.openUserDirectory($0, create: true) } ?? openReportDirectory(configuration: configuration, sample: sample)
         let input = try store.reportInput(sampleId: sampleId)
-        try SampleReport.write(input, to: dir)
+        try SampleReport.write(input, to: folder)
         if pictures {
             let segmenter = try self.segmenter ?? configuration.makeSegmenter()
+            let images = try folder.subdirectory("images", create: true)
             for image in input.images where image.state == "done" {
-                try? regeneratePictures(path: image.path, frame: image.frame, segmenter: segmenter, to: (dir as NSString).appendingPathComponent("images"))
+                try? regeneratePictures(path: image.path, frame: image.frame, segmenter: segmenter, to: images)
             }
         }
-        return dir
+        return folder.path
     }
 
     /// Re-reads one frame and writes its pictures (the analysis is deterministic for the same
     /// file and parameters).
-    public func regeneratePictures(path: String, frame: Int, segmenter: Segmenter, to directory: String) throws {
-        let frames = try Ingest.micrographFrames(DMReader.read(contentsOf: URL(fileURLWithPath: path)))
+    public func regeneratePictures(path: String, frame: Int, segmenter: Segmenter, to directory: SafeFiles.Directory) throws {
+        let bytes = try SafeFiles.readFile(path, base: configuration.watchRoot(of: path), maxBytes: configuration.watch.maxFileBytes)
+        let frames = try Ingest.micrographFrames(DMReader.parse(bytes))
         guard frame < frames.count else { return }
         let (dm, z) = frames[frame]
         guard let pixelSize = dm.pixelSizeNm else { return }

@@ -116,13 +116,15 @@ public struct WatchService: Service {
                     warn(FileSystem.unnamableWarning(dir: d, name: FileSystem.printable(n)))
                 }
                 for (path, reason) in tree.unreadable { warn(FileSystem.unreadableWarning(path: path, reason: reason)) }
+                for link in tree.linkedFolders { warn(FileSystem.linkedFolderWarning(path: link)) }
             }
         }
         // Reconciliation: files that arrived while the daemon was down.
         scanAll("start-up reconciliation")
 
         let ingest = Ingest(rules: SessionRules(roots: config.watch.roots, depth: config.session.depth),
-                            markerFiles: config.session.markerFiles, reopenClosed: config.session.reopenClosed, store: store)
+                            markerFiles: config.session.markerFiles, reopenClosed: config.session.reopenClosed,
+                            maxFileBytes: config.watch.maxFileBytes, store: store)
         try await cancelWhenGracefulShutdown {
         try await withThrowingTaskGroup(of: Void.self) { group in
             // event sources
@@ -317,18 +319,53 @@ public struct SessionService: Service {
     }
 }
 
-/// Heartbeat in the database, STATUS and WATCHDOG for systemd; SIGHUP reloads the configuration.
+/// The database file was deleted or replaced while the daemon ran.
+public struct DatabaseMoved: Error, CustomStringConvertible {
+    public let path: String
+    public let place: DaemonLock.Place
+    public let restored: Bool
+    public var description: String {
+        switch place {
+        case .deleted where restored:
+            return "the database \(path) was deleted while antemad ran; everything it held was written back to \(path) (SQLite backup); stopping so that the restart uses it"
+        case .deleted:
+            return "the database \(path) was deleted while antemad ran and could not be written back; stopping"
+        default:
+            return "the database \(path) was replaced by another file while antemad ran; stopping (the file it wrote is gone; nothing is written into the new one until the restart)"
+        }
+    }
+}
+
+/// Heartbeat in the database, STATUS and WATCHDOG for systemd; SIGHUP reloads the configuration;
+/// checks at every beat that the database file is still the one at its path.
 public struct HeartbeatService: Service {
     let state: DaemonState
     let store: AntemaStore
     let logger: Logger
     let notifier: SystemdNotifier
+    let lock: DaemonLock?
 
-    public init(state: DaemonState, store: AntemaStore, logger: Logger, notifier: SystemdNotifier) {
+    public init(state: DaemonState, store: AntemaStore, logger: Logger, notifier: SystemdNotifier, lock: DaemonLock? = nil) {
         self.state = state
         self.store = store
         self.logger = logger
         self.notifier = notifier
+        self.lock = lock
+    }
+
+    /// Throws `DatabaseMoved` when the database file is no longer at its path (after writing a
+    /// deleted one back from the open connection).
+    func checkDatabaseInPlace() throws {
+        guard let lock else { return }
+        let place = lock.place()
+        guard place != .inPlace else { return }
+        var restored = false
+        if place == .deleted {
+            do { try lock.restore(from: store); restored = true } catch {
+                logger.critical("the deleted database could not be written back", metadata: ["database": "\(lock.path)", "error": "\(error)"])
+            }
+        }
+        throw DatabaseMoved(path: lock.path, place: place, restored: restored)
     }
 
     public func run() async throws {
@@ -357,8 +394,17 @@ public struct HeartbeatService: Service {
         }
         hangup.resume()
         defer { hangup.cancel() }
-        try? await cancelWhenGracefulShutdown {
+        do {
+            try await beat(interval: interval)
+        } catch is CancellationError {}
+        notifier.notify("STOPPING=1")
+    }
+
+    func beat(interval: Double) async throws {
+        let state = self.state, logger = self.logger, notifier = self.notifier
+        try await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
+                try checkDatabaseInPlace()
                 let (activity, imageId, stage) = state.activity.withLock { $0 }
                 do { try store.daemonHeartbeat(activity: activity, imageId: imageId, stage: stage) } catch {
                     logger.error("heartbeat not recorded", metadata: ["error": "\(error)"])
@@ -367,6 +413,5 @@ public struct HeartbeatService: Service {
                 try await Task.sleep(for: .seconds(interval))
             }
         }
-        notifier.notify("STOPPING=1")
     }
 }

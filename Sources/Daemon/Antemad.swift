@@ -56,6 +56,13 @@ struct Antemad: AsyncParsableCommand {
             logger.critical("cannot open the database", metadata: ["database": "\(configuration.store.database)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
         }
+        // one daemon per database: a second one is refused before it records anything
+        let lock: DaemonLock
+        do { lock = try DaemonLock(databasePath: configuration.store.database, pidOfHolder: store.recordedDaemonPid) } catch {
+            logger.critical("\(error)")
+            FileHandle.standardError.write(Data("antemad: \(error)\n".utf8))
+            throw ExitCode(75)  // EX_TEMPFAIL
+        }
         let state = DaemonState(configuration: configuration, segmenter: segmenter, configPath: config)
         do {
             try store.daemonStarted(DaemonStatusRecord(pid: getpid(), version: antemaVersion, startedAt: Date(),
@@ -84,7 +91,7 @@ struct Antemad: AsyncParsableCommand {
 
         let group = ServiceGroup(configuration: .init(
             services: [
-                .init(service: HeartbeatService(state: state, store: store, logger: logger, notifier: SystemdNotifier())),
+                .init(service: HeartbeatService(state: state, store: store, logger: logger, notifier: SystemdNotifier(), lock: lock)),
                 .init(service: WatchService(state: state, store: store, logger: logger)),
                 .init(service: ProcessingService(state: state, store: store, logger: logger)),
                 .init(service: SessionService(state: state, store: store, logger: logger)),
@@ -93,6 +100,11 @@ struct Antemad: AsyncParsableCommand {
             logger: logger))
         do {
             try await group.run()
+        } catch let moved as DatabaseMoved {
+            // the database file was deleted or replaced under the daemon: stop (systemd restarts
+            // it on the file now at the path) rather than write where nobody will ever read
+            logger.critical("\(moved)")
+            throw ExitCode(75)  // EX_TEMPFAIL
         } catch {
             logger.error("stopped with an error", metadata: ["error": "\(error)"])
         }

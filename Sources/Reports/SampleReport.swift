@@ -1,6 +1,7 @@
 import Analysis
 import Foundation
 import Pipeline
+import SafeFiles
 
 /// Everything a sample's report shows, as plain values (the daemon fills it from the store).
 public struct SampleReportInput: Sendable {
@@ -78,20 +79,21 @@ public enum SampleReport {
         return out.isEmpty ? "sample" : out
     }
 
-    /// Writes the report; returns the files written (names inside `directory`).
+    /// Writes the report into a folder the invoking user named (created if missing); returns the
+    /// files written (names inside `directory`).
     @discardableResult
     public static func write(_ input: SampleReportInput, to directory: String) throws -> [String] {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try write(input, to: SafeFiles.openUserDirectory(directory, create: true))
+    }
+
+    /// Writes the report into an open folder; every file goes through `SafeFiles.Directory.write`
+    /// (a random temporary name created exclusively, renamed into place). Returns the files written.
+    @discardableResult
+    public static func write(_ input: SampleReportInput, to directory: SafeFiles.Directory) throws -> [String] {
         let base = safeName(input.sample)
         var written: [String] = []
         func put(_ name: String, _ data: Data) throws {
-            let final = (directory as NSString).appendingPathComponent(name)
-            let temp = (directory as NSString).appendingPathComponent(".\(name).tmp-\(getpid())")
-            try data.write(to: URL(fileURLWithPath: temp))
-            if rename(temp, final) != 0 {
-                try? FileManager.default.removeItem(atPath: temp)
-                throw ReportError("cannot move \(temp) to \(final): \(String(cString: strerror(errno)))")
-            }
+            try directory.write(data, to: name)
             written.append(name)
         }
         let stats = measurements.map { m in (m, Summary(input.particles.map { m.value($0.m) })) }
@@ -192,10 +194,16 @@ public enum SampleReport {
         return written
     }
 
-    /// Writes the three pictures of one image into `directory` (atomically, replacing).
+    /// Writes the three pictures of one image into a folder the invoking user named.
     public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
                                           pixelSizeNm: Double, to directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeImagePictures(stem: stem, image: image, segmentation: segmentation, result: result, pixelSizeNm: pixelSizeNm,
+                               to: SafeFiles.openUserDirectory(directory, create: true))
+    }
+
+    /// Writes the three pictures of one image into an open folder (atomically, replacing).
+    public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
+                                          pixelSizeNm: Double, to directory: SafeFiles.Directory) throws {
         let name = safeName(stem)
         let pictures: [(String, Canvas)] = [
             ("\(name)_micrograph.png", Pictures.micrograph(image, pixelSizeNm: pixelSizeNm)),
@@ -203,10 +211,7 @@ public enum SampleReport {
             ("\(name)_particles.png", Pictures.particleMap(image, particles: Array(zip(result.regions, result.particles)), borderExcluded: result.borderRegions, pixelSizeNm: pixelSizeNm)),
         ]
         for (file, canvas) in pictures {
-            let final = (directory as NSString).appendingPathComponent(file)
-            let temp = (directory as NSString).appendingPathComponent(".\(file).tmp-\(getpid())")
-            try Data(canvas.pngData()).write(to: URL(fileURLWithPath: temp))
-            guard rename(temp, final) == 0 else { throw ReportError("cannot move \(temp) to \(final)") }
+            try directory.write(canvas.pngData(), to: file)
         }
     }
 }

@@ -46,6 +46,11 @@ extension AntemaStore {
         }
     }
 
+    /// The pid the last started daemon recorded (for messages about a daemon already running).
+    public func recordedDaemonPid() -> Int32? {
+        try? writer.read { db in try Int32.fetchOne(db, sql: "SELECT pid FROM daemon_status WHERE id = 1 AND stopped_at IS NULL") }
+    }
+
     public func daemonStopped(at now: Date = Date()) throws {
         try writer.write { db in
             try db.execute(sql: "UPDATE daemon_status SET stopped_at = ?, activity = 'stopped', current_image_id = NULL, current_stage = NULL WHERE id = 1", arguments: [now])

@@ -2,20 +2,35 @@
 import Glibc
 #endif
 import Foundation
+import SafeFiles
 
 /// File-system facts the watcher needs.
 public enum FileSystem {
-    /// `stat` of a regular file, or `nil` when it is not one (gone, a folder, unreadable).
+    /// `lstat` of a regular file or of a symbolic link (the link itself, never its target: a
+    /// link is handed on so that it is recorded as not followed), or `nil` (gone, a folder).
     public static func observe(_ path: String) -> FileObservation? {
         var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG || (st.st_mode & S_IFMT) == S_IFLNK else { return nil }
         let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
         return FileObservation(sizeBytes: Int64(st.st_size), modifiedAt: mtime)
     }
 
+    /// Whether `path` is a folder (a watch root may be a link to one: roots are configured).
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Whether `path` itself is a folder, not a link to one (what is entered below a root).
+    public static func isRealDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Whether `path` itself is a symbolic link.
+    public static func isSymbolicLink(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
     }
 
     /// Network and FUSE file systems on which inotify does not see other machines' changes
@@ -54,20 +69,23 @@ public enum FileSystem {
         return patterns.contains { fnmatch($0, name, FNM_CASEFOLD) == 0 }
     }
 
-    /// Every regular file below `root` (recursively, not following links into loops) whose name
-    /// matches the patterns, and every folder. `unnamable`: entries whose names are not valid
-    /// UTF-8 (they cannot be opened by name from Swift; shown with U+FFFD where bytes were bad).
-    /// `unreadable`: folders that could not be listed, with the reason (permission denied).
+    /// Every regular file below `root` (recursively) whose name matches the patterns, and every
+    /// folder. Links below the root are never followed: a link whose name matches is listed in
+    /// `files` (so that ingestion records it as not followed), a link to a folder in `linkedFolders`.
+    /// Folders are told apart by device and inode (inode numbers repeat across mounts).
+    /// `unnamable`: entries whose names are not valid UTF-8 (they cannot be opened by name from
+    /// Swift; shown with U+FFFD where bytes were bad). `unreadable`: folders that could not be
+    /// listed, with the reason (permission denied).
     public static func scan(_ root: String, patterns: [String])
-        -> (files: [String], folders: [String], unnamable: [String], unreadable: [(path: String, reason: String)]) {
-        var files: [String] = [], folders: [String] = [root], unnamable: [String] = []
+        -> (files: [String], folders: [String], unnamable: [String], unreadable: [(path: String, reason: String)], linkedFolders: [String]) {
+        var files: [String] = [], folders: [String] = [root], unnamable: [String] = [], linkedFolders: [String] = []
         var unreadable: [(path: String, reason: String)] = []
         var stack = [root]
-        var seen = Set<UInt64>()
+        var seen = Set<SafeFiles.FileID>()
         while let dir = stack.popLast() {
             var st = stat()
             guard stat(dir, &st) == 0 else { continue }
-            guard seen.insert(UInt64(st.st_ino)).inserted else { continue }
+            guard seen.insert(SafeFiles.FileID(st)).inserted else { continue }
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
                 // the reason, from the system call itself (Foundation's error text is long)
                 if let d = opendir(dir) { closedir(d) } else { unreadable.append((dir, String(cString: strerror(errno)))) }
@@ -79,15 +97,22 @@ public enum FileSystem {
                     unnamable.append(path)
                     continue
                 }
-                if isDirectory(path) {
+                if isRealDirectory(path) {
                     folders.append(path)
                     stack.append(path)
+                } else if isSymbolicLink(path) && isDirectory(path) {
+                    linkedFolders.append(path)
                 } else if matches(name, patterns: patterns) {
                     files.append(path)
                 }
             }
         }
-        return (files, folders, unnamable, unreadable)
+        return (files, folders, unnamable, unreadable, linkedFolders)
+    }
+
+    /// What is logged (and recorded) for a link to a folder below a root.
+    public static func linkedFolderWarning(path: String) -> String {
+        "\(printable(path)): a symbolic link to a folder; links are not followed out of the watched folders, so nothing in it is analysed"
     }
 
     /// What is logged (and recorded) for a folder that cannot be listed.

@@ -54,8 +54,11 @@ public final class InotifySource: Sendable {
         func watchTree(_ dir: String, announceFiles: Bool) -> Bool {
             let tree = FileSystem.scan(dir, patterns: ["*"])
             for (path, reason) in tree.unreadable { out.yield(.warning(FileSystem.unreadableWarning(path: path, reason: reason))) }
+            for link in tree.linkedFolders { out.yield(.warning(FileSystem.linkedFolderWarning(path: link))) }
             for folder in tree.folders where !tree.unreadable.contains(where: { $0.path == folder }) {
-                let wd = inotify_add_watch(fd, folder, InotifySource.fileMask | InotifySource.selfMask | UInt32(IN_ONLYDIR))
+                // below a root, a folder replaced by a link between the scan and here is not followed
+                let noFollow = roots.contains(folder) ? 0 : UInt32(IN_DONT_FOLLOW)
+                let wd = inotify_add_watch(fd, folder, InotifySource.fileMask | InotifySource.selfMask | UInt32(IN_ONLYDIR) | noFollow)
                 if wd < 0 {
                     if errno == ENOSPC {
                         if !limitReported {
@@ -147,6 +150,10 @@ public final class InotifySource: Sendable {
                     }
                     continue
                 }
+                if mask & (UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)) != 0, FileSystem.isSymbolicLink(path), FileSystem.isDirectory(path) {
+                    out.yield(.warning(FileSystem.linkedFolderWarning(path: path)))
+                    continue
+                }
                 guard isInteresting(path) else { continue }
                 let closed = mask & (UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO)) != 0
                 out.yield(.file(path: path, closed: closed))
@@ -192,6 +199,7 @@ public final class PollingSource: Sendable {
                     for (path, reason) in tree.unreadable {
                         continuation.yield(.warning(FileSystem.unreadableWarning(path: path, reason: reason)))
                     }
+                    for link in tree.linkedFolders { continuation.yield(.warning(FileSystem.linkedFolderWarning(path: link))) }
                 }
                 var waited = 0.0
                 while waited < self.intervalSeconds && !self.stopRequested.load(ordering: .sequentiallyConsistent) {

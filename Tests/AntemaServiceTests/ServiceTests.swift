@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
+import class GRDB.Row
 import Analysis
 import GatanDM
 import Store
@@ -293,6 +297,77 @@ import Watcher
             Issue.record("the truncated file was accepted"); return
         }
         #expect(why.contains("bytes left") && why.contains("at byte"), "\(why)")
+    }
+
+    @Test("a link to a file outside the roots is recorded as skipped by its path alone: nothing of the target is read or stored")
+    func linkedFileNotFollowed() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let secret = dir + "-secret.dm3"
+        try Self.micrograph(secret)
+        defer { try? FileManager.default.removeItem(atPath: secret) }
+        symlink(secret, dir + "/S1/x.dm3")
+        let store = try AntemaStore.inMemory()
+        let ingest = Ingest(rules: SessionRules(roots: [dir], depth: 1), markerFiles: [], reopenClosed: true, store: store)
+        let observation = try #require(FileSystem.observe(dir + "/S1/x.dm3"))
+        guard case .recordedProblem(let why) = try ingest.ingest(path: dir + "/S1/x.dm3", observation: observation) else {
+            Issue.record("a linked file was read"); return
+        }
+        #expect(why.contains("symbolic link"))
+        let secretHash = sha256Hex(Array(try Data(contentsOf: URL(fileURLWithPath: secret))))
+        let rows = try store.writer.read { db in try Row.fetchAll(db, sql: "SELECT state, content_sha256, file_size_bytes, error FROM image") }
+        #expect(rows.count == 1)
+        #expect(rows[0]["state"] as String == "skipped")
+        #expect(rows[0]["content_sha256"] as String != secretHash)
+        #expect(rows[0]["file_size_bytes"] as Int64 == 0)
+    }
+
+    @Test("a file over watch.max_file_mb is recorded as failed with its size and the limit, unread")
+    func oversizeFileRefused() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/S1/huge.dm4"
+        let fd = open(path, O_WRONLY | O_CREAT, 0o644)
+        ftruncate(fd, 3 << 30)  // sparse: 3 GB that would take 3 GB of memory to read
+        close(fd)
+        let store = try AntemaStore.inMemory()
+        let ingest = Ingest(rules: SessionRules(roots: [dir], depth: 1), markerFiles: [], reopenClosed: true, maxFileBytes: 2048 * 1_048_576, store: store)
+        guard case .recordedProblem(let why) = try ingest.ingest(path: path, observation: FileSystem.observe(path)!) else {
+            Issue.record("accepted"); return
+        }
+        #expect(why.contains("3072 MB") && why.contains("2048 MB") && why.contains("watch.max_file_mb"), "\(why)")
+    }
+
+    @Test("a report folder replaced by a link is refused, and nothing is written where it points")
+    func reportFolderLinkRefused() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let outside = dir + "-outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        symlink(outside, dir + "/S1/antema-report")
+        let store = try AntemaStore.inMemory()
+        let ingest = Ingest(rules: SessionRules(roots: [dir], depth: 1), markerFiles: [], reopenClosed: true, store: store)
+        try Self.micrograph(dir + "/S1/a.dm3")
+        guard case .queued(_, let sampleId) = try ingest.ingest(path: dir + "/S1/a.dm3", observation: FileSystem.observe(dir + "/S1/a.dm3")!) else {
+            Issue.record("not queued"); return
+        }
+        var config = Configuration()
+        config.watch.roots = [dir]
+        let processor = Processor(store: store, configuration: config, softwareVersion: "test", segmenter: .classical())
+        #expect(try processor.process(try #require(try store.claimNextQueued())) == .analysed(particles: 2))
+        #expect { try ReportWriter(store: store, configuration: config).write(sampleId: sampleId, pictures: false) } throws: { e in
+            "\(e)".contains("symbolic link")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+    }
+
+    @Test("the report folder of a template outside the roots is opened below the template's fixed part")
+    func reportBaseOfTemplates() {
+        #expect(reportBase(template: "{sample_folder}/antema-report", directory: "/srv/x/S1/antema-report", roots: ["/srv/x"]) == "/srv/x")
+        #expect(reportBase(template: "/var/lib/antema/reports/{sample}", directory: "/var/lib/antema/reports/S1", roots: ["/srv/x"]) == "/var/lib/antema/reports")
+        #expect(reportBase(template: "/var/lib/antema/r-{sample}", directory: "/var/lib/antema/r-S1", roots: ["/srv/x"]) == "/var/lib/antema")
+        #expect(reportBase(template: "/reports", directory: "/reports", roots: ["/srv/x"]) == "/reports")
     }
 
     @Test("SHA-256 of known inputs")

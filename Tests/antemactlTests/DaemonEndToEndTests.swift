@@ -223,6 +223,72 @@ final class DaemonFixture: @unchecked Sendable {
         #expect(try f.scalar("SELECT activity FROM daemon_status") == "stopped")
     }
 
+    @Test("a second antemad on the same database is refused with a message naming the first one's pid")
+    func secondDaemonRefused() throws {
+        let f = try DaemonFixture()
+        try f.start()
+        #expect(f.wait(seconds: 20) { f.log.contains("starting") })
+        let first = try #require(f.process)
+        let second = Process()
+        second.executableURL = DaemonFixture.antemad
+        second.arguments = ["--config", f.config.path]
+        let err = Pipe()
+        second.standardError = err
+        second.standardOutput = FileHandle.nullDevice
+        try second.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 75)
+        #expect(text.contains("another antemad already uses") && text.contains("pid \(first.processIdentifier)"), "\(text)")
+        #expect(first.isRunning)
+        #expect(try f.scalar("SELECT pid FROM daemon_status") == "\(first.processIdentifier)")
+    }
+
+    @Test("the database deleted while antemad runs is written back from the open connection, antemad stops with 75, and nothing is lost")
+    func deletedDatabaseRestored() throws {
+        let f = try DaemonFixture()
+        try f.start()
+        let s = try f.sample("S1")
+        try FileManager.default.moveItem(at: f.micrograph("a.dm3", particles: 8), to: s.appendingPathComponent("a.dm3"))
+        #expect(try f.wait(seconds: 30) { try f.scalar("SELECT COUNT(*) FROM image WHERE state = 'done'") == "1" }, "\(f.log)")
+        let particles = try f.scalar("SELECT COUNT(*) FROM current_particle")
+        try FileManager.default.removeItem(atPath: f.database)
+        let p = try #require(f.process)
+        #expect(f.wait(seconds: 20) { !p.isRunning }, "\(f.log)")
+        f.stop()
+        #expect(p.terminationStatus == 75)
+        #expect(f.log.contains("was deleted while antemad ran") && f.log.contains("written back"), "\(f.log)")
+        #expect(try f.scalar("PRAGMA integrity_check") == "ok")
+        #expect(try f.scalar("SELECT COUNT(*) FROM current_particle") == particles)
+        // and the restart goes on from there
+        try f.start()
+        try FileManager.default.moveItem(at: f.micrograph("b.dm3", particles: 8, seed: 2), to: s.appendingPathComponent("b.dm3"))
+        #expect(try f.wait(seconds: 30) { try f.scalar("SELECT COUNT(*) FROM image WHERE state = 'done'") == "2" }, "\(f.log)")
+    }
+
+    @Test("links are not followed: a linked sample folder is not entered, a linked micrograph is recorded as skipped, a linked report folder is refused")
+    func linksNotFollowed() throws {
+        let f = try DaemonFixture()
+        let outside = f.dir.appendingPathComponent("outside")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        try FileManager.default.moveItem(at: f.micrograph("o.dm3", particles: 8, seed: 3), to: outside.appendingPathComponent("o.dm3"))
+        symlink(outside.path, f.root.appendingPathComponent("Linked").path)
+        let s = try f.sample("S1")
+        symlink(outside.appendingPathComponent("o.dm3").path, s.appendingPathComponent("x.dm3").path)
+        let s2 = try f.sample("S2")
+        symlink(outside.path, s2.appendingPathComponent("antema-report").path)
+        try f.start()
+        try FileManager.default.moveItem(at: f.micrograph("a.dm3", particles: 8, seed: 4), to: s2.appendingPathComponent("a.dm3"))
+        #expect(try f.wait(seconds: 30) { try f.scalar("SELECT COUNT(*) FROM image WHERE state = 'done'") == "1" }, "\(f.log)")
+        #expect(try f.wait(seconds: 10) { try f.scalar("SELECT state FROM image WHERE path LIKE '%x.dm3'") == "skipped" }, "\(f.log)")
+        #expect(try f.scalar("SELECT error FROM image WHERE path LIKE '%x.dm3'")?.contains("symbolic link") == true)
+        #expect(try f.scalar("SELECT COUNT(*) FROM image WHERE path LIKE '%Linked%' OR path LIKE '%o.dm3'") == "0")
+        #expect(f.log.contains("a symbolic link to a folder"), "\(f.log)")
+        _ = try AntemactlInspect.run(["close", "S2", "--db", f.database])
+        #expect(try f.wait(seconds: 20) { f.log.contains("report not written") }, "\(f.log)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path) == ["o.dm3"])
+    }
+
     @Test("hostile names: a file name that is not UTF-8 is reported, a sample name with control characters is shown escaped and its report stays in the reports folder")
     func hostileNames() throws {
         let reports = try AntemactlInspect.tempDir()
