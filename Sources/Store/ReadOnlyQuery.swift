@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import GRDB
+import Synchronization
 
 /// The result of a query: column names and rows of values.
 public struct QueryResult: Sendable {
@@ -27,27 +29,89 @@ public final class ReadOnlyDatabase: Sendable {
     /// Read access for the library's own queries.
     public func read<T>(_ body: (Database) throws -> T) throws -> T { try queue.read(body) }
 
+    /// `sql` with comments removed and the contents of string literals blanked, so that what
+    /// is checked is what SQLite runs (a keyword behind a comment or inside a string is neither
+    /// hidden nor mistaken).
+    public static func code(of sql: String) -> String {
+        var out = "", chars = Array(sql.unicodeScalars), i = 0
+        while i < chars.count {
+            let c = chars[i], next: Unicode.Scalar? = i + 1 < chars.count ? chars[i + 1] : nil
+            if c == "-" && next == "-" {
+                while i < chars.count && chars[i] != "\n" { i += 1 }
+                out += " "
+            } else if c == "/" && next == "*" {
+                i += 2
+                while i < chars.count && !(chars[i] == "*" && i + 1 < chars.count && chars[i + 1] == "/") { i += 1 }
+                i += 2
+                out += " "
+            } else if c == "'" {
+                i += 1
+                while i < chars.count {
+                    if chars[i] == "'" { if i + 1 < chars.count && chars[i + 1] == "'" { i += 2; continue }; break }
+                    i += 1
+                }
+                i += 1
+                out += "''"
+            } else {
+                out.unicodeScalars.append(c)
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// SQL functions that reveal the process's memory or reach outside the database.
+    static let refusedFunctions = ["LOAD_EXTENSION", "FTS3_TOKENIZER", "READFILE", "WRITEFILE", "EDIT"]
+
     /// Why `sql` is refused, or `nil` when it may run.
     public static func refusal(_ sql: String, statement: Statement) -> String? {
-        let words = sql.split(whereSeparator: { $0.isWhitespace || $0 == "(" || $0 == ";" }).map { $0.uppercased() }
+        let code = ReadOnlyDatabase.code(of: sql)
+        let words = code.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") }).map { $0.uppercased() }
         guard let first = words.first else { return "empty statement" }
-        if first == "ATTACH" || first == "DETACH" { return "\(first) is not allowed: queries read the antema database only" }
-        if first == "PRAGMA" && sql.contains("=") { return "changing pragmas is not allowed" }
-        if sql.lowercased().contains("load_extension") { return "loading extensions is not allowed" }
+        if words.contains("ATTACH") || words.contains("DETACH") { return "ATTACH and DETACH are not allowed: queries read the antema database only" }
+        if first == "PRAGMA" && code.contains("=") { return "changing pragmas is not allowed" }
+        if let f = refusedFunctions.first(where: { words.contains($0) }) { return "\(f.lowercased()) is not allowed" }
         if !statement.isReadonly { return "the database is read-only here: only statements that read (SELECT, WITH, EXPLAIN, PRAGMA reads) run" }
         return nil
     }
 
-    /// Runs one read-only statement.
-    public func query(_ sql: String) throws -> QueryResult {
-        try queue.read { db in
-            let statements = try db.allStatements(sql: sql)
-            guard let statement = try statements.next() else { throw StoreError.refused("no statement in the query") }
-            if try statements.next() != nil { throw StoreError.refused("one statement at a time, please") }
-            if let why = ReadOnlyDatabase.refusal(statement.sql, statement: statement) { throw StoreError.refused(why) }
-            let columns = statement.columnNames
-            let rows = try Row.fetchAll(statement).map { row in columns.indices.map { row[$0] as DatabaseValue } }
-            return QueryResult(columns: columns, rows: rows)
+    /// Runs one read-only statement and collects its rows (for small results; `stream` for any).
+    public func query(_ sql: String, timeoutSeconds: Double = 30) throws -> QueryResult {
+        var columns: [String] = [], rows: [[DatabaseValue]] = []
+        try stream(sql, timeoutSeconds: timeoutSeconds, columns: { columns = $0 }, row: { rows.append($0) })
+        return QueryResult(columns: columns, rows: rows)
+    }
+
+    /// Runs one read-only statement, handing each row on as it comes (memory stays flat
+    /// whatever the result's size). A statement still running after `timeoutSeconds` is
+    /// interrupted and reported as such. Returns the number of rows.
+    @discardableResult
+    public func stream(_ sql: String, timeoutSeconds: Double = 30, columns: ([String]) throws -> Void, row: ([DatabaseValue]) throws -> Void) throws -> Int {
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        let timedOut = Mutex(false)
+        let queue = self.queue
+        timer.setEventHandler { timedOut.withLock { $0 = true }; queue.interrupt() }
+        timer.schedule(deadline: .now() + timeoutSeconds)
+        timer.resume()
+        defer { timer.cancel() }
+        do {
+            return try queue.read { db in
+                let statements = try db.allStatements(sql: sql)
+                guard let statement = try statements.next() else { throw StoreError.refused("no statement in the query") }
+                if try statements.next() != nil { throw StoreError.refused("one statement at a time, please") }
+                if let why = ReadOnlyDatabase.refusal(statement.sql, statement: statement) { throw StoreError.refused(why) }
+                let names = statement.columnNames
+                try columns(names)
+                let cursor = try Row.fetchCursor(statement)
+                var n = 0
+                while let r = try cursor.next() {
+                    try row(names.indices.map { r[$0] as DatabaseValue })
+                    n += 1
+                }
+                return n
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT && timedOut.withLock({ $0 }) {
+            throw StoreError.refused("the query ran longer than \(Int(timeoutSeconds)) s and was stopped (--timeout)")
         }
     }
 

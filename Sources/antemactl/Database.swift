@@ -62,6 +62,16 @@ enum ResultFormatter {
         }
     }
 
+    static func jsonValue(_ v: DatabaseValue) -> Any {
+        switch v.storage {
+        case .null: return NSNull()
+        case .int64(let i): return i
+        case .double(let d): return d.isFinite ? d : NSNull()
+        case .string(let s): return s
+        case .blob(let b): return b.base64EncodedString()
+        }
+    }
+
     static func render(_ r: QueryResult, as format: OutputFormat) throws -> String {
         switch format {
         case .csv:
@@ -71,15 +81,7 @@ enum ResultFormatter {
         case .json:
             let objects: [[String: Any]] = r.rows.map { row in
                 var o: [String: Any] = [:]
-                for (c, v) in zip(r.columns, row) {
-                    switch v.storage {
-                    case .null: o[c] = NSNull()
-                    case .int64(let i): o[c] = i
-                    case .double(let d): o[c] = d.isFinite ? d : NSNull()
-                    case .string(let s): o[c] = s
-                    case .blob(let b): o[c] = b.base64EncodedString()
-                    }
-                }
+                for (c, v) in zip(r.columns, row) { o[c] = jsonValue(v) }
                 return o
             }
             let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -110,6 +112,85 @@ extension String {
     }
 }
 
+/// Writes query rows to standard output as they come: CSV and JSON row by row; the table's
+/// column widths are taken from the first 1,000 rows (later longer values widen their line only).
+final class StreamingRenderer {
+    let format: OutputFormat
+    var columns: [String] = []
+    var pending: [[String]] = []
+    var widths: [Int] = []
+    var rows = 0
+    var started = false
+    var buffer = ""
+
+    init(format: OutputFormat) { self.format = format }
+
+    func emit(_ text: String) {
+        buffer += text
+        if buffer.utf8.count > 65536 { flush() }
+    }
+
+    func flush() {
+        FileHandle.standardOutput.write(Data(buffer.utf8))
+        buffer = ""
+    }
+
+    func begin(_ columns: [String]) {
+        self.columns = columns
+        switch format {
+        case .csv: emit(CSVTable(header: columns).text)
+        case .json: emit("[")
+        case .table: widths = columns.map(\.count)
+        }
+    }
+
+    func cell(_ v: DatabaseValue) -> String { ResultFormatter.text(v).replacingOccurrences(of: "\n", with: "\\n") }
+
+    func line(_ values: [String]) -> String {
+        zip(values, widths).map { v, w in
+            let s = v.count > 60 ? String(v.prefix(57)) + "..." : v
+            return s.padding(toLength: max(w, s.count), withPad: " ", startingAt: 0)
+        }.joined(separator: "  ").trimmingTrailingSpaces() + "\n"
+    }
+
+    func startTable() {
+        started = true
+        emit(line(columns) + line(widths.map { String(repeating: "-", count: $0) }))
+        for r in pending { emit(line(r)) }
+        pending = []
+    }
+
+    func add(_ row: [DatabaseValue]) throws {
+        rows += 1
+        switch format {
+        case .csv:
+            emit(row.map { CSVTable.field(ResultFormatter.text($0)) }.joined(separator: ",") + "\r\n")
+        case .json:
+            var o: [String: Any] = [:]
+            for (c, v) in zip(columns, row) { o[c] = ResultFormatter.jsonValue(v) }
+            let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])
+            emit((rows > 1 ? ",\n  " : "\n  ") + String(decoding: data, as: UTF8.self))
+        case .table:
+            let cells = row.map(cell)
+            if started { emit(line(cells)); return }
+            for (i, c) in cells.enumerated() { widths[i] = max(widths[i], min(c.count, 60)) }
+            pending.append(cells)
+            if pending.count >= 1000 { startTable() }
+        }
+    }
+
+    func finish() {
+        switch format {
+        case .csv: break
+        case .json: emit(rows > 0 ? "\n]\n" : "]\n")
+        case .table:
+            if !started { startTable() }
+            emit("(\(rows) row\(rows == 1 ? "" : "s"))\n")
+        }
+        flush()
+    }
+}
+
 struct Query: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a read-only SQL query over the antema database.",
@@ -122,15 +203,23 @@ struct Query: ParsableCommand {
 
     @Argument(help: "One SQL statement.") var sql: String
     @Option(help: "table, csv or json.") var format: OutputFormat = .table
+    @Option(help: "Stop a query that runs longer than this many seconds.") var timeout: Double = 30
     @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        guard timeout > 0 && timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
 
     func run() throws {
         let db = try database.open()
-        let result: QueryResult
-        do { result = try db.query(sql) } catch {
+        let out = StreamingRenderer(format: format)
+        do {
+            try db.stream(sql, timeoutSeconds: timeout, columns: out.begin, row: out.add)
+        } catch {
+            out.flush()
             throw ValidationError("query refused or failed: \(error)")
         }
-        print(try ResultFormatter.render(result, as: format), terminator: "")
+        out.finish()
     }
 }
 

@@ -208,4 +208,42 @@ func tempPath() -> String { FileManager.default.temporaryDirectory.appendingPath
         #expect(try ro.query("WITH x AS (SELECT 1 AS a) SELECT a FROM x").rows.first?.first == 1.databaseValue)
         #expect(throws: StoreError.self) { try ReadOnlyDatabase(path: "/nonexistent/antema.sqlite") }
     }
+
+    @Test("what a comment or a string hides is seen: ATTACH behind a comment and fts3_tokenizer are refused; keywords inside strings are not")
+    func hiddenRefusals() throws {
+        let path = tempPath()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        _ = try AntemaStore(path: path)
+        let ro = try ReadOnlyDatabase(path: path)
+        for sql in ["/* report */ ATTACH DATABASE '/tmp/x.sqlite' AS x", "-- note\nATTACH '/tmp/y' AS y", "SELECT fts3_tokenizer('simple')",
+                    "SELECT /**/ LOAD_EXTENSION ('x')"] {
+            #expect(throws: StoreError.self, "\(sql)") { try ro.query(sql) }
+        }
+        #expect(try ro.query("SELECT 'ATTACH' AS word, 'it''s -- fine' AS text").rows.first == ["ATTACH".databaseValue, "it's -- fine".databaseValue])
+        #expect(ReadOnlyDatabase.code(of: "SELECT 'a -- b' /* c */ -- d\n, 1") == "SELECT ''    \n, 1")
+    }
+
+    @Test("a query running past its time limit is stopped with a message naming the limit")
+    func queryTimeLimit() throws {
+        let path = tempPath()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        _ = try AntemaStore(path: path)
+        let ro = try ReadOnlyDatabase(path: path)
+        let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c"
+        #expect { try ro.query(endless, timeoutSeconds: 0.5) } throws: { e in "\(e)".contains("longer than 0 s") || "\(e)".contains("stopped") }
+        // the connection is usable afterwards
+        #expect(try ro.query("SELECT 1 AS one").rows == [[1.databaseValue]])
+    }
+
+    @Test("rows are handed on one at a time: a million-row result is never held whole")
+    func streamedRows() throws {
+        let path = tempPath()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        _ = try AntemaStore(path: path)
+        let ro = try ReadOnlyDatabase(path: path)
+        var columns: [String] = [], seen = 0, last: Int64 = 0
+        let n = try ro.stream("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000) SELECT x FROM c",
+                              columns: { columns = $0 }, row: { r in seen += 1; last = Int64.fromDatabaseValue(r[0]) ?? 0 })
+        #expect(columns == ["x"] && n == 1_000_000 && seen == n && last == 1_000_000)
+    }
 }

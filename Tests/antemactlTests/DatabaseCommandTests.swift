@@ -42,6 +42,30 @@ import Testing
         #expect(missing.status != 0 && missing.stderr.contains("none.sqlite"))
     }
 
+    @Test("query stops at --timeout, refuses ATTACH behind a comment, and streams a large result in every format")
+    func queryLimits() throws {
+        let dir = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("antema.sqlite").path
+        try Self.database(at: db)
+        let endless = try AntemactlInspect.run(["query", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c",
+                                                "--db", db, "--timeout", "1"])
+        #expect(endless.status != 0 && endless.stderr.contains("longer than 1 s"), "\(endless.stderr)")
+        let attach = try AntemactlInspect.run(["query", "/* x */ ATTACH DATABASE '\(dir.path)/other.sqlite' AS o", "--db", db])
+        #expect(attach.status != 0 && attach.stderr.contains("ATTACH"))
+        let sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 3000) SELECT x, 'v' || x AS label FROM c"
+        let table = try AntemactlInspect.run(["query", sql, "--db", db])
+        let lines = table.stdout.split(separator: "\n")
+        #expect(lines.count == 3003 && lines.last == "(3000 rows)" && lines[2].hasPrefix("1     v1"), "\(lines.prefix(3))")
+        let csv = try AntemactlInspect.run(["query", sql, "--db", db, "--format", "csv"])
+        #expect(csv.stdout.hasPrefix("x,label\r\n1,v1\r\n") && csv.stdout.hasSuffix("3000,v3000\r\n"))
+        let json = try AntemactlInspect.run(["query", sql, "--db", db, "--format", "json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 3000 && rows.last?["label"] as? String == "v3000")
+        let empty = try AntemactlInspect.run(["query", "SELECT 1 AS x WHERE 0", "--db", db, "--format", "json"])
+        #expect(empty.stdout == "[]\n")
+    }
+
     @Test("samples lists each sample with counts and mean diameter; show summarises one")
     func samplesAndShow() throws {
         let dir = try AntemactlInspect.tempDir()

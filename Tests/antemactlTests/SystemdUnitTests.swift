@@ -28,7 +28,7 @@ struct SystemdUnit {
         return (p.terminationStatus, text)
     }
 
-    @Test("the unit verifies and systemd rates its exposure 2.0 or lower")
+    @Test("the unit verifies, systemd rates its exposure 1.0 or lower, and memory is bounded")
     func verifyAndSecurity() throws {
         let dir = try AntemactlInspect.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -38,10 +38,10 @@ struct SystemdUnit {
         let (_, security) = try Self.analyze(["security", "--offline=true", unit.path])
         let line = try #require(security.split(separator: "\n").first { $0.contains("Overall exposure level") })
         let score = try #require(line.split(separator: " ").compactMap { Double($0) }.first)
-        #expect(score <= 2.0, "\(line)")
+        #expect(score <= 1.0, "\(line)")
         #expect(unit.path.hasSuffix(".service"))
         let original = try String(contentsOf: repositoryRoot.appendingPathComponent("systemd/antemad.service"), encoding: .utf8)
-        for needed in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "User=antema", "StateDirectory=antema", "ProtectSystem=strict", "NoNewPrivileges=true"] {
+        for needed in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "User=antema", "StateDirectory=antema", "ProtectSystem=strict", "NoNewPrivileges=true", "MemoryMax="] {
             #expect(original.contains(needed), "\(needed)")
         }
     }
