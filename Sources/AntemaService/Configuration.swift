@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Analysis
 import Foundation
 import Pipeline
@@ -250,6 +253,13 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equa
     public var description: String { "\(file): \(key.map { "\($0): " } ?? "")\(message)" }
 }
 
+/// Several problems in one configuration, each on its own line.
+public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable, Equatable {
+    public var problems: [ConfigurationError]
+    public init(problems: [ConfigurationError]) { self.problems = problems }
+    public var description: String { "\(problems.count) problems:\n" + problems.map { "  \($0)" }.joined(separator: "\n") }
+}
+
 extension Configuration {
     public static func load(path: String) throws -> Configuration {
         let text: String
@@ -268,80 +278,196 @@ extension Configuration {
         var c = Configuration()
         let reader = Reader(file: file)
         try reader.section(table, "watch", keys: ["roots", "mode", "poll_interval_seconds", "stable_seconds", "patterns", "max_file_mb"]) { t, reader in
-            c.watch.roots = try reader.strings(t, "roots") ?? c.watch.roots
-            if let m = try reader.string(t, "mode") {
-                guard let mode = WatchMode(rawValue: m) else { throw reader.error("mode", "must be auto, inotify or poll, not \"\(m)\"") }
-                c.watch.mode = mode
+            reader.check {
+                c.watch.roots = try reader.strings(t, "roots") ?? c.watch.roots
             }
-            c.watch.pollIntervalSeconds = try reader.number(t, "poll_interval_seconds", min: 0.1) ?? c.watch.pollIntervalSeconds
-            c.watch.stableSeconds = try reader.number(t, "stable_seconds", min: 0) ?? c.watch.stableSeconds
-            c.watch.patterns = try reader.strings(t, "patterns") ?? c.watch.patterns
-            c.watch.maxFileMb = try reader.number(t, "max_file_mb", min: 1) ?? c.watch.maxFileMb
+            reader.check {
+                if let m = try reader.string(t, "mode") {
+                    guard let mode = WatchMode(rawValue: m) else { throw reader.error("mode", "must be auto, inotify or poll, not \"\(m)\"") }
+                    c.watch.mode = mode
+                }
+            }
+            reader.check {
+                c.watch.pollIntervalSeconds = try reader.number(t, "poll_interval_seconds", min: 0.1) ?? c.watch.pollIntervalSeconds
+            }
+            reader.check {
+                c.watch.stableSeconds = try reader.number(t, "stable_seconds", min: 0) ?? c.watch.stableSeconds
+            }
+            reader.check {
+                c.watch.patterns = try reader.strings(t, "patterns") ?? c.watch.patterns
+            }
+            reader.check {
+                c.watch.maxFileMb = try reader.number(t, "max_file_mb", min: 1) ?? c.watch.maxFileMb
+            }
         }
         try reader.section(table, "session", keys: ["depth", "idle_close_minutes", "marker_files", "reopen_closed"]) { t, reader in
-            if let d = try reader.number(t, "depth", min: 0) {
-                guard d == d.rounded(), d <= 16 else { throw reader.error("depth", "must be a whole number from 0 to 16") }
-                c.session.depth = Int(d)
+            reader.check {
+                if let d = try reader.number(t, "depth", min: 0) {
+                    guard d == d.rounded(), d <= 16 else { throw reader.error("depth", "must be a whole number from 0 to 16") }
+                    c.session.depth = Int(d)
+                }
             }
-            c.session.idleCloseMinutes = try reader.number(t, "idle_close_minutes", min: 0) ?? c.session.idleCloseMinutes
-            c.session.markerFiles = try reader.strings(t, "marker_files", allowEmpty: true) ?? c.session.markerFiles
-            c.session.reopenClosed = try reader.bool(t, "reopen_closed") ?? c.session.reopenClosed
+            reader.check {
+                c.session.idleCloseMinutes = try reader.number(t, "idle_close_minutes", min: 0) ?? c.session.idleCloseMinutes
+            }
+            reader.check {
+                c.session.markerFiles = try reader.strings(t, "marker_files", allowEmpty: true) ?? c.session.markerFiles
+            }
+            reader.check {
+                c.session.reopenClosed = try reader.bool(t, "reopen_closed") ?? c.session.reopenClosed
+            }
         }
         try reader.section(table, "store", keys: ["database"]) { t, reader in
-            c.store.database = try reader.string(t, "database") ?? c.store.database
+            reader.check {
+                c.store.database = try reader.string(t, "database") ?? c.store.database
+            }
         }
         try reader.section(table, "reports", keys: ["directory"]) { t, reader in
-            c.reports.directory = try reader.string(t, "directory") ?? c.reports.directory
+            reader.check {
+                c.reports.directory = try reader.string(t, "directory") ?? c.reports.directory
+            }
         }
         try reader.section(table, "processing", keys: ["concurrent_images", "shutdown_grace_seconds", "max_image_pixels"]) { t, reader in
-            if let n = try reader.number(t, "concurrent_images", min: 1) {
-                guard n == n.rounded(), n <= 64 else { throw reader.error("concurrent_images", "must be a whole number from 1 to 64") }
-                c.processing.concurrentImages = Int(n)
+            reader.check {
+                if let n = try reader.number(t, "concurrent_images", min: 1) {
+                    guard n == n.rounded(), n <= 64 else { throw reader.error("concurrent_images", "must be a whole number from 1 to 64") }
+                    c.processing.concurrentImages = Int(n)
+                }
             }
-            c.processing.shutdownGraceSeconds = try reader.number(t, "shutdown_grace_seconds", min: 0) ?? c.processing.shutdownGraceSeconds
-            if let n = try reader.number(t, "max_image_pixels", min: 1) { c.processing.maxImagePixels = Int(n) }
+            reader.check {
+                c.processing.shutdownGraceSeconds = try reader.number(t, "shutdown_grace_seconds", min: 0) ?? c.processing.shutdownGraceSeconds
+            }
+            reader.check {
+                if let n = try reader.number(t, "max_image_pixels", min: 1) { c.processing.maxImagePixels = Int(n) }
+            }
         }
         try reader.section(table, "analysis", keys: ["segmenter", "model", "threshold", "contrast", "overlap", "min_diameter_nm"]) { t, reader in
-            if let s = try reader.string(t, "segmenter") {
-                guard s == "model" || s == "classical" else { throw reader.error("segmenter", "must be \"model\" or \"classical\", not \"\(s)\"") }
-                c.analysis.segmenter = s
+            reader.check {
+                if let s = try reader.string(t, "segmenter") {
+                    guard s == "model" || s == "classical" else { throw reader.error("segmenter", "must be \"model\" or \"classical\", not \"\(s)\"") }
+                    c.analysis.segmenter = s
+                }
             }
-            if let m = try reader.string(t, "model"), !m.isEmpty { c.analysis.model = m }
-            if let th = try reader.number(t, "threshold", min: 0) {
-                guard th <= 1 else { throw reader.error("threshold", "must be a probability between 0 and 1") }
-                c.analysis.threshold = th
+            reader.check {
+                if let m = try reader.string(t, "model"), !m.isEmpty { c.analysis.model = m }
             }
-            if let s = try reader.string(t, "contrast") {
-                guard let v = Contrast(rawValue: s) else { throw reader.error("contrast", "must be dark or bright, not \"\(s)\"") }
-                c.analysis.contrast = v
+            reader.check {
+                if let th = try reader.number(t, "threshold", min: 0) {
+                    guard th <= 1 else { throw reader.error("threshold", "must be a probability between 0 and 1") }
+                    c.analysis.threshold = th
+                }
             }
-            if let s = try reader.string(t, "overlap") {
-                guard let v = OverlapMode(rawValue: s) else { throw reader.error("overlap", "must be separate, flag or watershed, not \"\(s)\"") }
-                c.analysis.overlap = v
+            reader.check {
+                if let s = try reader.string(t, "contrast") {
+                    guard let v = Contrast(rawValue: s) else { throw reader.error("contrast", "must be dark or bright, not \"\(s)\"") }
+                    c.analysis.contrast = v
+                }
             }
-            c.analysis.minDiameterNm = try reader.number(t, "min_diameter_nm", min: 0) ?? c.analysis.minDiameterNm
+            reader.check {
+                if let s = try reader.string(t, "overlap") {
+                    guard let v = OverlapMode(rawValue: s) else { throw reader.error("overlap", "must be separate, flag or watershed, not \"\(s)\"") }
+                    c.analysis.overlap = v
+                }
+            }
+            reader.check {
+                c.analysis.minDiameterNm = try reader.number(t, "min_diameter_nm", min: 0) ?? c.analysis.minDiameterNm
+            }
         }
         try reader.section(table, "log", keys: ["level"]) { t, reader in
-            if let l = try reader.string(t, "level") {
-                guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(l) else {
-                    throw reader.error("level", "must be trace, debug, info, notice, warning, error or critical")
+            reader.check {
+                if let l = try reader.string(t, "level") {
+                    guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(l) else {
+                        throw reader.error("level", "must be trace, debug, info, notice, warning, error or critical")
+                    }
+                    c.log.level = l
                 }
-                c.log.level = l
             }
         }
         for key in table.keys where !["watch", "session", "store", "reports", "processing", "analysis", "log"].contains(key) {
-            throw ConfigurationError(file: file, key: key, message: "unknown section or key")
+            reader.problems.append(ConfigurationError(file: file, key: key, message: "unknown section or key"))
         }
-        guard !c.watch.roots.isEmpty else { throw ConfigurationError(file: file, key: "watch.roots", message: "needs at least one folder") }
-        for r in c.watch.roots where !r.hasPrefix("/") {
-            throw ConfigurationError(file: file, key: "watch.roots", message: "\"\(r)\" is not an absolute path")
-        }
+        reader.problems += c.placementProblems(file: file)
+        if reader.problems.count == 1 { throw reader.problems[0] }
+        if !reader.problems.isEmpty { throw ConfigurationProblems(problems: reader.problems) }
         return c
     }
 
-    struct Reader {
+    /// Where the configuration puts things, checked without touching the file system: absolute
+    /// roots, not `/`, none inside another, the database outside every root, only known
+    /// placeholders in the report template.
+    func placementProblems(file: String) -> [ConfigurationError] {
+        var out: [ConfigurationError] = []
+        func add(_ key: String, _ message: String) { out.append(ConfigurationError(file: file, key: key, message: message)) }
+        if watch.roots.isEmpty { add("watch.roots", "needs at least one folder") }
+        let absolute = watch.roots.filter { $0.hasPrefix("/") }
+        for r in watch.roots {
+            if !r.hasPrefix("/") { add("watch.roots", "\"\(r)\" is not an absolute path"); continue }
+            if SafeFiles.components(of: r, below: "/") == [] {
+                add("watch.roots", "\"/\" would watch the whole system (and close sessions on every session.done anywhere); name the export folders")
+            }
+        }
+        for i in absolute.indices { for j in absolute.indices where i < j {
+            if SafeFiles.components(of: absolute[j], below: absolute[i]) == [] {
+                add("watch.roots", "\"\(absolute[i])\" is listed twice")
+            } else if SafeFiles.components(of: absolute[j], below: absolute[i]) != nil || SafeFiles.components(of: absolute[i], below: absolute[j]) != nil {
+                add("watch.roots", "\"\(absolute[i])\" and \"\(absolute[j])\" overlap (one is inside the other): files below both would belong to two samples")
+            }
+        } }
+        if !store.database.hasPrefix("/") {
+            add("store.database", "\"\(store.database)\" is not an absolute path")
+        } else if let root = watchRoot(of: store.database), SafeFiles.components(of: root, below: "/") != [] {  // "/" is reported above
+            add("store.database", "\"\(store.database)\" is inside the watched folder \"\(root)\", where anyone who writes there could reach it; keep it in antemad's own folder (/var/lib/antema)")
+        }
+        var rest = Substring(reports.directory)
+        while let open = rest.firstIndex(of: "{") {
+            guard let close = rest[open...].firstIndex(of: "}") else { add("reports.directory", "a \"{\" without its \"}\""); break }
+            let name = rest[rest.index(after: open)..<close]
+            if name != "sample_folder" && name != "sample" {
+                add("reports.directory", "unknown placeholder {\(name)} (known: {sample_folder}, {sample})")
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out
+    }
+
+    /// What the file system says about the configuration now (for `antemactl config check`;
+    /// antemad only warns, since a share may be mounted after it starts): roots that do not
+    /// exist or are not folders.
+    public func fileSystemProblems(file: String) -> [ConfigurationError] {
+        var out: [ConfigurationError] = []
+        for r in watch.roots where r.hasPrefix("/") {
+            var st = stat()
+            if stat(r, &st) != 0 {
+                out.append(ConfigurationError(file: file, key: "watch.roots", message: "\"\(r)\" does not exist (\(String(cString: strerror(errno))))"))
+            } else if (st.st_mode & S_IFMT) != S_IFDIR {
+                out.append(ConfigurationError(file: file, key: "watch.roots", message: "\"\(r)\" is not a folder"))
+            }
+        }
+        return out
+    }
+
+    final class Reader {
         let file: String
-        var prefix = ""
+        let prefix: String
+        /// Every problem found, so that one run lists them all.
+        var problems: [ConfigurationError] = []
+        /// The reader of the enclosing table, which collects the problems.
+        let parent: Reader?
+
+        init(file: String, prefix: String = "", parent: Reader? = nil) {
+            self.file = file
+            self.prefix = prefix
+            self.parent = parent
+        }
+
+        /// Runs `body`; a problem it throws is recorded and the next key is read.
+        func check(_ body: () throws -> Void) {
+            do { try body() } catch let e as ConfigurationError { record(e) } catch { record(ConfigurationError(file: file, key: nil, message: "\(error)")) }
+        }
+
+        func record(_ e: ConfigurationError) {
+            if let parent { parent.record(e) } else { problems.append(e) }
+        }
 
         func error(_ key: String, _ message: String) -> ConfigurationError {
             ConfigurationError(file: file, key: prefix + key, message: message)
@@ -349,10 +475,10 @@ extension Configuration {
 
         func section(_ root: TOMLTable, _ name: String, keys: Set<String>, _ body: (TOMLTable, Reader) throws -> Void) throws {
             guard let value = root[name] else { return }
-            guard let t = value.table else { throw ConfigurationError(file: file, key: name, message: "must be a table ([\(name)])") }
-            let inner = Reader(file: file, prefix: name + ".")
-            for k in t.keys where !keys.contains(k) {
-                throw inner.error(k, "unknown key (known: \(keys.sorted().joined(separator: ", ")))")
+            guard let t = value.table else { record(ConfigurationError(file: file, key: name, message: "must be a table ([\(name)])")); return }
+            let inner = Reader(file: file, prefix: name + ".", parent: self)
+            for k in t.keys.sorted() where !keys.contains(k) {
+                record(inner.error(k, "unknown key (known: \(keys.sorted().joined(separator: ", ")))"))
             }
             try body(t, inner)
         }

@@ -48,6 +48,8 @@ struct Antemad: AsyncParsableCommand {
             return PrintableLogHandler(handler)  // names from the file system are shown escaped
         }
         let logger = Logger(label: "antemad")
+        // a root that is missing now may be a share mounted later: said, then watched for
+        for problem in configuration.fileSystemProblems(file: config) { logger.warning("\(problem)") }
 
         let databaseFolder = (configuration.store.database as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: databaseFolder, withIntermediateDirectories: true)

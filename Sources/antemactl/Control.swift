@@ -197,6 +197,9 @@ struct Config: ParsableCommand {
         func run() throws {
             do {
                 let c = try Configuration.load(path: path)
+                let found = c.fileSystemProblems(file: path)
+                if found.count == 1 { throw found[0] }
+                if !found.isEmpty { throw ConfigurationProblems(problems: found) }
                 let segmenter = try c.makeSegmenter(configurationFile: path)
                 print("\(path): ok")
                 print("  segmenter: \(segmenter.label)\(segmenter.runner == nil ? "" : " (\(c.analysis.model ?? "bundled"), threshold \(c.analysis.threshold))")")

@@ -61,11 +61,44 @@ import Watcher
         ("[analysis]\nsegmenter = \"deep\"", "analysis.segmenter"),
         ("[analysis]\nthreshold = 1.5", "analysis.threshold"),
         ("[log]\nlevel = \"loud\"", "log.level"),
+        ("[watch]\nroots = [\"/\"]", "watch.roots"),
+        ("[watch]\nroots = [\"//./\"]", "watch.roots"),
+        ("[watch]\nroots = [\"/srv/export\", \"/srv/export/tem2\"]", "watch.roots"),
+        ("[watch]\nroots = [\"/srv/export\", \"/srv/export/\"]", "watch.roots"),
+        ("[watch]\nroots = [\"/srv/export\"]\n[store]\ndatabase = \"/srv/export/antema.sqlite\"", "store.database"),
+        ("[reports]\ndirectory = \"{sampel}/r\"", "reports.directory"),
     ])
     func badKeys(toml: String, key: String) {
         let e = #expect(throws: ConfigurationError.self) { try Configuration.parse(toml, file: "c.toml") }
         #expect(e?.key == key)
         #expect(e?.description.hasPrefix("c.toml: \(key): ") == true)
+    }
+
+    @Test("every problem of a file is listed at once, each with its key")
+    func everyProblemListed() {
+        let toml = """
+            [watch]
+            roots = ["/", "relative"]
+            mode = "sometimes"
+            rootz = 1
+            [store]
+            database = "/srv/db.sqlite"
+            [reports]
+            directory = "{sampel}/{sample}/{x"
+            [log]
+            level = "loud"
+            """
+        let e = #expect(throws: ConfigurationProblems.self) { try Configuration.parse(toml, file: "c.toml") }
+        let keys = e?.problems.compactMap(\.key) ?? []
+        #expect(keys.sorted() == ["log.level", "reports.directory", "reports.directory", "watch.mode", "watch.rootz", "watch.roots", "watch.roots"].sorted(), "\(keys)")
+        #expect(e?.description.hasPrefix("7 problems:\n") == true)
+    }
+
+    @Test("a root that does not exist passes parsing (a share may be mounted later) but is a file-system problem, which config check reports")
+    func missingRootIsAFileSystemProblem() throws {
+        let c = try Configuration.parse("[watch]\nroots = [\"/nonexistent/antema-root\", \"/etc/hostname\", \"/tmp\"]", file: "c.toml")
+        let problems = c.fileSystemProblems(file: "c.toml")
+        #expect(problems.map(\.message) == ["\"/nonexistent/antema-root\" does not exist (No such file or directory)", "\"/etc/hostname\" is not a folder"])
     }
 
     @Test("the bundled model is the default segmenter; classical stays selectable; a model that cannot load names analysis.model")

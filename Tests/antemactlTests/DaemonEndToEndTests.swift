@@ -359,4 +359,17 @@ final class DaemonFixture: @unchecked Sendable {
         let check = try AntemactlInspect.run(["config", "check", f.config.path])
         #expect(check.status == 1 && check.stderr.contains("analysis.overlap"))
     }
+
+    @Test("config check lists a missing root and a second problem together; antemad starts with a missing root and warns")
+    func configCheckListsEverything() throws {
+        let f = try DaemonFixture(extra: "[reports]\ndirectory = \"{sampel}/report\"")
+        let check = try AntemactlInspect.run(["config", "check", f.config.path])
+        #expect(check.status == 1 && check.stderr.contains("reports.directory: unknown placeholder {sampel}"), "\(check.stderr)")
+        let g = try DaemonFixture()
+        try FileManager.default.removeItem(at: g.root)
+        let missing = try AntemactlInspect.run(["config", "check", g.config.path])
+        #expect(missing.status == 1 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
+        try g.start()
+        #expect(g.wait(seconds: 20) { g.log.contains("does not exist") && g.log.contains("starting") }, "\(g.log)")
+    }
 }
