@@ -8,8 +8,11 @@ import Watcher
 public enum IngestResult: Sendable, Equatable {
     /// Frames queued for analysis.
     case queued(frames: Int, sampleId: Int64)
-    /// The same content is already known (analysed, queued, or failed) wherever it was seen.
+    /// The same content is already known at this path (analysed, queued, or failed).
     case alreadyKnown
+    /// The same content is already known at another path (a copy, or a file moved after it
+    /// was analysed): not analysed or counted again; recorded as an event.
+    case duplicate(of: String, sample: String)
     /// A marker file: its session is closing.
     case markerClosedSession(sampleId: Int64?)
     /// The file changed while being read; it goes back to the stability tracker.
@@ -53,15 +56,18 @@ public struct Ingest: Sendable {
     public func ingest(path: String, observation: FileObservation, at now: Date = Date()) throws -> IngestResult {
         guard let place = rules.sample(for: path) else { return .ignored("outside every watch root") }
         let name = (path as NSString).lastPathComponent
+        let identity = Ingest.folderIdentity(place.folder)
         if markerFiles.contains(name) {
-            let sample = try store.samples(named: place.folder).first
+            // the sample of this folder, also when the folder was renamed since its images came
+            let sample = try? store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, identity: identity, at: now,
+                                               reopen: false, create: false).sample
             if let id = sample?.id, sample?.state == .open { try store.setSampleState(id, .closing, at: now) }
             return .markerClosedSession(sampleId: sample?.id)
         }
         let bytes: [UInt8]
         do { bytes = try SafeFiles.readFile(path, base: place.root, maxBytes: maxFileBytes) } catch {
             if FileSystem.observe(path) == nil { return .ignored("vanished before it could be read") }
-            let sample = try store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, at: now, reopen: reopenClosed)
+            let sample = try store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, identity: identity, at: now, reopen: reopenClosed).sample
             // a link, a file over the size limit or one the daemon may not read: recorded by its
             // path and the reason only (nothing of a link's target is read or recorded)
             let state: ImageRecord.State = (error as? SafeFiles.Failure)?.kind == .symbolicLink ? .skipped : .failed
@@ -71,8 +77,13 @@ public struct Ingest: Sendable {
         // the file must not have changed while it was read
         guard Int64(bytes.count) == observation.sizeBytes, FileSystem.observe(path) == observation else { return .changedWhileReading }
         let hash = sha256Hex(bytes)
-        if try store.knows(contentSha256: hash) { return .alreadyKnown }
-        let sample = try store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, at: now, reopen: reopenClosed)
+        if let known = try store.knownImage(contentSha256: hash) {
+            if known.path == path { return .alreadyKnown }
+            try store.logEvent(level: "info", message: "\(path): the same content as \(known.path) (sample \(known.sample)), analysed there; not analysed or counted again",
+                               imageId: known.imageId, at: now)
+            return .duplicate(of: known.path, sample: known.sample)
+        }
+        let sample = try store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, identity: identity, at: now, reopen: reopenClosed).sample
         let frames: [(image: DMImage, frame: Int)]
         do {
             let file = try DMReader.parse(bytes)
@@ -93,7 +104,18 @@ public struct Ingest: Sendable {
                 queued += 1
             }
         }
+        // newer content at the same path (a file replaced in place, or completed after a pause
+        // in writing) supersedes what was recorded there: counted once, as it is now
+        if try store.supersede(path: path, byContent: hash, at: now) > 0 {
+            try store.logEvent(level: "info", message: "\(path): replaced by new content; the earlier version no longer counts", sampleId: sample.id, at: now)
+        }
         return .queued(frames: queued, sampleId: sample.id!)
+    }
+
+    /// The device and inode of a sample folder (nil when it cannot be read).
+    static func folderIdentity(_ folder: String) -> AntemaStore.FolderIdentity? {
+        guard let st = SafeFiles.lstatOf(folder) else { return nil }
+        return AntemaStore.FolderIdentity(device: Int64(bitPattern: UInt64(st.st_dev)), inode: Int64(bitPattern: UInt64(st.st_ino)))
     }
 
     func recordUnreadable(path: String, sampleId: Int64, state: ImageRecord.State = .failed, reason: String, at now: Date) throws -> IngestResult {

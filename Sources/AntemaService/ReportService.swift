@@ -55,7 +55,7 @@ extension AntemaStore {
                        a.particle_count, a.total_seconds,
                        (SELECT AVG(p.equivalent_diameter_nm) FROM particle p WHERE p.analysis_id = a.id) AS mean_d
                 FROM image i LEFT JOIN analysis a ON a.image_id = i.id AND a.is_current = 1
-                WHERE i.sample_id = ? ORDER BY i.path, i.frame
+                WHERE i.sample_id = ? AND i.superseded_by IS NULL ORDER BY i.path, i.frame
                 """, arguments: [sampleId]).map { r in
                 SampleReportInput.Image(path: r["path"], frame: r["frame"], widthPx: r["width_px"], heightPx: r["height_px"],
                                         pixelSizeXNm: r["pixel_size_x_nm"], pixelSizeYNm: r["pixel_size_y_nm"], particleCount: r["particle_count"],

@@ -67,16 +67,42 @@ public enum SampleReport {
         ("solidity", "Solidity [-]", { $0.solidity }),
     ]
 
-    /// A name that is safe as a file name: letters, digits, `-`, `_`, `.` and spaces kept,
-    /// anything else (slashes, `..`, control characters) replaced, at most 100 characters.
+    /// Characters replaced in file names: the path separator, and what Windows refuses (report
+    /// folders are often read over SMB), besides control and format characters.
+    static let unsafeInFileNames: Set<Character> = ["/", "\\", ":", "*", "?", "\"", "<", ">", "|"]
+
+    /// A name that is safe as a file name: every character kept except the path separator,
+    /// characters Windows refuses (`\ : * ? " < > |`), control and format characters, which
+    /// become `_`; no leading dot (no hidden file, no `..`), no trailing dot or space; at most
+    /// 100 bytes of UTF-8 (file systems count bytes, 255 at most, and report files add a
+    /// suffix). When this changes the name, 8 hexadecimal digits of the name's FNV-1a hash are
+    /// appended, so that two names that differ only in replaced characters ("Au:1", "Au?1") or
+    /// beyond the cut never share a report folder or file.
     public static func safeName(_ s: String) -> String {
         var out = String(s.unicodeScalars.map { u -> Character in
             let c = Character(u)
-            return (c.isLetter || c.isNumber || c == "-" || c == "_" || c == " " || c == ".") && u.value >= 0x20 ? c : "_"
+            let control = u.value < 0x20 || (0x7F...0x9F).contains(u.value) || u.properties.generalCategory == .format
+            return control || unsafeInFileNames.contains(c) ? "_" : c
         })
         while out.hasPrefix(".") { out = "_" + out.dropFirst() }
-        out = String(out.prefix(100)).trimmingCharacters(in: .whitespaces)
-        return out.isEmpty ? "sample" : out
+        while out.hasSuffix(".") || out.hasSuffix(" ") { out = String(out.dropLast()) }
+        var cut = ""
+        for c in out {
+            if cut.utf8.count + String(c).utf8.count > 100 { break }
+            cut.append(c)
+        }
+        out = cut.trimmingCharacters(in: .whitespaces)
+        if out.isEmpty { out = "sample" }
+        if out != s { out += "-" + fnv1a(s) }
+        return out
+    }
+
+    /// FNV-1a, 32 bits, of the UTF-8 bytes, as 8 hexadecimal digits.
+    static func fnv1a(_ s: String) -> String {
+        var h: UInt32 = 2166136261
+        for b in s.utf8 { h = (h ^ UInt32(b)) &* 16777619 }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     /// Writes the report into a folder the invoking user named (created if missing); returns the

@@ -29,7 +29,7 @@ public enum Aggregates {
                                             p10: s.p10, median: s.median, p90: s.p90, max: s.max)
             try aggregate.insert(db)
         }
-        let images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE sample_id = ? AND state = 'done'", arguments: [sampleId]) ?? 0
+        let images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE sample_id = ? AND state = 'done' AND superseded_by IS NULL", arguments: [sampleId]) ?? 0
         try db.execute(sql: "UPDATE sample SET image_count = ?, particle_count = ?, overlap_fraction = ? WHERE id = ?",
                        arguments: [images, count, count > 0 ? Double(overlaps) / Double(count) : nil, sampleId])
     }

@@ -95,20 +95,112 @@ public final class AntemaStore: Sendable {
     /// The sample of `folder`, created if new. A closed or reported sample is reopened when
     /// `reopen` is true (an image arrived after it closed).
     public func openSample(name: String, watchRoot: String, folder: String, at now: Date = Date(), reopen: Bool = true) throws -> SampleRecord {
+        try openSample(name: name, watchRoot: watchRoot, folder: folder, identity: nil, at: now, reopen: reopen).sample
+    }
+
+    /// A folder's device and inode.
+    public struct FolderIdentity: Sendable, Equatable {
+        public var device: Int64
+        public var inode: Int64
+        public init(device: Int64, inode: Int64) { self.device = device; self.inode = inode }
+    }
+
+    /// The sample of `folder`, created if new, and the folder it was known by when the folder
+    /// was renamed. With `identity`, a folder renamed while antema knew it keeps its sample:
+    /// the sample whose folder had the same device and inode, and whose old path no longer
+    /// exists (`folderExists`), takes the new folder and name, and its images' paths follow
+    /// (recorded as an event). A closed or reported sample is reopened when `reopen` is true.
+    /// `create`: false looks the sample up (following a rename) without creating one, and
+    /// throws `StoreError.notFound` when there is none.
+    public func openSample(name: String, watchRoot: String, folder: String, identity: FolderIdentity?, at now: Date = Date(), reopen: Bool = true,
+                           create: Bool = true,
+                           folderExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) throws -> (sample: SampleRecord, renamedFrom: String?) {
         try writer.write { db in
-            if var existing = try SampleRecord.filter(Column("folder") == folder).fetchOne(db) {
-                if reopen && (existing.state == .closed || existing.state == .reported) {
-                    existing.state = .open
-                    existing.closedAt = nil
-                    try existing.update(db)
+            func reopened(_ s: inout SampleRecord) {
+                if reopen && (s.state == .closed || s.state == .reported) {
+                    s.state = .open
+                    s.closedAt = nil
                 }
-                return existing
             }
+            if var existing = try SampleRecord.filter(Column("folder") == folder).fetchOne(db) {
+                reopened(&existing)
+                if let identity { existing.folderDevice = identity.device; existing.folderInode = identity.inode }
+                try existing.update(db)
+                return (existing, nil)
+            }
+            if let identity, var moved = try SampleRecord.filter(Column("folder_device") == identity.device && Column("folder_inode") == identity.inode)
+                .fetchAll(db).first(where: { !folderExists($0.folder) }) {
+                let old = moved.folder
+                moved.folder = folder
+                moved.name = name
+                moved.watchRoot = watchRoot
+                reopened(&moved)
+                try moved.update(db)
+                try db.execute(sql: "UPDATE image SET path = ? || substr(path, ?) WHERE sample_id = ? AND substr(path, 1, ?) = ?",
+                               arguments: [folder, old.utf8.count + 1, moved.id, old.utf8.count + 1, old + "/"])
+                try db.execute(sql: "INSERT INTO daemon_event (at, level, message, sample_id) VALUES (?, 'info', ?, ?)",
+                               arguments: [now, "sample folder \(old) renamed to \(folder): its images and report follow", moved.id])
+                return (moved, old)
+            }
+            guard create else { throw StoreError.notFound("sample of folder \(folder)") }
             var s = SampleRecord(id: nil, name: name, watchRoot: watchRoot, folder: folder, state: .open, openedAt: now,
-                                 lastImageAt: nil, closedAt: nil, reportedAt: nil, imageCount: 0, particleCount: 0, overlapFraction: nil)
+                                 lastImageAt: nil, closedAt: nil, reportedAt: nil, imageCount: 0, particleCount: 0, overlapFraction: nil,
+                                 folderDevice: identity?.device, folderInode: identity?.inode)
             try s.insert(db)
-            return s
+            return (s, nil)
         }
+    }
+
+    /// After newer content was queued at `path`: every earlier image at that path (other
+    /// content) is superseded by it. Its analyses stop being current, a queued one leaves the
+    /// queue (recorded as skipped), and the samples' counts and summaries are recomputed.
+    /// Returns how many images were superseded.
+    @discardableResult
+    public func supersede(path: String, byContent sha256: String, at now: Date = Date()) throws -> Int {
+        try writer.write { db in
+            guard let newest = try Int64.fetchOne(db, sql: "SELECT id FROM image WHERE path = ? AND content_sha256 = ? ORDER BY frame LIMIT 1",
+                                                  arguments: [path, sha256]) else { return 0 }
+            let old = try Row.fetchAll(db, sql: "SELECT id, sample_id FROM image WHERE path = ? AND content_sha256 != ? AND superseded_by IS NULL",
+                                       arguments: [path, sha256])
+            guard !old.isEmpty else { return 0 }
+            let ids = old.map { $0["id"] as Int64 }
+            for id in ids {
+                try db.execute(sql: "UPDATE analysis SET is_current = 0 WHERE image_id = ? AND is_current = 1", arguments: [id])
+                try db.execute(sql: """
+                    UPDATE image SET superseded_by = ?,
+                        state = CASE state WHEN 'queued' THEN 'skipped' ELSE state END,
+                        error = CASE state WHEN 'queued' THEN 'replaced by newer content at the same path before it was analysed' ELSE error END,
+                        finished_at = CASE state WHEN 'queued' THEN ? ELSE finished_at END
+                    WHERE id = ?
+                    """, arguments: [newest, now, id])
+            }
+            for sampleId in Set(old.map { $0["sample_id"] as Int64 }) {
+                try Aggregates.refresh(db, sampleId: sampleId)
+            }
+            return ids.count
+        }
+    }
+
+    /// The image that already holds this content (frame 0 or the lowest frame), with its sample's name.
+    public func knownImage(contentSha256: String) throws -> (imageId: Int64, path: String, sample: String)? {
+        try writer.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT i.id, i.path, s.name FROM image i JOIN sample s ON s.id = i.sample_id
+                WHERE i.content_sha256 = ? ORDER BY i.frame LIMIT 1
+                """, arguments: [contentSha256]).map { ($0["id"], $0["path"], $0["name"]) }
+        }
+    }
+
+    /// Records why a sample's report could not be written (it stays `closed` and is retried).
+    public func recordReportFailure(sampleId: Int64, error: String) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE sample SET report_error = ? WHERE id = ?", arguments: [error, sampleId])
+        }
+    }
+
+    /// Closed samples whose report is not written yet (after a failure, or a stop in between).
+    public func samplesAwaitingReport() throws -> [SampleRecord] {
+        try writer.read { db in try SampleRecord.filter(Column("state") == SampleRecord.State.closed.rawValue).fetchAll(db) }
     }
 
     public func setSampleState(_ id: Int64, _ state: SampleRecord.State, at now: Date = Date()) throws {
@@ -117,7 +209,7 @@ public final class AntemaStore: Sendable {
             s.state = state
             switch state {
             case .closed: s.closedAt = now
-            case .reported: s.reportedAt = now
+            case .reported: s.reportedAt = now; s.reportError = nil
             case .open: s.closedAt = nil
             case .closing: break
             }
@@ -144,7 +236,7 @@ public final class AntemaStore: Sendable {
     /// Takes the oldest queued image and marks it `processing`.
     public func claimNextQueued(at now: Date = Date()) throws -> ImageRecord? {
         try writer.write { db in
-            guard var image = try ImageRecord.filter(Column("state") == ImageRecord.State.queued.rawValue)
+            guard var image = try ImageRecord.filter(Column("state") == ImageRecord.State.queued.rawValue && Column("superseded_by") == nil)
                 .order(Column("queued_at"), Column("id")).fetchOne(db) else { return nil }
             image.state = .processing
             image.startedAt = now
@@ -166,9 +258,9 @@ public final class AntemaStore: Sendable {
     public func retryFailed(sampleId: Int64? = nil) throws -> Int {
         try writer.write { db in
             if let sampleId {
-                try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE state = 'failed' AND sample_id = ?", arguments: [sampleId])
+                try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE state = 'failed' AND superseded_by IS NULL AND sample_id = ?", arguments: [sampleId])
             } else {
-                try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE state = 'failed'")
+                try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE state = 'failed' AND superseded_by IS NULL")
             }
             return db.changesCount
         }
@@ -208,10 +300,12 @@ public final class AntemaStore: Sendable {
     public func recordAnalysis(_ outcome: AnalysisOutcome, imageId: Int64, facts: ImageFacts?, at now: Date = Date()) throws -> Int64 {
         try writer.write { db in
             guard var image = try ImageRecord.fetchOne(db, key: imageId) else { throw StoreError.notFound("image \(imageId)") }
+            // an image superseded while it was analysed keeps the analysis, never current
+            let current = image.supersededBy == nil
             let wasDone = image.state == .done
             let previousParticles = try Int.fetchOne(db, sql: "SELECT particle_count FROM analysis WHERE image_id = ? AND is_current = 1", arguments: [imageId]) ?? 0
             try db.execute(sql: "UPDATE analysis SET is_current = 0 WHERE image_id = ? AND is_current = 1", arguments: [imageId])
-            var analysis = AnalysisRecord(id: nil, imageId: imageId, isCurrent: true, segmenter: outcome.segmenter,
+            var analysis = AnalysisRecord(id: nil, imageId: imageId, isCurrent: current, segmenter: outcome.segmenter,
                                           modelName: outcome.modelName, modelVersion: outcome.modelVersion, modelSha256: outcome.modelSha256,
                                           parametersJson: outcome.parametersJson, softwareVersion: outcome.softwareVersion,
                                           segmentationSeconds: outcome.segmentationSeconds, analysisSeconds: outcome.analysisSeconds,
@@ -246,6 +340,7 @@ public final class AntemaStore: Sendable {
                 image.exposureS = f.exposureS
             }
             try image.update(db)
+            if !current { return analysisId }
             if try !refreshAggregatesIfDue(db, sampleId: image.sampleId, excluding: imageId) {
                 // the counts at once, from what this commit changes (the summaries follow within the interval)
                 try db.execute(sql: "UPDATE sample SET image_count = image_count + ?, particle_count = particle_count + ? WHERE id = ?",

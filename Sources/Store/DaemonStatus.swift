@@ -93,9 +93,9 @@ extension AntemaStore {
     public func requestReprocess(sampleId: Int64? = nil, imageId: Int64? = nil) throws -> Int {
         try writer.write { db in
             if let imageId {
-                try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE id = ? AND state IN ('done', 'failed')", arguments: [imageId])
+                try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE id = ? AND state IN ('done', 'failed') AND superseded_by IS NULL", arguments: [imageId])
             } else if let sampleId {
-                try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE sample_id = ? AND state IN ('done', 'failed')", arguments: [sampleId])
+                try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE sample_id = ? AND state IN ('done', 'failed') AND superseded_by IS NULL", arguments: [sampleId])
             }
             return db.changesCount
         }

@@ -28,6 +28,11 @@ public struct SampleRecord: SnakeCaseRecord, Sendable, Equatable {
     public var particleCount: Int
     /// Fraction of those particles that came out of separation or were flagged as overlaps.
     public var overlapFraction: Double?
+    /// The folder's device and inode when it was last seen (a renamed folder keeps its sample).
+    public var folderDevice: Int64? = nil
+    public var folderInode: Int64? = nil
+    /// Why the last attempt to write the report failed (cleared when it is written).
+    public var reportError: String? = nil
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -58,6 +63,9 @@ public struct ImageRecord: SnakeCaseRecord, Sendable, Equatable {
     public var exposureS: Double?
     public var queuedAt: Date
     public var startedAt: Date?
+    /// The image that replaced this one: newer content at the same path. A superseded image
+    /// keeps its rows but counts nowhere (no current analysis, not retried, not reported).
+    public var supersededBy: Int64? = nil
     public var finishedAt: Date?
 
     public init(sampleId: Int64, path: String, contentSha256: String, fileSizeBytes: Int64, frame: Int, queuedAt: Date) {

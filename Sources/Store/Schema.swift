@@ -151,6 +151,19 @@ public enum Schema {
                 CREATE INDEX daemon_event_by_time ON daemon_event(at);
                 """)
         }
+        m.registerMigration("v3-identity") { db in
+            // sample folders known by device and inode (a renamed folder stays its sample);
+            // images replaced by newer content at the same path are kept but superseded; a
+            // report that could not be written says why (and is retried)
+            try db.execute(sql: """
+                ALTER TABLE sample ADD COLUMN folder_device INTEGER;
+                ALTER TABLE sample ADD COLUMN folder_inode INTEGER;
+                ALTER TABLE sample ADD COLUMN report_error TEXT;
+                CREATE INDEX sample_by_folder_identity ON sample(folder_device, folder_inode);
+                ALTER TABLE image ADD COLUMN superseded_by INTEGER REFERENCES image(id) ON DELETE SET NULL;
+                CREATE INDEX image_by_path ON image(path);
+                """)
+        }
         return m
     }
 }

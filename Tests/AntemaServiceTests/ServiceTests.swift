@@ -241,7 +241,7 @@ import Watcher
         guard case .queued(1, let sampleId) = try ingest.ingest(path: dir + "/S1/a.dm3", observation: o) else { Issue.record("not queued"); return }
         try FileManager.default.createDirectory(atPath: dir + "/S2", withIntermediateDirectories: true)
         try FileManager.default.moveItem(atPath: dir + "/S1/a.dm3", toPath: dir + "/S2/a.dm3")
-        #expect(try ingest.ingest(path: dir + "/S2/a.dm3", observation: FileSystem.observe(dir + "/S2/a.dm3")!) == .alreadyKnown)
+        #expect(try ingest.ingest(path: dir + "/S2/a.dm3", observation: FileSystem.observe(dir + "/S2/a.dm3")!) == .duplicate(of: dir + "/S1/a.dm3", sample: "S1"))
         try Self.micrograph(dir + "/S1/stack.dm3", seed: 2, frames: 3)
         #expect(try ingest.ingest(path: dir + "/S1/stack.dm3", observation: FileSystem.observe(dir + "/S1/stack.dm3")!) == .queued(frames: 3, sampleId: sampleId))
         #expect(try store.pendingImageCount(sampleId: sampleId) == 4)

@@ -130,8 +130,20 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
     func safeNames() {
         for bad in ["../../etc/passwd", "a/b", "..", "\u{1}\u{7}x", String(repeating: "x", count: 500), ""] {
             let s = SampleReport.safeName(bad)
-            #expect(!s.contains("/") && !s.hasPrefix(".") && s.count <= 100 && !s.isEmpty && s.unicodeScalars.allSatisfy { $0.value >= 0x20 })
+            #expect(!s.contains("/") && !s.hasPrefix(".") && s.utf8.count <= 109 && !s.isEmpty && s.unicodeScalars.allSatisfy { $0.value >= 0x20 })
         }
+    }
+
+    @Test("names that differ only in replaced characters or beyond the cut get different safe names; plain names stay as they are")
+    func safeNamesDoNotCollide() {
+        #expect(SampleReport.safeName("Au (1)") == "Au (1)" && SampleReport.safeName("Au [1]") == "Au [1]")
+        #expect(SampleReport.safeName("Au:1") != SampleReport.safeName("Au?1"))
+        #expect(SampleReport.safeName("Au:1").hasPrefix("Au_1-"))
+        let cjk = String(repeating: "金", count: 85)  // 255 bytes, the longest folder name ext4 allows
+        #expect(SampleReport.safeName(cjk).utf8.count <= 109)
+        #expect(SampleReport.safeName(cjk + "a") != SampleReport.safeName(cjk + "b"))
+        #expect(SampleReport.safeName("Au-batch 7.2_x") == "Au-batch 7.2_x")
+        #expect(SampleReport.safeName("金ナノ粒子") == "金ナノ粒子")
     }
 
     @Test("histograms draw for no, one, equal and spread values")
@@ -161,11 +173,13 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try SampleReport.writeImagePictures(stem: "a/b", image: gray, segmentation: mask, result: result, pixelSizeNm: 0.1, to: dir)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["a_b_micrograph.png", "a_b_particles.png", "a_b_segmentation.png"])
+        let stem = SampleReport.safeName("a/b")
+        #expect(stem.hasPrefix("a_b-") && stem.count == 12)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["micrograph", "particles", "segmentation"].map { "\(stem)_\($0).png" })
         // PNG colour type (byte 25): the micrograph is grey (a third of the data), the maps are RGB
         let colourType = { (name: String) in try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))[25] }
-        #expect(try colourType("a_b_micrograph.png") == 0)
-        #expect(try colourType("a_b_particles.png") == 2 && colourType("a_b_segmentation.png") == 2)
+        #expect(try colourType("\(stem)_micrograph.png") == 0)
+        #expect(try colourType("\(stem)_particles.png") == 2 && colourType("\(stem)_segmentation.png") == 2)
         let tiny = GrayImage(width: 3, height: 2, pixels: [1, 2, 3, 4, 5, 6])
         try SampleReport.writeImagePictures(stem: "tiny", image: tiny, segmentation: BinaryImage(width: 3, height: 2),
                                             result: ParticleAnalysis.analyze(BinaryImage(width: 3, height: 2), pixelSize: .init(y: 1, x: 1)), pixelSizeNm: 1, to: dir)

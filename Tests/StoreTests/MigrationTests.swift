@@ -34,13 +34,48 @@ import Testing
         try queue.close()
     }
 
+    @Test("writes the v2 fixture when asked", .enabled(if: ProcessInfo.processInfo.environment["ANTEMA_WRITE_FIXTURES"] == "1"))
+    func writeV2Fixture() throws {
+        let path = Self.fixtures.appendingPathComponent("schema-v2.sqlite").path
+        try? FileManager.default.removeItem(atPath: path)
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue, upTo: "v2-daemon-status")
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO sample (id, name, watch_root, folder, state, opened_at, image_count, particle_count) VALUES (1, 'Au-v2', '/w', '/w/Au-v2', 'reported', '2026-11-01 03:04:05.000', 1, 1);
+                INSERT INTO image (id, sample_id, path, content_sha256, file_size_bytes, frame, state, queued_at) VALUES (1, 1, '/w/Au-v2/a.dm3', '\(String(repeating: "d", count: 64))', 10, 0, 'done', '2026-11-01 03:04:05.000');
+                INSERT INTO image (id, sample_id, path, content_sha256, file_size_bytes, frame, state, error, queued_at) VALUES (2, 1, '/w/Au-v2/b.dm3', '\(String(repeating: "e", count: 64))', 10, 0, 'failed', 'not DM', '2026-11-01 03:04:05.000');
+                INSERT INTO analysis (id, image_id, segmenter, parameters_json, software_version, particle_count, created_at) VALUES (1, 1, 'model', '{}', '0.1.0', 1, '2026-11-01 03:04:06.000');
+                INSERT INTO particle (analysis_id, particle_index, area_px, area_nm2, equivalent_diameter_nm, perimeter_nm, circularity, feret_min_nm, feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px, centroid_y_px, bbox_x_px, bbox_y_px, bbox_width_px, bbox_height_px, separated, overlap_flag)
+                  VALUES (1, 1, 100, 3.14, 2.0, 6.3, 0.99, 1.9, 2.1, 1.1, 0.99, 0.97, 5, 5, 0, 0, 10, 10, 0, 0);
+                INSERT INTO daemon_status (id, pid, version, started_at, heartbeat_at, stopped_at, activity) VALUES (1, 42, '0.1.0', '2026-11-01 03:00:00.000', '2026-11-01 04:00:00.000', '2026-11-01 04:00:00.000', 'stopped');
+                """)
+        }
+        try queue.close()
+    }
+
+    @Test("a v2 database (fixture) migrates to the current schema with its data intact; nothing in it is superseded")
+    func fromV2() throws {
+        let path = try Self.copyOf("schema-v2.sqlite")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try AntemaStore(path: path)
+        try store.writer.read { (db: Database) throws in
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity"])
+            #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle") == 1)
+            #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE superseded_by IS NULL") == 2)
+            #expect(try String.fetchOne(db, sql: "SELECT report_error FROM sample") == nil)
+            #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
+        }
+        #expect(try store.retryFailed() == 1)
+    }
+
     @Test("a v1 database (fixture) migrates to the current schema with its data intact")
     func fromV1() throws {
         let path = try Self.copyOf("schema-v1.sqlite")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try AntemaStore(path: path)
         try store.writer.read { (db: Database) throws in
-            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status"])
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity"])
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle") == 2)
             #expect(try String.fetchOne(db, sql: "SELECT name FROM sample") == "Au-v1")
             #expect(try db.tableExists("daemon_status"))
