@@ -12,9 +12,11 @@ class ConvBlock(nn.Sequential):
 
 
 class UNet(nn.Module):
-    """U-Net, 4 levels (16/32/64/128 channels by default), one output logit per pixel."""
+    """U-Net, 4 levels (16/32/64/128 channels by default), `cout` output logits per pixel (1: the
+    particle logit; 2: the particle logit and the logit of the normalised distance to the
+    particle's edge, emps.normalized_distance)."""
 
-    def __init__(self, channels=(16, 32, 64, 128), cin=1):
+    def __init__(self, channels=(16, 32, 64, 128), cin=1, cout=1):
         super().__init__()
         self.down = nn.ModuleList()
         c = cin
@@ -27,7 +29,7 @@ class UNet(nn.Module):
             self.up.append(nn.ConvTranspose2d(c, ch, 2, stride=2))
             self.merge.append(ConvBlock(2 * ch, ch))
             c = ch
-        self.head = nn.Conv2d(c, 1, 1)
+        self.head = nn.Conv2d(c, cout, 1)
 
     def forward(self, x):
         skips = []

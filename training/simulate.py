@@ -97,6 +97,12 @@ def area_resample_matrix(n, m):
 def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, network_view=None):
     """One micrograph: (image float32 HxW, label uint8 HxW, info dict).
 
+    version 5: as version 4, and what real micrographs show that version 4 lacked: particles
+    down to 3 px across, one image in four a dense monolayer (hexagonal packing, touching on all
+    sides); the instance map is returned in info["instances"] (0 = background, 1..N = particle,
+    the last drawn where particles overlap). Export artefacts (8-bit, JPEG, inverted contrast,
+    burned-in annotations) are added by artifacts.py, to simulated and real tiles alike.
+
     version 4: as version 2, with the dose in physical units. Versions 1-3 drew the electrons per
     pixel (8-2000) whatever the pixel size, so a 0.6 nm/px micrograph could get 10 e/px, a
     fluence of 0.03 e/A^2: a thousand times below what inorganic specimens are imaged with
@@ -134,19 +140,26 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
             r = area_resample_matrix(big, size)
             img = (r @ img.astype(np.float64) @ r.T).astype(np.float32)
             lab = ((r @ lab.astype(np.float64) @ r.T) > 0.5).astype(np.uint8)
+            if "instances" in info:
+                idx = np.minimum((np.arange(size) + 0.5) * big / size, big - 1).astype(int)
+                info["instances"] = info["instances"][np.ix_(idx, idx)] * lab
             info = dict(info, pixel_size_nm=0.1, simulated_pixel_size_nm=info["pixel_size_nm"], mean_diameter_px=info["mean_diameter_px"] * size / big)
             return img, lab, info
     wide = version >= 2
     h = w = size
     # --- specimen -----------------------------------------------------------------
     for _ in range(100):
-        d_px = math.exp(rng.uniform(math.log(5), math.log(80)))          # mean diameter in px
+        # v5: down to 3 px (low-magnification overviews of small particles)
+        d_px = math.exp(rng.uniform(math.log(3 if version >= 5 else 5), math.log(80)))          # mean diameter in px
         p = pixel_size_nm if pixel_size_nm else math.exp(rng.uniform(math.log(0.1 if network_view else 0.02), math.log(2.0)))
         d_nm = d_px * p
         if 1.0 <= d_nm <= 100:
             break
     spread = rng.uniform(0.05, 0.3)
     coverage = rng.uniform(0.03, 0.35)
+    # v5: one image in four a dense monolayer or superlattice (hexagonal packing, particles
+    # touching on all sides, coverage up to about 60 %), over the whole frame or a patch of it
+    monolayer = version >= 5 and rng.random() < 0.25
     shape_mix = [rng.choice(SHAPES)] if rng.random() < 0.35 else SHAPES
     n_target = int(coverage * h * w / (math.pi / 4 * d_px ** 2)) + 1
     n_target = min(n_target, 400)
@@ -154,13 +167,35 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     t = np.zeros((h, w), np.float32)        # projected thickness in px units (nm = px * p)
     lattice = np.zeros((h, w), np.float32)  # lattice modulation of the projected potential
     label = np.zeros((h, w), bool)
+    instances = np.zeros((h, w), np.int32)  # v5: which particle each pixel shows (the last drawn where they overlap)
     margin = d_px
     placed = []
     resolves = p <= 0.24 / 2.2
+    centres = []
+    if monolayer:
+        if rng.random() < 0.7:
+            shape_mix = ["sphere"]
+        spread = min(spread, 0.12)
+        a_hex = d_px * rng.uniform(0.97, 1.25)          # lattice spacing: touching to small gaps
+        theta = rng.uniform(0, math.pi)
+        pcy, pcx, prad = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(0.3, 1.2) * max(h, w)
+        jitter = rng.uniform(0, 0.12) * a_hex
+        n_side = int(2 * max(h, w) / a_hex) + 4
+        for i in range(-n_side, n_side):
+            for j in range(-n_side, n_side):
+                u, v = a_hex * (i + 0.5 * j), a_hex * (math.sqrt(3) / 2) * j
+                cy = h / 2 + u * math.sin(theta) + v * math.cos(theta) + rng.normal(0, jitter)
+                cx = w / 2 + u * math.cos(theta) - v * math.sin(theta) + rng.normal(0, jitter)
+                if -d_px <= cy <= h + d_px and -d_px <= cx <= w + d_px and math.hypot(cy - pcy, cx - pcx) < prad \
+                        and rng.random() > 0.04:           # a few vacancies
+                    centres.append((cy, cx))
+        n_target = len(centres)
     for i in range(n_target):
-        r = max(1.6, 0.5 * d_px * math.exp(rng.normal(0, spread)))
+        r = max(1.6 if version < 5 else 1.2, 0.5 * d_px * math.exp(rng.normal(0, spread)))
         shape = rng.choice(shape_mix)
-        if placed and rng.random() < 0.25:   # touching / overlapping neighbour
+        if centres:
+            cy, cx = centres[i]
+        elif placed and rng.random() < 0.25:   # touching / overlapping neighbour
             py, px, pr = placed[rng.integers(len(placed))]
             ang = rng.uniform(0, 2 * math.pi)
             dist = (pr + r) * rng.uniform(0.75, 1.05)
@@ -179,6 +214,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
             continue
         t[y0:y1, x0:x1] += ti
         label[y0:y1, x0:x1] |= support
+        instances[y0:y1, x0:x1][support] = len(placed) + 1
         placed.append((cy, cx, r))
         if resolves and rng.random() < 0.85:
             spacing_px = rng.uniform(0.20, 0.24) / p
@@ -239,7 +275,9 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     bg = img[~label]
     visibility = float((bg.mean() - img[label].mean()) / (bg.std() + 1e-6)) if label.any() and (~label).any() else 0.0
     info = {"visibility": visibility, "pixel_size_nm": p, "mean_diameter_nm": d_nm, "mean_diameter_px": d_px, "contrast": c,
-            "dose": dose, "fluence_e_per_a2": fluence, "particles": len(placed)}
+            "dose": dose, "fluence_e_per_a2": fluence, "particles": len(placed), "monolayer": monolayer}
+    if version >= 5:
+        info["instances"] = instances
     return img, label.astype(np.uint8), info
 
 

@@ -1,0 +1,256 @@
+"""Train the instance-aware model (particle logit + distance logit) on real and simulated tiles.
+
+    .venv/bin/python training/train_instance.py --out models/antema-unet-3 --init-onnx Sources/DefaultModel/Resources/antema-unet.onnx
+
+Each batch mixes crops of the EMPS training split (real SEM/TEM micrographs with manual instance
+masks, ../shared/data/emps-train, split by paper in emps.py) with simulator v5 tiles; both get
+export artefacts (artifacts.py: 8-bit, JPEG, inverted contrast, burned-in annotations, which
+are background in the labels). The network's second output learns each particle's normalised
+distance to its edge (emps.normalized_distance), from which the pipeline seeds the separation of
+touching particles (instances.py). Inputs are normalised by robust percentiles
+(instances.robust_normalize, metadata "robust").
+
+The checkpoint kept is the one with the best mean of pixel IoU and instance F1 on the fixed EMPS
+validation part (whole images), computed every --validate-every steps; the simulated validation
+IoU (simulator v4 tiles) is logged beside it. Deterministic from --seed as train.py.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import artifacts  # noqa: E402
+import emps  # noqa: E402
+import simulate  # noqa: E402
+from instances import match_counts, robust_normalize, separate  # noqa: E402
+from models import UNet  # noqa: E402
+
+
+def sim_tile(rng, size, version):
+    img, lab, info = simulate.simulate(rng, size, version=version)
+    inst = info.get("instances")
+    if inst is None:
+        inst = lab.astype(np.int32)
+    return img, inst, np.ones(img.shape, bool)
+
+
+class Tiles(torch.utils.data.IterableDataset):
+    def __init__(self, seed, size, real_fraction, root, ids):
+        self.seed, self.size, self.real_fraction, self.root, self.ids = seed, size, real_fraction, root, ids
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        cache = {}
+        while True:
+            if self.ids and rng.random() < self.real_fraction:
+                ident = self.ids[int(rng.integers(len(self.ids)))]
+                if ident not in cache:
+                    cache[ident] = emps.load(self.root, ident)
+                img, inst, valid = emps.random_crop(*cache[ident], rng, self.size)
+                img, ann = artifacts.degrade(img, rng, invert_p=0.2, eight_bit_p=0.15, jpeg_p=0.1, annotate_p=0.3)
+            else:
+                img, inst, valid = sim_tile(rng, self.size, 5)
+                k = int(rng.integers(4))
+                img, inst = np.rot90(img, k), np.rot90(inst, k)
+                img, ann = artifacts.degrade(np.ascontiguousarray(img), rng)
+            inst = np.where(ann, 0, inst)
+            fg = (inst > 0).astype(np.float32)
+            dist = emps.normalized_distance(np.ascontiguousarray(inst).astype(np.int32))
+            x = robust_normalize(img, exclude=ann | ~valid)
+            yield (torch.from_numpy(x)[None], torch.from_numpy(np.stack([fg, dist])),
+                   torch.from_numpy(valid.astype(np.float32))[None])
+
+
+def init_from_onnx(model, path):
+    """Start from an exported U-Net (whose BatchNorms the export folded into the convolutions):
+    each Conv gets the folded weights, each BatchNorm becomes the identity plus the folded bias
+    (exact in eval mode); a head with more outputs than the file's copies its first output."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(path)
+    init = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    nodes = [n for n in m.graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    order = []  # (conv, bn or None) in execution order
+    for block in model.down:
+        order += [(block[0], block[1]), (block[3], block[4])]
+    for up, merge in zip(model.up, model.merge):
+        order += [(up, None), (merge[0], merge[1]), (merge[3], merge[4])]
+    order.append((model.head, None))
+    assert len(order) == len(nodes), (len(order), len(nodes))
+    with torch.no_grad():
+        for (conv, bn), node in zip(order, nodes):
+            w = torch.from_numpy(init[node.input[1]].copy())
+            b = torch.from_numpy(init[node.input[2]].copy()) if len(node.input) > 2 else torch.zeros(w.shape[0])
+            if conv is model.head and conv.weight.shape[0] != w.shape[0]:
+                conv.weight[:w.shape[0]] = w; conv.bias[:w.shape[0]] = b
+                conv.weight[w.shape[0]:] = w; conv.bias[w.shape[0]:] = b
+                continue
+            conv.weight.copy_(w)
+            if bn is None:
+                conv.bias.copy_(b)
+            else:
+                bn.running_mean.zero_(); bn.running_var.fill_(1.0)
+                bn.weight.fill_(float(np.sqrt(1.0 + bn.eps))); bn.bias.copy_(b)
+
+
+def pad_to(x, multiple):
+    h, w = x.shape
+    ph, pw = (-h) % multiple, (-w) % multiple
+    return np.pad(x, ((0, ph), (0, pw)), mode="reflect") if ph or pw else x
+
+
+def evaluate_real(model, root, ids, layout, multiple=16):
+    """Pooled pixel IoU and instance F1 over whole validation images (grey, native scale)."""
+    model.eval()
+    inter = union = matched = n_pred = n_true = 0
+    with torch.no_grad():
+        for ident in ids:
+            img, inst = emps.load(root, ident)
+            h, w = img.shape
+            x = torch.from_numpy(pad_to(robust_normalize(img), multiple))[None, None]
+            out = model(x.contiguous(memory_format=layout)).float()[0, :, :h, :w]
+            p_fg, p_dist = torch.sigmoid(out[0]).numpy(), torch.sigmoid(out[1]).numpy()
+            fg, truth = p_fg > 0.5, inst > 0
+            inter += int((fg & truth).sum()); union += int((fg | truth).sum())
+            m, a, b = match_counts(separate(p_fg, p_dist), inst)
+            matched += m; n_pred += a; n_true += b
+    model.train()
+    return inter / max(union, 1), 2 * matched / max(n_pred + n_true, 1)
+
+
+def sim_validation(seed, n, size):
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for _ in range(n):
+        img, lab, _ = simulate.simulate(rng, size, version=4)
+        xs.append(robust_normalize(img)[None]); ys.append(lab[None].astype(np.float32))
+    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+
+def sim_iou(model, xs, ys, layout):
+    model.eval()
+    inter = union = 0
+    with torch.no_grad():
+        for i in range(0, len(xs), 8):
+            pred = model(xs[i:i + 8].contiguous(memory_format=layout)).float()[:, :1] > 0
+            truth = ys[i:i + 8] > 0.5
+            inter += (pred & truth).sum().item(); union += (pred | truth).sum().item()
+    model.train()
+    return inter / max(union, 1)
+
+
+def loss_fn(out, target, valid):
+    fg_logit, dist_logit = out[:, :1], out[:, 1:2]
+    fg, dist = target[:, :1], target[:, 1:2]
+    n = valid.sum() + 1
+    bce = (F.binary_cross_entropy_with_logits(fg_logit, fg, reduction="none") * valid).sum() / n
+    p = torch.sigmoid(fg_logit) * valid
+    dice = 1 - (2 * (p * fg).sum() + 1) / (p.sum() + (fg * valid).sum() + 1)
+    dist_bce = (F.binary_cross_entropy_with_logits(dist_logit, dist, reduction="none") * valid).sum() / n
+    return bce + dice + dist_bce
+
+
+def export(model, out, meta):
+    model.eval()
+    dummy = torch.zeros(1, 1, 256, 256)
+    torch.onnx.export(model, dummy, out + ".onnx", input_names=["image"], output_names=["logit"], opset_version=17,
+                      dynamic_axes={"image": {2: "height", 3: "width"}, "logit": {2: "height", 3: "width"}}, dynamo=False)
+    with open(out + ".json", "w") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    model.train()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="models/antema-unet-3")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--stop-after", type=int)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--tile", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=float, default=0.05)
+    ap.add_argument("--real-fraction", type=float, default=0.5, help="share of tiles cut from the EMPS training split")
+    ap.add_argument("--emps", default=emps.DEFAULT_DIR)
+    ap.add_argument("--channels", default="16,32,64,128,256")
+    ap.add_argument("--init-onnx", help="start from this exported model (the bundled 2.1)")
+    ap.add_argument("--validate-every", type=int, default=500)
+    ap.add_argument("--model-version", default="dev")
+    ap.add_argument("--fast", action="store_true", help="bfloat16 autocast and channels-last (train.py)")
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(a.seed)
+    os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+    channels = tuple(int(c) for c in a.channels.split(","))
+    model = UNet(channels, cout=2)
+    if a.init_onnx:
+        init_from_onnx(model, a.init_onnx)
+    train_ids, val_ids = emps.split(a.emps)
+    meta = {
+        "name": "antema-unet", "version": a.model_version,
+        "trainingPixelSizeNm": 0.2, "pixelSizeRangeNm": [0.1, 2.0],
+        "normalization": "robust", "output": "logit", "particleClass": 0, "distanceClass": 1, "brightParticles": False,
+        "licence": ("the antema project's licence; trained on simulated micrographs and on the EMPS dataset "
+                    "(Yildirim and Cole, J. Chem. Inf. Model. 61 (2021) 1136, doi:10.1021/acs.jcim.0c01455; "
+                    "MIT licence, Copyright (c) 2020 Batuhan Yildirim)"),
+        "sizeMultiple": 2 ** (len(channels) - 1), "tileSizePx": 1024, "tileMarginPx": 128,
+        "training": {"recipe": "training/train_instance.py", "seed": a.seed, "steps": a.steps, "batch": a.batch, "tilePx": a.tile,
+                     "lr": a.lr, "realFraction": a.real_fraction, "simulator": "training/simulate.py v5",
+                     "realData": "EMPS training split by paper (training/emps.py): %d training, %d validation images" % (len(train_ids), len(val_ids)),
+                     "channels": list(channels), "bfloat16": a.fast, "init": a.init_onnx},
+    }
+    log = open(a.out + ".log", "a")
+
+    def say(msg):
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True); log.write(line + "\n"); log.flush()
+
+    vx, vy = sim_validation(a.seed + 1000, 32, a.tile)
+    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids), batch_size=a.batch,
+                                         num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
+    layout = torch.channels_last if a.fast else torch.contiguous_format
+    model = model.to(memory_format=layout)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=a.warmup)
+    say(f"U-Net {channels} 2 outputs, {a.steps} steps of {a.batch} x {a.tile}^2, real fraction {a.real_fraction}, seed {a.seed}, "
+        f"{len(train_ids)} training / {len(val_ids)} validation EMPS images" + (f", from {a.init_onnx}" if a.init_onnx else ""))
+    if a.init_onnx:
+        r_iou, r_f1 = evaluate_real(model, a.emps, val_ids, layout)
+        say(f"step 0 EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} (distance head untrained) sim IoU {sim_iou(model, vx, vy, layout):.4f}")
+    best, t0, running = -1.0, time.time(), 0.0
+    for step, (x, y, v) in enumerate(loader, 1):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.fast):
+            out = model(x.contiguous(memory_format=layout))
+        loss = loss_fn(out.float(), y, v)
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % 50 == 0:
+            say(f"step {step} loss {running:.4f} lr {sched.get_last_lr()[0]:.2e} {step * a.batch / (time.time() - t0):.1f} tiles/s")
+        last = step >= a.steps or (a.stop_after and step >= a.stop_after)
+        if step % a.validate_every == 0 or last:
+            r_iou, r_f1 = evaluate_real(model, a.emps, val_ids, layout)
+            s_iou = sim_iou(model, vx, vy, layout)
+            score = (r_iou + r_f1) / 2
+            say(f"step {step} EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} sim IoU {s_iou:.4f}")
+            if score > best:
+                best = score
+                metrics = {"empsValidationIoU": round(r_iou, 4), "empsValidationF1": round(r_f1, 4), "simValidationIoU": round(s_iou, 4),
+                           "stepsDone": step, "minutes": round((time.time() - t0) / 60, 1)}
+                torch.save({"model": model.state_dict(), "metrics": metrics}, a.out + ".pt")
+                meta["training"].update(metrics)
+                export(model, a.out, meta)
+                say("saved and exported (best so far)")
+        if last:
+            break
+    say(f"done: best (IoU + F1) / 2 {best:.4f} in {(time.time() - t0) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
