@@ -1,6 +1,7 @@
 import Foundation
 import GatanDM
 import ImageFiles
+import Inference
 import Pipeline
 
 /// How the segmentation is obtained.
@@ -19,12 +20,33 @@ public struct RunSettings: Sendable, Codable {
     public var segmenter: SegmenterChoice
     public var analysis: AnalysisParameters
     public var fallbackPixelSizeNm: Double?
+    /// Rectangles (x, y, width, height in pixels; x = column, y = row, 0-based) where no particle
+    /// is counted and which the network's normalisation leaves out (`--exclude`,
+    /// `analysis.exclude_regions`).
+    public var excludeRegions: [[Int]] = []
+    /// Find burned-in scale bars, labels and panel letters and leave them out the same way
+    /// (`AnnotationDetector`). Default true.
+    public var detectAnnotations: Bool = true
 
-    public init(antemaVersion: String, segmenter: SegmenterChoice, analysis: AnalysisParameters, fallbackPixelSizeNm: Double?) {
+    public init(antemaVersion: String, segmenter: SegmenterChoice, analysis: AnalysisParameters, fallbackPixelSizeNm: Double?,
+                excludeRegions: [[Int]] = [], detectAnnotations: Bool = true) {
         self.antemaVersion = antemaVersion
         self.segmenter = segmenter
         self.analysis = analysis
         self.fallbackPixelSizeNm = fallbackPixelSizeNm
+        self.excludeRegions = excludeRegions
+        self.detectAnnotations = detectAnnotations
+    }
+
+    /// The pixels of `image` left out: detected annotations and the excluded rectangles; nil when none.
+    public func exclusion(for image: GrayImage) -> BinaryImage? {
+        var mask = detectAnnotations ? AnnotationDetector.detect(image) : BinaryImage(width: image.width, height: image.height)
+        let rects = excludeRegions.filter { $0.count == 4 }.map { (x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
+        if !rects.isEmpty {
+            let user = AnnotationDetector.rectangles(rects, width: image.width, height: image.height)
+            for i in mask.pixels.indices where user.pixels[i] { mask.pixels[i] = true }
+        }
+        return mask.pixels.contains(true) ? mask : nil
     }
 }
 
@@ -68,23 +90,46 @@ public enum Statistics {
 }
 
 public enum BatchAnalysis {
-    /// Segments and analyses one frame. A `.model` segmenter needs `probabilities`, which returns
-    /// the particle probability per pixel (the caller owns the network).
+    /// Segments and analyses one frame. A `.model` segmenter needs `predict`, which returns the
+    /// network's particle probability (and, for instance-aware models, distance) per pixel (the
+    /// caller owns the network). Each particle of a network gets its confidence, the mean
+    /// particle probability over its pixels; particles below `minimumConfidence` are dropped.
     public static func analyze(_ input: InputFrame, settings: RunSettings,
-                               probabilities: ((InputFrame) throws -> [Float])? = nil) rethrows -> FrameOutcome {
+                               predict: ((InputFrame) throws -> Prediction)? = nil) throws -> FrameOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
         var outcome = FrameOutcome(path: input.path, frame: input.frame, width: input.image.width, height: input.image.height, pixelSize: input.pixelSize)
-        let mask: BinaryImage
+        var mask: BinaryImage
+        var prediction: Prediction? = nil
         switch settings.segmenter {
         case .mask:
             mask = BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 })
         case .classical(let segmenter):
             mask = segmenter.segment(input.image, pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot())
         case .model(_, _, _, let threshold):
-            let p = try probabilities?(input) ?? [Float](repeating: 0, count: input.image.pixels.count)
-            mask = BinaryImage(width: input.image.width, height: input.image.height, pixels: p.map { Double($0) >= threshold })
+            guard let predict else { throw ModelError.invalid("a network segmenter without its network") }
+            let p = try predict(input)
+            prediction = p
+            mask = BinaryImage(width: input.image.width, height: input.image.height, pixels: p.probability.map { Double($0) >= threshold })
         }
-        let result = ParticleAnalysis.analyze(mask, pixelSize: input.pixelSize, parameters: settings.analysis)
+        // excluded regions (burned-in annotations, --exclude): no particle there
+        if let exclude = input.exclude {
+            for i in mask.pixels.indices where exclude.pixels[i] { mask.pixels[i] = false }
+        }
+        var result = ParticleAnalysis.analyze(mask, pixelSize: input.pixelSize, parameters: settings.analysis, distance: prediction?.distance)
+        if let probability = prediction?.probability {
+            let w = input.image.width
+            var particles: [ParticleMeasurement] = [], regions: [Region] = []
+            for (m, r) in zip(result.particles, result.regions) {
+                var m = m
+                m.confidence = r.pixels.reduce(0.0) { $0 + Double(probability[$1.row * w + $1.col]) } / Double(r.area)
+                if m.confidence! >= settings.analysis.minimumConfidence {
+                    particles.append(m)
+                    regions.append(r)
+                }
+            }
+            result.particles = particles
+            result.regions = regions
+        }
         outcome.particles = result.particles
         outcome.borderExcluded = result.borderRegions.count
         outcome.result = result
@@ -96,7 +141,7 @@ public enum BatchAnalysis {
     public static let particleColumns = [
         "image", "frame", "particle", "area_px", "area_nm2", "equivalent_diameter_nm", "perimeter_nm", "circularity",
         "feret_min_nm", "feret_max_nm", "aspect_ratio", "convexity", "solidity", "centroid_x_px", "centroid_y_px",
-        "bbox_x_px", "bbox_y_px", "bbox_width_px", "bbox_height_px", "separated", "overlap_flag",
+        "bbox_x_px", "bbox_y_px", "bbox_width_px", "bbox_height_px", "separated", "overlap_flag", "confidence",
     ]
 
     public static let imageColumns = [
@@ -116,7 +161,7 @@ public enum BatchAnalysis {
                           CSVTable.number(m.aspectRatio), CSVTable.number(m.convexity), CSVTable.number(m.solidity),
                           CSVTable.number(m.centroidXPx), CSVTable.number(m.centroidYPx),
                           String(m.box.minCol), String(m.box.minRow), String(m.box.width), String(m.box.height),
-                          m.separated ? "1" : "0", m.overlapFlag ? "1" : "0"])
+                          m.separated ? "1" : "0", m.overlapFlag ? "1" : "0", CSVTable.number(m.confidence)])
             }
         }
         return t

@@ -136,6 +136,53 @@ public struct SegmentationScore: Sendable, Codable {
                                  seconds: seconds)
     }
 
+    /// Scores one full analysis (as a user runs it: the segmenter's own separation, clean-up
+    /// and exclusions) against the truth. `truthInstances`: the labelled particles of an
+    /// instance label image (EMPS-style: 0 = background, 1..N = one particle each); without
+    /// them the binary truth goes through the same analysis as the prediction. Truth particles
+    /// get the prediction's clean-up: those touching the border (when it is cleared) and those
+    /// below the minimum size are left out, and `ignore` pixels are cleared in both.
+    public static func score(image: String, segmenter: String, outcome: FrameOutcome, truth: BinaryImage, truthInstances: [Region]?,
+                             ignore: BinaryImage?, pixelSize: PixelSizeNm, parameters: AnalysisParameters, seconds: Double) -> SegmentationScore {
+        let predicted = outcome.segmentation ?? BinaryImage(width: truth.width, height: truth.height)
+        var t = truth
+        if let ignore { for i in ignore.pixels.indices where ignore.pixels[i] { t.pixels[i] = false } }
+        let truthRegions: [Region]
+        if let instances = truthInstances {
+            let minPixels = parameters.minimumPixels(pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot())
+            truthRegions = instances.compactMap { r -> Region? in
+                let kept = r.pixels.filter { ignore?[$0.row, $0.col] != true }
+                guard kept.count >= max(1, minPixels) else { return nil }
+                let region = Region(pixels: kept)
+                if parameters.clearBorder && (region.box.minRow == 0 || region.box.minCol == 0 || region.box.maxRow == truth.height - 1
+                                              || region.box.maxCol == truth.width - 1) { return nil }
+                return region
+            }
+        } else {
+            var q = parameters
+            if q.overlap == .network { q.overlap = .separate }
+            truthRegions = ParticleAnalysis.analyze(t, pixelSize: pixelSize, parameters: q).regions
+        }
+        let predictedRegions = outcome.result?.regions ?? []
+        return SegmentationScore(image: image, segmenter: segmenter, confusion: Confusion(predicted: predicted, truth: truth, ignore: ignore),
+                                 instances: InstanceMatch(predicted: predictedRegions, truth: truthRegions, width: truth.width, height: truth.height),
+                                 truthDiametersNm: truthRegions.map { $0.measure(pixelSize: pixelSize).equivalentDiameterNm },
+                                 predictedDiametersNm: outcome.particles.map(\.equivalentDiameterNm), seconds: seconds)
+    }
+
+    /// The particles of an instance label image (one value per particle, 0 = background), or nil
+    /// when the image holds a single particle value (a binary mask).
+    public static func instances(labels: GrayImage) -> [Region]? {
+        var pixels: [Float: [Pixel]] = [:]
+        for r in 0..<labels.height { for c in 0..<labels.width {
+            let v = labels.pixels[r * labels.width + c]
+            if v != 0 { pixels[v, default: []].append(Pixel(r, c)) }
+        } }
+        guard pixels.count > 1 else { return nil }
+        // one region per label value (its pixels, even if the label was drawn in pieces)
+        return pixels.keys.sorted().map { Region(pixels: pixels[$0]!) }
+    }
+
     public static let columns = [
         "image", "segmenter", "global_accuracy", "particle_accuracy", "background_accuracy", "particle_iou", "background_iou",
         "particle_dice", "background_dice", "true_positive_px", "false_positive_px", "false_negative_px", "true_negative_px",

@@ -10,12 +10,16 @@ public struct InputFrame: Sendable {
     public var frame: Int?
     public var image: GrayImage
     public var pixelSize: PixelSizeNm
+    /// Pixels where no particle is counted and which the network's normalisation leaves out
+    /// (burned-in annotations, regions excluded by the user); nil: none.
+    public var exclude: BinaryImage?
 
-    public init(path: String, frame: Int?, image: GrayImage, pixelSize: PixelSizeNm) {
+    public init(path: String, frame: Int?, image: GrayImage, pixelSize: PixelSizeNm, exclude: BinaryImage? = nil) {
         self.path = path
         self.frame = frame
         self.image = image
         self.pixelSize = pixelSize
+        self.exclude = exclude
     }
 }
 

@@ -38,10 +38,15 @@ public struct Segmenter: Sendable {
 
     /// The particle probability per pixel (networks only).
     public func probabilities(_ input: InputFrame) throws -> [Float] {
+        try predict(input).probability
+    }
+
+    /// The network's prediction: particle probability and, for instance-aware models, distance.
+    public func predict(_ input: InputFrame) throws -> Prediction {
         guard let runner else { throw ModelError.invalid("the \(label) segmenter has no probabilities") }
-        return try runner.probabilities(input.image.pixels, width: input.image.width, height: input.image.height,
-                                        pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot(),
-                                        brightParticles: contrast == .brightParticles)
+        return try runner.predict(input.image.pixels, width: input.image.width, height: input.image.height,
+                                  pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot(),
+                                  brightParticles: contrast == .brightParticles, exclude: input.exclude?.pixels)
     }
 
     /// The binary segmentation before any clean-up.
@@ -61,6 +66,8 @@ public struct Segmenter: Sendable {
     public func analyze(_ input: InputFrame, settings: RunSettings) throws -> FrameOutcome {
         var s = settings
         s.segmenter = choice
-        return try BatchAnalysis.analyze(input, settings: s) { try self.probabilities($0) }
+        var input = input
+        if input.exclude == nil && choice != .mask { input.exclude = settings.exclusion(for: input.image) }
+        return try BatchAnalysis.analyze(input, settings: s) { try self.predict($0) }
     }
 }

@@ -66,8 +66,16 @@ public struct Configuration: Sendable, Equatable {
         /// Particle where the network's probability is at least this.
         public var threshold: Double = 0.5
         public var contrast: Contrast = .darkParticles
-        public var overlap: OverlapMode = .separate
+        public var overlap: OverlapMode = .network
         public var minDiameterNm: Double = 0.5
+        /// Objects with convexity at or below this go to UECS (ANTEMA's 0.95).
+        public var convexityThreshold: Double = 0.95
+        /// Particles of a network with a lower mean probability are dropped (0: all kept).
+        public var minConfidence: Double = 0
+        /// Rectangles [x, y, width, height] in pixels where nothing is counted.
+        public var excludeRegions: [[Int]] = []
+        /// Find burned-in scale bars, labels and panel letters and leave them out.
+        public var detectAnnotations: Bool = true
     }
 
     public struct Log: Sendable, Equatable {
@@ -91,7 +99,8 @@ public struct Configuration: Sendable, Equatable {
 
     /// The settings of a run: the configured segmenter and analysis parameters.
     public func runSettings(softwareVersion: String, segmenter: Segmenter) -> RunSettings {
-        RunSettings(antemaVersion: softwareVersion, segmenter: segmenter.choice, analysis: analysisParameters, fallbackPixelSizeNm: nil)
+        RunSettings(antemaVersion: softwareVersion, segmenter: segmenter.choice, analysis: analysisParameters, fallbackPixelSizeNm: nil,
+                    excludeRegions: analysis.excludeRegions, detectAnnotations: analysis.detectAnnotations)
     }
 
     /// The configured segmenter, ready to run (loads the network: do it once, not per image).
@@ -108,6 +117,8 @@ public struct Configuration: Sendable, Equatable {
         var p = AnalysisParameters()
         p.overlap = analysis.overlap
         p.minimumDiameterNm = analysis.minDiameterNm
+        p.convexityThreshold = analysis.convexityThreshold
+        p.minimumConfidence = analysis.minConfidence
         return p
     }
 }
@@ -341,7 +352,8 @@ extension Configuration {
                 if let n = try reader.number(t, "max_image_pixels", min: 1) { c.processing.maxImagePixels = Int(n) }
             }
         }
-        try reader.section(table, "analysis", keys: ["segmenter", "model", "threshold", "contrast", "overlap", "min_diameter_nm"]) { t, reader in
+        try reader.section(table, "analysis", keys: ["segmenter", "model", "threshold", "contrast", "overlap", "min_diameter_nm",
+                                                           "convexity_threshold", "min_confidence", "exclude_regions", "detect_annotations"]) { t, reader in
             reader.check {
                 if let s = try reader.string(t, "segmenter") {
                     guard s == "model" || s == "classical" else { throw reader.error("segmenter", "must be \"model\" or \"classical\", not \"\(s)\"") }
@@ -365,12 +377,40 @@ extension Configuration {
             }
             reader.check {
                 if let s = try reader.string(t, "overlap") {
-                    guard let v = OverlapMode(rawValue: s) else { throw reader.error("overlap", "must be separate, flag or watershed, not \"\(s)\"") }
+                    guard let v = OverlapMode(rawValue: s) else { throw reader.error("overlap", "must be network, separate, flag or watershed, not \"\(s)\"") }
                     c.analysis.overlap = v
                 }
             }
             reader.check {
                 c.analysis.minDiameterNm = try reader.number(t, "min_diameter_nm", min: 0) ?? c.analysis.minDiameterNm
+            }
+            reader.check {
+                if let v = try reader.number(t, "convexity_threshold", min: 0) {
+                    guard v > 0 && v <= 1 else { throw reader.error("convexity_threshold", "must be in (0, 1]") }
+                    c.analysis.convexityThreshold = v
+                }
+            }
+            reader.check {
+                if let v = try reader.number(t, "min_confidence", min: 0) {
+                    guard v <= 1 else { throw reader.error("min_confidence", "must be between 0 and 1") }
+                    c.analysis.minConfidence = v
+                }
+            }
+            reader.check {
+                c.analysis.detectAnnotations = try reader.bool(t, "detect_annotations") ?? c.analysis.detectAnnotations
+            }
+            reader.check {
+                if let v = t["exclude_regions"] {
+                    guard let rows = v.array else { throw reader.error("exclude_regions", "must be an array of [x, y, width, height] arrays") }
+                    c.analysis.excludeRegions = try rows.map { row in
+                        guard let a = row.array, a.count == 4 else { throw reader.error("exclude_regions", "each region is [x, y, width, height] in pixels") }
+                        let n = a.compactMap { $0.int }
+                        guard n.count == 4, n[0] >= 0, n[1] >= 0, n[2] > 0, n[3] > 0 else {
+                            throw reader.error("exclude_regions", "each region is [x, y, width, height]: whole numbers, x and y from 0, width and height positive")
+                        }
+                        return n
+                    }
+                }
             }
         }
         try reader.section(table, "log", keys: ["level"]) { t, reader in

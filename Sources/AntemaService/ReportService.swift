@@ -64,7 +64,7 @@ extension AntemaStore {
             let particles = try Row.fetchAll(db, sql: """
                 SELECT image_path, frame, particle_index, area_px, area_nm2, equivalent_diameter_nm, perimeter_nm, circularity, feret_min_nm,
                        feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px, centroid_y_px, bbox_x_px, bbox_y_px, bbox_width_px,
-                       bbox_height_px, separated, overlap_flag
+                       bbox_height_px, separated, overlap_flag, confidence
                 FROM current_particle WHERE sample_id = ? ORDER BY image_path, frame, particle_index
                 """, arguments: [sampleId]).map { r in
                 let x: Int = r["bbox_x_px"], y: Int = r["bbox_y_px"], w: Int = r["bbox_width_px"], h: Int = r["bbox_height_px"]
@@ -72,7 +72,8 @@ extension AntemaStore {
                     areaPx: r["area_px"], areaNm2: r["area_nm2"], equivalentDiameterNm: r["equivalent_diameter_nm"], perimeterNm: r["perimeter_nm"],
                     circularity: r["circularity"], feretMinNm: r["feret_min_nm"], feretMaxNm: r["feret_max_nm"], aspectRatio: r["aspect_ratio"],
                     convexity: r["convexity"], solidity: r["solidity"], centroidXPx: r["centroid_x_px"], centroidYPx: r["centroid_y_px"],
-                    box: BoundingBox(minRow: y, minCol: x, maxRow: y + h - 1, maxCol: x + w - 1), separated: r["separated"], overlapFlag: r["overlap_flag"]))
+                    box: BoundingBox(minRow: y, minCol: x, maxRow: y + h - 1, maxCol: x + w - 1), separated: r["separated"], overlapFlag: r["overlap_flag"],
+                    confidence: r["confidence"]))
             }
             let analysis = try Row.fetchOne(db, sql: """
                 SELECT a.segmenter, a.parameters_json FROM analysis a JOIN image i ON i.id = a.image_id

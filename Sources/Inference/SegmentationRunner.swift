@@ -3,7 +3,11 @@ import Foundation
 /// What a segmentation model declares about itself: a JSON file beside the model
 /// (`<model>.json`) or the ONNX metadata property `antema`.
 public struct ModelMetadata: Codable, Sendable, Equatable {
-    public enum Normalization: String, Codable, Sendable { case standardize, minmax, none }
+    /// `robust`: (x - median) / ((p99 - p1) / 4), clipped to [-6, 6], with the statistics taken
+    /// over the image's content only (burned-in annotations and excluded regions left out), so
+    /// that a scale bar or a saturated label does not shift the rest (training/instances.py,
+    /// `robust_normalize`).
+    public enum Normalization: String, Codable, Sendable { case standardize, minmax, robust, none }
     public enum Output: String, Codable, Sendable { case logit, softmax }
 
     public var name: String
@@ -19,6 +23,10 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     /// `logit`: one channel, particle probability = sigmoid; `softmax`: N classes, `particleClass`.
     public var output: Output
     public var particleClass: Int
+    /// The output channel holding the logit of each pixel's normalised distance to its
+    /// particle's edge (1 at a particle's centre, 0 at its edge and where particles touch), for
+    /// instance-aware models; nil for models with the particle output alone.
+    public var distanceClass: Int?
     /// Dark particles on bright background (bright-field) unless true.
     public var brightParticles: Bool
     public var licence: String
@@ -60,6 +68,14 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     }
 }
 
+/// What the network says about each pixel, at the input's size.
+public struct Prediction: Sendable {
+    /// Particle probability (0...1).
+    public var probability: [Float]
+    /// Normalised distance to the particle's edge (0...1), for instance-aware models.
+    public var distance: [Float]?
+}
+
 /// Image (any size, any pixel size) -> model input (resampled to the model's pixel size,
 /// normalised) -> probability of "particle" at the input's size. Large images go through the
 /// network in overlapping tiles aligned to the model's pooling grid; each tile keeps only its
@@ -82,6 +98,14 @@ public struct SegmentationRunner: Sendable {
     /// the image shows particles brighter than the background (it is inverted when the model
     /// was trained on the other contrast).
     public func probabilities(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double, brightParticles: Bool = false) throws -> [Float] {
+        try predict(pixels, width: width, height: height, pixelSizeNm: pixelSizeNm, brightParticles: brightParticles).probability
+    }
+
+    /// Particle probability and (for instance-aware models) distance per pixel, the input's
+    /// size. `exclude` (row-major, the input's size): pixels left out of the normalisation's
+    /// statistics (burned-in annotations, excluded regions).
+    public func predict(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double, brightParticles: Bool = false,
+                        exclude: [Bool]? = nil) throws -> Prediction {
         guard width > 0, height > 0, pixels.count == width * height else { throw ModelError.invalid("image of \(pixels.count) values for \(width) x \(height)") }
         guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
         let scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)
@@ -91,16 +115,28 @@ public struct SegmentationRunner: Sendable {
         var image = mw <= width && mh <= height
             ? Resampling.area(pixels, width: width, height: height, toWidth: mw, toHeight: mh)
             : Resampling.bilinear(pixels, width: width, height: height, toWidth: mw, toHeight: mh)
-        if brightParticles != metadata.brightParticles {
+        let invert = brightParticles != metadata.brightParticles
+        if invert {
             for i in image.indices { image[i] = -image[i] }
         }
-        normalise(&image)
-        let prob = try tiled(image, width: mw, height: mh)
-        return Resampling.bilinear(prob, width: mw, height: mh, toWidth: width, toHeight: height)
+        if metadata.normalization == .robust {
+            // statistics of the image's content at its own resolution, applied to the network's input
+            let (centre, scale) = RobustStatistics.centreAndScale(pixels, exclude: exclude)
+            let c = invert ? -centre : centre
+            for i in image.indices { image[i] = min(6, max(-6, (image[i] - c) / scale)) }
+        } else {
+            normalise(&image)
+        }
+        let (prob, dist) = try tiled(image, width: mw, height: mh)
+        return Prediction(probability: Resampling.bilinear(prob, width: mw, height: mh, toWidth: width, toHeight: height),
+                          distance: dist.map { Resampling.bilinear($0, width: mw, height: mh, toWidth: width, toHeight: height) })
     }
 
     func normalise(_ v: inout [Float]) {
         switch metadata.normalization {
+        case .robust:
+            let (c, s) = RobustStatistics.centreAndScale(v, exclude: nil)
+            for i in v.indices { v[i] = min(6, max(-6, (v[i] - c) / s)) }
         case .standardize:
             let n = Double(v.count)
             let mean = v.reduce(0.0) { $0 + Double($1) } / n
@@ -115,13 +151,15 @@ public struct SegmentationRunner: Sendable {
         }
     }
 
-    /// Runs the network on `image` (model resolution) tile by tile; returns probabilities.
-    func tiled(_ image: [Float], width: Int, height: Int) throws -> [Float] {
+    /// Runs the network on `image` (model resolution) tile by tile; returns probabilities and,
+    /// for instance-aware models, distances.
+    func tiled(_ image: [Float], width: Int, height: Int) throws -> ([Float], [Float]?) {
         let m = max(1, metadata.sizeMultiple)
         let margin = (metadata.tileMarginPx + m - 1) / m * m
         let tile = max(2 * margin + m, metadata.tileSizePx / m * m)
         let core = tile - 2 * margin
         var out = [Float](repeating: 0, count: width * height)
+        var distance: [Float]? = metadata.distanceClass == nil ? nil : [Float](repeating: 0, count: width * height)
         // tile origins on the pooling grid; the last tile ends at the image's edge
         func origins(_ size: Int) -> [Int] {
             if size <= tile { return [0] }
@@ -165,11 +203,47 @@ public struct SegmentationRunner: Sendable {
                             p = v[k * plane + r * pw + c]
                         }
                         out[(ty + r) * width + tx + c] = p
+                        if let k = metadata.distanceClass, k < y.shape[1] {
+                            distance![(ty + r) * width + tx + c] = 1 / (1 + exp(-v[k * plane + r * pw + c]))
+                        }
                     }
                 }
             }
         }
-        return out
+        return (out, distance)
+    }
+}
+
+/// The robust normalisation's statistics: the median and a quarter of the 1st-99th percentile
+/// range (linear interpolation between order statistics, as numpy's default), over at most
+/// 262,144 evenly strided pixels not excluded; the standard deviation where that range is 0.
+public enum RobustStatistics {
+    public static func centreAndScale(_ v: [Float], exclude: [Bool]?) -> (centre: Float, scale: Float) {
+        var values: [Float] = []
+        let stride = max(1, v.count / 262_144)
+        values.reserveCapacity(v.count / stride + 1)
+        var i = 0
+        while i < v.count {
+            if exclude?[i] != true { values.append(v[i]) }
+            i += stride
+        }
+        if values.count < 16 { values = Swift.stride(from: 0, to: v.count, by: stride).map { v[$0] } }
+        guard !values.isEmpty else { return (0, 1) }
+        values.sort()
+        func q(_ p: Double) -> Float {
+            let pos = p * Double(values.count - 1)
+            let lo = Int(pos.rounded(.down)), hi = min(lo + 1, values.count - 1)
+            let f = Float(pos - Double(lo))
+            return values[lo] * (1 - f) + values[hi] * f
+        }
+        let centre = q(0.5)
+        var scale = (q(0.99) - q(0.01)) / 4
+        if !(scale > 1e-6) {
+            let mean = values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
+            scale = Float((values.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(values.count)).squareRoot())
+        }
+        if !(scale > 1e-6) { scale = 1 }
+        return (centre, scale)
     }
 }
 

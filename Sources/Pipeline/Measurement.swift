@@ -39,10 +39,14 @@ public struct ParticleMeasurement: Sendable, Equatable {
     public var separated: Bool = false
     /// Kept whole although non-convex (overlap mode `flag`).
     public var overlapFlag: Bool = false
+    /// The network's mean particle probability over the particle's pixels (0.5-1 for a
+    /// threshold of 0.5); nil for the classical segmenter and for masks.
+    public var confidence: Double? = nil
 
     public init(areaPx: Int, areaNm2: Double, equivalentDiameterNm: Double, perimeterNm: Double, circularity: Double,
                 feretMinNm: Double, feretMaxNm: Double, aspectRatio: Double, convexity: Double, solidity: Double,
-                centroidXPx: Double, centroidYPx: Double, box: BoundingBox, separated: Bool = false, overlapFlag: Bool = false) {
+                centroidXPx: Double, centroidYPx: Double, box: BoundingBox, separated: Bool = false, overlapFlag: Bool = false,
+                confidence: Double? = nil) {
         self.areaPx = areaPx
         self.areaNm2 = areaNm2
         self.equivalentDiameterNm = equivalentDiameterNm
@@ -58,6 +62,7 @@ public struct ParticleMeasurement: Sendable, Equatable {
         self.box = box
         self.separated = separated
         self.overlapFlag = overlapFlag
+        self.confidence = confidence
     }
 }
 

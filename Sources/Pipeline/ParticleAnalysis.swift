@@ -8,6 +8,9 @@ public enum OverlapMode: String, Sendable, Codable, CaseIterable {
     case flag
     /// Distance-transform watershed, as ImageJ users know it.
     case watershed
+    /// Seeded from an instance-aware network's distance map (`MarkerSeparation`); without a
+    /// distance map (classical segmenter, masks, single-output models) UECS, as `separate`.
+    case network
 }
 
 /// Every parameter of the post-processing, with defaults equal to the reference program's
@@ -30,6 +33,9 @@ public struct AnalysisParameters: Sendable, Equatable, Codable {
     public var clearBorder: Bool = true
     /// Fill holes in objects (the reference fills all holes, whatever their size). Default true.
     public var fillHoles: Bool = true
+    /// Particles of a network whose confidence (mean particle probability) is below this are
+    /// dropped. Default 0 (all kept).
+    public var minimumConfidence: Double = 0
 
     public init() {}
 
@@ -55,18 +61,31 @@ public enum ParticleAnalysis {
     /// order: despeckle; split (or flag) non-convex objects; clear the border; despeckle again;
     /// fill holes; measure. Output order: unseparated particles in column-major label order,
     /// then separated particles in the order of their markers.
-    public static func analyze(_ mask: BinaryImage, pixelSize: PixelSizeNm, parameters p: AnalysisParameters = AnalysisParameters()) -> ParticleAnalysisResult {
+    ///
+    /// `distance`: an instance-aware network's distance map (row-major, the mask's size), used
+    /// by the `network` overlap mode. In the `watershed` and `network` modes holes are filled
+    /// before separation, so that a particle with a hole (porous, core-shell, a bright centre)
+    /// is not cut around it; UECS keeps the reference's order.
+    public static func analyze(_ mask: BinaryImage, pixelSize: PixelSizeNm, parameters p: AnalysisParameters = AnalysisParameters(),
+                               distance: [Float]? = nil) -> ParticleAnalysisResult {
         let pixelNm = (pixelSize.x * pixelSize.y).squareRoot()
         let minPixels = p.minimumPixels(pixelSizeNm: pixelNm)
+        let mode: OverlapMode = p.overlap == .network && distance?.count != mask.width * mask.height ? .separate : p.overlap
         // Despeckle: the objects of the mask, without those below the minimum size.
-        let objects = mask.regions(.eight).filter { $0.area >= minPixels }
+        var objects = mask.regions(.eight).filter { $0.area >= minPixels }
+        if mode == .watershed || mode == .network { objects = Region.holesFilled(objects, width: mask.width, height: mask.height) }
         var unseparated: [Region] = []
         var flagged = BinaryImage(width: mask.width, height: mask.height)
         var separated: [Region] = []
-        switch p.overlap {
+        switch mode {
         case .watershed:
             // as ImageJ does: every object is offered to the watershed
             for (region, pieces) in zip(objects, objects.parallelMap { Watershed.separate($0, minimumPixels: minPixels) }) {
+                if pieces.count >= 2 { separated += pieces } else { unseparated.append(region) }
+            }
+        case .network:
+            let distance = distance!
+            for (region, pieces) in zip(objects, objects.parallelMap { MarkerSeparation.separate($0, distance: distance, imageWidth: mask.width) }) {
                 if pieces.count >= 2 { separated += pieces } else { unseparated.append(region) }
             }
         case .flag, .separate:

@@ -134,11 +134,11 @@ public enum SampleReport {
         }
         // CSV
         var particlesCSV = CSVTable(header: ["image", "frame", "particle"] + measurements.map(\.column) + [
-            "area_px", "centroid_x_px", "centroid_y_px", "bbox_x_px", "bbox_y_px", "bbox_width_px", "bbox_height_px", "separated", "overlap_flag"])
+            "area_px", "centroid_x_px", "centroid_y_px", "bbox_x_px", "bbox_y_px", "bbox_width_px", "bbox_height_px", "separated", "overlap_flag", "confidence"])
         for p in input.particles {
             particlesCSV.append([p.imagePath, String(p.frame), String(p.index)] + measurements.map { CSVTable.number($0.value(p.m)) } + [
                 String(p.m.areaPx), CSVTable.number(p.m.centroidXPx), CSVTable.number(p.m.centroidYPx), String(p.m.box.minCol), String(p.m.box.minRow),
-                String(p.m.box.width), String(p.m.box.height), p.m.separated ? "1" : "0", p.m.overlapFlag ? "1" : "0"])
+                String(p.m.box.width), String(p.m.box.height), p.m.separated ? "1" : "0", p.m.overlapFlag ? "1" : "0", CSVTable.number(p.m.confidence)])
         }
         try put("\(base)_particles.csv", Data(particlesCSV.text.utf8))
         var imagesCSV = CSVTable(header: ["image", "frame", "width_px", "height_px", "pixel_size_x_nm", "pixel_size_y_nm", "particles",
@@ -178,11 +178,12 @@ public enum SampleReport {
         summarySheet.picture = (histograms[0].1, 0, summary.count + 2, 900, 560)
         var particleRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Particle")] + measurements.map { .text($0.header) } + [
             .text("Area [px]"), .text("Centroid x [px]"), .text("Centroid y [px]"), .text("Bounding box x [px]"), .text("Bounding box y [px]"),
-            .text("Bounding box width [px]"), .text("Bounding box height [px]"), .text("Separated (1 = yes)"), .text("Overlap kept whole (1 = yes)")]]
+            .text("Bounding box width [px]"), .text("Bounding box height [px]"), .text("Separated (1 = yes)"), .text("Overlap kept whole (1 = yes)"),
+            .text("Confidence (mean network probability)")]]
         for p in input.particles {
             particleRows.append([.text((p.imagePath as NSString).lastPathComponent), .int(p.frame), .int(p.index)] + measurements.map { .num($0.value(p.m)) } + [
                 .int(p.m.areaPx), .num(p.m.centroidXPx), .num(p.m.centroidYPx), .int(p.m.box.minCol), .int(p.m.box.minRow), .int(p.m.box.width),
-                .int(p.m.box.height), .int(p.m.separated ? 1 : 0), .int(p.m.overlapFlag ? 1 : 0)])
+                .int(p.m.box.height), .int(p.m.separated ? 1 : 0), .int(p.m.overlapFlag ? 1 : 0), p.m.confidence.map { .num($0) } ?? .empty])
         }
         var imageRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Pixel size x [nm]"), .text("Pixel size y [nm]"), .text("Width [px]"),
                                     .text("Height [px]"), .text("Particles"), .text("Mean equivalent diameter [nm]"), .text("State"), .text("Error"),

@@ -315,14 +315,14 @@ public final class AntemaStore: Sendable {
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO particle (analysis_id, particle_index, area_px, area_nm2, equivalent_diameter_nm, perimeter_nm,
                     circularity, feret_min_nm, feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px, centroid_y_px,
-                    bbox_x_px, bbox_y_px, bbox_width_px, bbox_height_px, separated, overlap_flag)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    bbox_x_px, bbox_y_px, bbox_width_px, bbox_height_px, separated, overlap_flag, confidence)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for (i, m) in outcome.particles.enumerated() {
                 try insert.execute(arguments: [analysisId, i + 1, m.areaPx, m.areaNm2, m.equivalentDiameterNm, m.perimeterNm,
                                                m.circularity, m.feretMinNm, m.feretMaxNm, m.aspectRatio, m.convexity, m.solidity,
                                                m.centroidXPx, m.centroidYPx, m.box.minCol, m.box.minRow, m.box.width, m.box.height,
-                                               m.separated, m.overlapFlag])
+                                               m.separated, m.overlapFlag, m.confidence])
             }
             image.state = .done
             image.error = nil

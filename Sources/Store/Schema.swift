@@ -164,6 +164,13 @@ public enum Schema {
                 CREATE INDEX image_by_path ON image(path);
                 """)
         }
+        m.registerMigration("v4-particle-confidence") { db in
+            // an instance-aware network's confidence in each particle (its mean particle
+            // probability); NULL for the classical segmenter and for masks
+            try db.execute(sql: """
+                ALTER TABLE particle ADD COLUMN confidence REAL CHECK (confidence BETWEEN 0 AND 1);
+                """)
+        }
         return m
     }
 }

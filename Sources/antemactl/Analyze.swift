@@ -50,8 +50,20 @@ struct Analyze: ParsableCommand {
     @Flag(help: "The inputs are binary segmentations (non-zero = particle).")
     var mask = false
 
-    @Option(help: "Overlapping particles: separate (UECS, the reference's), flag (keep whole, mark) or watershed.")
-    var overlap: OverlapMode = .separate
+    @Option(help: "Touching particles: network (split where the network's distance map says, the default; UECS for segmenters without one), separate (UECS, the reference's), flag (keep whole, mark) or watershed.")
+    var overlap: OverlapMode = .network
+
+    @Option(name: .customLong("convexity-threshold"), help: "Objects with convexity at or below this go to UECS separation (or are flagged); ANTEMA's 0.95.")
+    var convexityThreshold = AnalysisParameters().convexityThreshold
+
+    @Option(name: .customLong("min-confidence"), help: "With a model: drop particles whose mean network probability is below this (0-1).")
+    var minimumConfidence = 0.0
+
+    @Option(name: .customLong("exclude"), help: "x,y,width,height in pixels (x = column, y = row, from the top left): no particle counted there, left out of the normalisation. Repeatable.")
+    var exclude: [String] = []
+
+    @Flag(name: .customLong("no-annotation-detection"), help: "Do not look for burned-in scale bars, labels and panel letters.")
+    var noAnnotationDetection = false
 
     @Option(help: "Particles darker (bright-field TEM) or brighter (HAADF-STEM) than the background.")
     var contrast: Contrast = .darkParticles
@@ -87,6 +99,20 @@ struct Analyze: ParsableCommand {
         if let p = pixelSizeNm, !(p > 0 && p.isFinite) { throw ValidationError("--pixel-size must be a positive number of nm") }
         guard minimumDiameterNm >= 0, minimumDiameterNm.isFinite else { throw ValidationError("--min-diameter must be zero or more nm") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
+        guard convexityThreshold > 0 && convexityThreshold <= 1 else { throw ValidationError("--convexity-threshold must be in (0, 1]") }
+        guard minimumConfidence >= 0 && minimumConfidence <= 1 else { throw ValidationError("--min-confidence must be between 0 and 1") }
+        _ = try excludeRegions()
+    }
+
+    /// `--exclude x,y,w,h` values as rectangles.
+    func excludeRegions() throws -> [[Int]] {
+        try exclude.map { text in
+            let v = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard v.count == 4, v.allSatisfy({ $0 != nil }), v[2]! > 0, v[3]! > 0, v[0]! >= 0, v[1]! >= 0 else {
+                throw ValidationError("--exclude \(text): give x,y,width,height in pixels, e.g. --exclude 822,911,202,113")
+            }
+            return v.map { $0! }
+        }
     }
 
     func run() throws {
@@ -95,9 +121,12 @@ struct Analyze: ParsableCommand {
         parameters.minimumDiameterNm = minimumDiameterNm
         parameters.clearBorder = !keepBorder
         parameters.fillHoles = !keepHoles
+        parameters.convexityThreshold = convexityThreshold
+        parameters.minimumConfidence = minimumConfidence
         let seg = try makeSegmenter(name: segmenter, modelPath: model, threshold: threshold, contrast: contrast, mask: mask)
         let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: seg.choice,
-                                   analysis: parameters, fallbackPixelSizeNm: pixelSizeNm)
+                                   analysis: parameters, fallbackPixelSizeNm: pixelSizeNm,
+                                   excludeRegions: try excludeRegions(), detectAnnotations: !noAnnotationDetection)
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {

@@ -24,6 +24,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Score this ONNX model as the 'model' segmenter instead of the bundled one.") var model: String?
     @Option(help: "Model probability threshold.") var threshold = 0.5
     @Option(help: "Particles dark (bright-field) or bright.") var contrast: Contrast = .darkParticles
+    @Option(help: "Touching particles: network (the default), separate (UECS), flag or watershed; as antemactl analyze.")
+    var overlap: OverlapMode = .network
+
     @Option(name: .customLong("exclude-box"), help: "Leave out a box of every image, x,y,width,height in pixels (x = column), e.g. a burned-in scale bar.")
     var excludeBox: String?
     @Option(help: "Write evaluation.csv and evaluation.json into this folder.") var out: String?
@@ -60,7 +63,9 @@ struct Evaluate: ParsableCommand {
         if paths.isEmpty { throw ValidationError("no supported images in \(images)") }
         var scores: [[SegmentationScore]] = Array(repeating: [], count: segmenters.count)
         var failures = 0
-        let parameters = AnalysisParameters()
+        var parameters = AnalysisParameters()
+        parameters.overlap = overlap
+        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: .mask, analysis: parameters, fallbackPixelSizeNm: pixelSizeNm)
         for path in paths {
             let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             guard let lp = labelPath(stem: stem) else {
@@ -77,6 +82,7 @@ struct Evaluate: ParsableCommand {
                 printError("error: \(lp): not a readable label of the image's size \(frame.image.width) x \(frame.image.height)"); failures += 1; continue
             }
             let truth = BinaryImage(width: frame.image.width, height: frame.image.height, pixels: labelFrame.image.pixels.map { $0 != 0 })
+            let truthInstances = SegmentationScore.instances(labels: labelFrame.image)
             var ignore: BinaryImage? = nil
             if let b = box {
                 var m = BinaryImage(width: frame.image.width, height: frame.image.height)
@@ -87,13 +93,21 @@ struct Evaluate: ParsableCommand {
             }
             for (k, s) in segmenters.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
-                let predicted: BinaryImage
-                do { predicted = try s.segment(frame) } catch {
+                // the full analysis, as a user gets it (the segmenter's separation, the detected
+                // annotations and the --exclude-box left out)
+                var input = frame
+                if let ignore {
+                    var ex = settings.exclusion(for: frame.image) ?? BinaryImage(width: frame.image.width, height: frame.image.height)
+                    for i in ex.pixels.indices where ignore.pixels[i] { ex.pixels[i] = true }
+                    input.exclude = ex
+                }
+                let outcome: FrameOutcome
+                do { outcome = try s.analyze(input, settings: settings) } catch {
                     printError("error: \(path): \(s.label): \(error)"); failures += 1; continue
                 }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                let score = SegmentationScore.score(image: path, segmenter: s.label, predicted: predicted, truth: truth, ignore: ignore,
-                                                    pixelSize: frame.pixelSize, parameters: parameters, seconds: seconds)
+                let score = SegmentationScore.score(image: path, segmenter: s.label, outcome: outcome, truth: truth, truthInstances: truthInstances,
+                                                    ignore: ignore, pixelSize: frame.pixelSize, parameters: parameters, seconds: seconds)
                 scores[k].append(score)
                 if !quiet { print(line(score)) }
             }

@@ -1,0 +1,120 @@
+import Foundation
+import GatanDM
+import ImageFiles
+import Testing
+@testable import Pipeline
+
+@Suite struct BurnedInAnnotations {
+    /// A noisy grey image with values strictly between 10 and 240.
+    static func background(_ w: Int, _ h: Int) -> GrayImage {
+        var state: UInt64 = 7
+        let pixels = (0..<(w * h)).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return 60 + Float((state >> 33) % 120)
+        }
+        return GrayImage(width: w, height: h, pixels: pixels)
+    }
+
+    @Test("a white scale bar with a label above it is found; a saturated round particle elsewhere is not")
+    func barAndLabel() {
+        var g = Self.background(200, 160)
+        func paint(_ r0: Int, _ r1: Int, _ c0: Int, _ c1: Int, _ v: Float) { for r in r0..<r1 { for c in c0..<c1 { g.pixels[r * 200 + c] = v } } }
+        paint(140, 145, 120, 180, 255)       // the bar: 60 x 5
+        paint(128, 137, 130, 133, 255)       // "1"
+        paint(128, 137, 140, 148, 255)       // "0" as a block
+        paint(0, 200 * 0 + 1, 0, 1, 0)       // one black pixel: the image's minimum, alone
+        // a saturated round particle far from the bar
+        for r in 30..<50 { for c in 30..<50 where (r - 40) * (r - 40) + (c - 40) * (c - 40) <= 81 { g.pixels[r * 200 + c] = 255 } }
+        let found = AnnotationDetector.detect(g)
+        #expect(found[142, 150] && found[130, 131] && found[130, 145])
+        #expect(!found[40, 40])
+        let count = found.pixels.filter { $0 }.count
+        #expect(count < 200 * 160 / 10)
+    }
+
+    @Test("floating-point data without saturated extremes gives no annotation")
+    func nothingInRawData() {
+        let g = Self.background(100, 100)
+        #expect(AnnotationDetector.detect(g).pixels.allSatisfy { !$0 })
+    }
+
+    @Test("the reference micrograph's scale-bar box (822, 911, 202 x 113) is found and little else",
+          .enabled(if: ReferenceCase.available, ReferenceCase.skip))
+    func referenceScaleBar() throws {
+        let raster = try PNGFile.read(path: ReferenceCase.folder.appendingPathComponent("image.png").path)
+        let found = AnnotationDetector.detect(GrayImage(width: raster.width, height: raster.height, pixels: raster.pixels))
+        var inBox = 0, outside = 0
+        for r in 0..<raster.height { for c in 0..<raster.width where found[r, c] {
+            if r >= 911 && c >= 822 { inBox += 1 } else { outside += 1 }
+        } }
+        #expect(Double(inBox) >= 0.95 * 202 * 113, "\(inBox)")
+        #expect(outside < 2000, "\(outside)")
+    }
+}
+
+@Suite struct SeparationFromTheNetworksDistance {
+    /// Two discs of radius 11 overlapping by a pixel, with the ideal distance map.
+    static func pair(gap: Double = 0) -> (BinaryImage, [Float]) {
+        let w = 60, h = 30
+        var mask = BinaryImage(width: w, height: h)
+        var d = [Float](repeating: 0, count: w * h)
+        for (cx, cy) in [(19.5, 14.5), (40.5 + gap, 14.5)] {
+            for r in 0..<h { for c in 0..<w {
+                let dist = ((Double(c) - cx) * (Double(c) - cx) + (Double(r) - cy) * (Double(r) - cy)).squareRoot()
+                if dist <= 11 {
+                    mask[r, c] = true
+                    d[r * w + c] = max(d[r * w + c], Float(1 - dist / 11))
+                }
+            } }
+        }
+        return (mask, d)
+    }
+
+    @Test("two touching discs are split in two at their contact, each about its own area")
+    func touchingPairSplits() throws {
+        let (mask, d) = Self.pair()
+        let object = mask.regions(.eight)
+        #expect(object.count == 1)
+        let pieces = MarkerSeparation.separate(object[0], distance: d, imageWidth: mask.width)
+        try #require(pieces.count == 2)
+        #expect(pieces.map(\.area).reduce(0, +) == object[0].area)
+        for p in pieces { #expect(abs(Double(p.area) - Double.pi * 11 * 11) < 45, "\(p.area)") }
+        #expect(pieces[0].box.maxCol <= 31 && pieces[1].box.minCol >= 29)
+    }
+
+    @Test("one particle with one core is kept whole; without a distance map the network mode falls back to UECS")
+    func singleCoreAndFallback() {
+        var (mask, d) = Self.pair()
+        for r in 0..<mask.height { for c in 30..<mask.width { mask[r, c] = false; d[r * mask.width + c] = 0 } }
+        let one = mask.regions(.eight)
+        #expect(MarkerSeparation.separate(one[0], distance: d, imageWidth: mask.width).count == 1)
+        var p = AnalysisParameters()
+        p.overlap = .network
+        p.minimumDiameterNm = 0
+        let (pairMask, pairD) = Self.pair()
+        let px = PixelSizeNm(y: 1, x: 1)
+        #expect(ParticleAnalysis.analyze(pairMask, pixelSize: px, parameters: p, distance: pairD).particles.count == 2)
+        #expect(ParticleAnalysis.analyze(pairMask, pixelSize: px, parameters: p, distance: nil).particles.count
+                == { var q = p; q.overlap = .separate; return ParticleAnalysis.analyze(pairMask, pixelSize: px, parameters: q).particles.count }())
+    }
+
+    @Test("a particle with a hole is not cut around the hole: holes are filled before the network's separation and the watershed")
+    func holeFilledBeforeSeparation() {
+        let w = 40, h = 40
+        var mask = BinaryImage(width: w, height: h)
+        var d = [Float](repeating: 0, count: w * h)
+        for r in 0..<h { for c in 0..<w {
+            let dist = ((Double(c) - 19.5) * (Double(c) - 19.5) + (Double(r) - 19.5) * (Double(r) - 19.5)).squareRoot()
+            if dist <= 14 && dist >= 4 { mask[r, c] = true }   // a ring: a porous particle seen as a ring
+            if dist <= 14 { d[r * w + c] = Float(1 - dist / 14) }
+        } }
+        for mode in [OverlapMode.network, .watershed] {
+            var p = AnalysisParameters()
+            p.overlap = mode
+            p.minimumDiameterNm = 0
+            let result = ParticleAnalysis.analyze(mask, pixelSize: PixelSizeNm(y: 1, x: 1), parameters: p, distance: d)
+            #expect(result.particles.count == 1, "\(mode)")
+            #expect(result.particles.first?.areaPx == mask.holesFilled().pixels.filter { $0 }.count, "\(mode)")
+        }
+    }
+}
