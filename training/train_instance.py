@@ -41,8 +41,9 @@ def sim_tile(rng, size, version):
 
 
 class Tiles(torch.utils.data.IterableDataset):
-    def __init__(self, seed, size, real_fraction, root, ids):
+    def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4)):
         self.seed, self.size, self.real_fraction, self.root, self.ids = seed, size, real_fraction, root, ids
+        self.sim_artifacts = sim_artifacts  # probabilities: inverted contrast, 8-bit, JPEG, annotations
 
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
@@ -58,7 +59,8 @@ class Tiles(torch.utils.data.IterableDataset):
                 img, inst, valid = sim_tile(rng, self.size, 5)
                 k = int(rng.integers(4))
                 img, inst = np.rot90(img, k), np.rot90(inst, k)
-                img, ann = artifacts.degrade(np.ascontiguousarray(img), rng)
+                inv, eight, jp, ann_p = self.sim_artifacts
+                img, ann = artifacts.degrade(np.ascontiguousarray(img), rng, invert_p=inv, eight_bit_p=eight, jpeg_p=jp, annotate_p=ann_p)
             inst = np.where(ann, 0, inst)
             fg = (inst > 0).astype(np.float32)
             dist = emps.normalized_distance(np.ascontiguousarray(inst).astype(np.int32))
@@ -181,6 +183,9 @@ def main():
     ap.add_argument("--emps", default=emps.DEFAULT_DIR)
     ap.add_argument("--channels", default="16,32,64,128,256")
     ap.add_argument("--init-onnx", help="start from this exported model (the bundled 2.1)")
+    ap.add_argument("--init", help="start from this checkpoint (.pt) of a 2-output model (a later stage)")
+    ap.add_argument("--sim-artifacts", default="0.25,0.5,0.3,0.4",
+                    help="probabilities for simulated tiles: inverted contrast, 8-bit export, JPEG (given 8-bit), burned-in annotations")
     ap.add_argument("--validate-every", type=int, default=500)
     ap.add_argument("--model-version", default="dev")
     ap.add_argument("--fast", action="store_true", help="bfloat16 autocast and channels-last (train.py)")
@@ -192,6 +197,9 @@ def main():
     model = UNet(channels, cout=2)
     if a.init_onnx:
         init_from_onnx(model, a.init_onnx)
+    if a.init:
+        model.load_state_dict(torch.load(a.init)["model"])
+    sim_artifacts = tuple(float(v) for v in a.sim_artifacts.split(","))
     train_ids, val_ids = emps.split(a.emps)
     meta = {
         "name": "antema-unet", "version": a.model_version,
@@ -204,7 +212,8 @@ def main():
         "training": {"recipe": "training/train_instance.py", "seed": a.seed, "steps": a.steps, "batch": a.batch, "tilePx": a.tile,
                      "lr": a.lr, "realFraction": a.real_fraction, "simulator": "training/simulate.py v5",
                      "realData": "EMPS training split by paper (training/emps.py): %d training, %d validation images" % (len(train_ids), len(val_ids)),
-                     "channels": list(channels), "bfloat16": a.fast, "init": a.init_onnx},
+                     "channels": list(channels), "bfloat16": a.fast, "init": a.init or a.init_onnx,
+                     "simArtifacts": a.sim_artifacts},
     }
     log = open(a.out + ".log", "a")
 
@@ -213,7 +222,7 @@ def main():
         print(line, flush=True); log.write(line + "\n"); log.flush()
 
     vx, vy = sim_validation(a.seed + 1000, 32, a.tile)
-    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids), batch_size=a.batch,
+    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     layout = torch.channels_last if a.fast else torch.contiguous_format
     model = model.to(memory_format=layout)
@@ -221,7 +230,7 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=a.warmup)
     say(f"U-Net {channels} 2 outputs, {a.steps} steps of {a.batch} x {a.tile}^2, real fraction {a.real_fraction}, seed {a.seed}, "
         f"{len(train_ids)} training / {len(val_ids)} validation EMPS images" + (f", from {a.init_onnx}" if a.init_onnx else ""))
-    if a.init_onnx:
+    if a.init_onnx or a.init:
         r_iou, r_f1 = evaluate_real(model, a.emps, val_ids, layout)
         say(f"step 0 EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} (distance head untrained) sim IoU {sim_iou(model, vx, vy, layout):.4f}")
     best, t0, running = -1.0, time.time(), 0.0

@@ -13,14 +13,14 @@ public struct Segmenter: Sendable {
     /// The inputs are binary masks already.
     public static let mask = Segmenter(choice: .mask, runner: nil, contrast: .darkParticles)
 
-    public static func classical(contrast: Contrast = .darkParticles) -> Segmenter {
+    public static func classical(contrast: Contrast = .auto) -> Segmenter {
         var c = ClassicalSegmenter()
         c.contrast = contrast
         return Segmenter(choice: .classical(c), runner: nil, contrast: contrast)
     }
 
     /// The network at `path` (metadata in `<path>.json`), or the bundled model when `path` is nil.
-    public static func model(path: String? = nil, threshold: Double = 0.5, contrast: Contrast = .darkParticles) throws -> Segmenter {
+    public static func model(path: String? = nil, threshold: Double = 0.5, contrast: Contrast = .auto) throws -> Segmenter {
         let modelPath = try path ?? DefaultModel.path()
         let runner = try SegmentationRunner(modelPath: modelPath)
         return Segmenter(choice: .model(name: runner.metadata.name, version: runner.metadata.version, path: modelPath, threshold: threshold),

@@ -65,7 +65,7 @@ public struct Configuration: Sendable, Equatable {
         public var model: String? = nil
         /// Particle where the network's probability is at least this.
         public var threshold: Double = 0.5
-        public var contrast: Contrast = .darkParticles
+        public var contrast: Contrast = .auto
         public var overlap: OverlapMode = .network
         public var minDiameterNm: Double = 0.5
         /// Objects with convexity at or below this go to UECS (ANTEMA's 0.95).
@@ -371,7 +371,7 @@ extension Configuration {
             }
             reader.check {
                 if let s = try reader.string(t, "contrast") {
-                    guard let v = Contrast(rawValue: s) else { throw reader.error("contrast", "must be dark or bright, not \"\(s)\"") }
+                    guard let v = Contrast(rawValue: s) else { throw reader.error("contrast", "must be dark, bright or auto, not \"\(s)\"") }
                     c.analysis.contrast = v
                 }
             }

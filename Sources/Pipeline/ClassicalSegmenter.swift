@@ -3,6 +3,10 @@
 public enum Contrast: String, Sendable, Codable, CaseIterable {
     case darkParticles = "dark"
     case brightParticles = "bright"
+    /// Decided per image: for the classical segmenter by the sign of the skewness of the
+    /// flattened image (particles are the tail of the histogram: a dark tail, negative skew, means
+    /// dark particles); a network trained on both polarities takes the image as it is.
+    case auto
 }
 
 /// How the classical segmenter picks its threshold.
@@ -47,7 +51,7 @@ public struct ClassicalSegmenter: Sendable, Equatable, Codable {
             let background = smooth.boxBlurred(sigma: bgSigma)
             for i in smooth.pixels.indices { smooth.pixels[i] -= background.pixels[i] }
         }
-        if contrast == .darkParticles {
+        if contrast == .darkParticles || (contrast == .auto && ClassicalSegmenter.skewness(smooth.pixels) < 0) {
             for i in smooth.pixels.indices { smooth.pixels[i] = -smooth.pixels[i] }
         }
         var mask = BinaryImage(width: image.width, height: image.height)
@@ -63,6 +67,18 @@ public struct ClassicalSegmenter: Sendable, Equatable, Codable {
             for i in smooth.pixels.indices where Double(smooth.pixels[i] - mean.pixels[i]) > offset * sd { mask.pixels[i] = true }
         }
         return mask
+    }
+
+    /// The third standardised moment of the finite values (0 for fewer than 3 or a constant).
+    public static func skewness(_ values: [Float]) -> Double {
+        var n = 0.0, mean = 0.0
+        for v in values where v.isFinite { n += 1; mean += Double(v) }
+        guard n >= 3 else { return 0 }
+        mean /= n
+        var m2 = 0.0, m3 = 0.0
+        for v in values where v.isFinite { let d = Double(v) - mean; m2 += d * d; m3 += d * d * d }
+        m2 /= n; m3 /= n
+        return m2 > 0 ? m3 / (m2 * m2.squareRoot()) : 0
     }
 
     /// Otsu's threshold (maximum between-class variance) over a 256-bin histogram of the finite

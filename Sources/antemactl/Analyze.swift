@@ -65,8 +65,8 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("no-annotation-detection"), help: "Do not look for burned-in scale bars, labels and panel letters.")
     var noAnnotationDetection = false
 
-    @Option(help: "Particles darker (bright-field TEM) or brighter (HAADF-STEM) than the background.")
-    var contrast: Contrast = .darkParticles
+    @Option(help: "Particles darker (bright-field TEM), brighter (HAADF-STEM, SEM) than the background, or auto (decided per image, the default).")
+    var contrast: Contrast = .auto
 
     @Option(name: .customLong("min-diameter"), help: "Remove objects whose equivalent diameter is below this (nm).")
     var minimumDiameterNm = AnalysisParameters().minimumDiameterNm

@@ -23,7 +23,7 @@ struct Evaluate: ParsableCommand {
     var segmenter: [SegmenterName] = []
     @Option(help: "Score this ONNX model as the 'model' segmenter instead of the bundled one.") var model: String?
     @Option(help: "Model probability threshold.") var threshold = 0.5
-    @Option(help: "Particles dark (bright-field) or bright.") var contrast: Contrast = .darkParticles
+    @Option(help: "Particles dark (bright-field), bright (HAADF-STEM, SEM) or auto (decided per image, the default).") var contrast: Contrast = .auto
     @Option(help: "Touching particles: network (the default), separate (UECS), flag or watershed; as antemactl analyze.")
     var overlap: OverlapMode = .network
 
