@@ -4,11 +4,14 @@ The Swift pipeline does the same (Sources/Pipeline/MarkerSeparation.swift); this
 training's validation and the Python evaluation scripts.
 
 1. foreground: particle probability > 0.5, holes filled;
-2. markers: connected components (8-connected) of distance probability > `marker` inside the
-   foreground: one core per particle, since the distance target is 1 at each particle's centre
-   and 0 where particles touch;
+2. markers: connected components (8-connected) of the distance probability, smoothed by a
+   Gaussian of `sigma` px, above `marker` inside the foreground: one core per particle, since the
+   distance target is 1 at each particle's centre and 0 where particles touch (sigma 2 and
+   marker 0.4 were chosen on a third of the EMPS validation part with model 3.0's stage-2
+   checkpoint at step 600: instance F1 0.147 with the raw map at 0.5, 0.349 smoothed, 0.425
+   smoothed at 0.4; training/README.md);
 3. every foreground pixel joins the marker it reaches first when the foreground is flooded from
-   the markers in order of decreasing distance probability (a seeded watershed); a foreground
+   the markers in order of decreasing smoothed distance (a seeded watershed); a foreground
    component without a marker is one particle.
 """
 import numpy as np
@@ -28,11 +31,12 @@ def robust_normalize(img, exclude=None):
     return np.clip((img - med) / scale, -6, 6).astype(np.float32)
 
 
-def separate(p_fg, p_dist, marker=0.5, min_px=8):
+def separate(p_fg, p_dist, marker=0.4, sigma=2.0, min_px=8):
     from skimage.segmentation import watershed
     fg = ndimage.binary_fill_holes(p_fg > 0.5)
-    markers, _ = ndimage.label((p_dist > marker) & fg, structure=np.ones((3, 3)))
-    labels = watershed(-p_dist, markers, mask=fg)
+    d = ndimage.gaussian_filter(p_dist, sigma) if sigma else p_dist
+    markers, _ = ndimage.label((d > marker) & fg, structure=np.ones((3, 3)))
+    labels = watershed(-d, markers, mask=fg)
     # foreground components without any marker
     rest, n = ndimage.label(fg & (labels == 0), structure=np.ones((3, 3)))
     if n:

@@ -84,7 +84,7 @@ public enum ParticleAnalysis {
                 if pieces.count >= 2 { separated += pieces } else { unseparated.append(region) }
             }
         case .network:
-            let distance = distance!
+            let distance = MarkerSeparation.smoothed(distance!, width: mask.width, height: mask.height)
             for (region, pieces) in zip(objects, objects.parallelMap { MarkerSeparation.separate($0, distance: distance, imageWidth: mask.width) }) {
                 if pieces.count >= 2 { separated += pieces } else { unseparated.append(region) }
             }
