@@ -56,7 +56,8 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),
         .target(name: "Inference", dependencies: ["COpenBLAS", "CMalloc"]),
         // The bundled segmentation model (ONNX + metadata), trained by training/train.py.
-        .target(name: "DefaultModel", resources: [.copy("Resources/antema-unet.onnx"), .copy("Resources/antema-unet.json")]),
+        .target(name: "DefaultModel", resources: [.copy("Resources/antema-unet.onnx"), .copy("Resources/antema-unet.json"),
+                                                  .copy("Resources/antema-unet-instance.onnx"), .copy("Resources/antema-unet-instance.json")]),
         // Files in, tables out: loading inputs, segmenting (model or classical), running the pipeline per frame, CSV tables.
         .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles", "Inference", "DefaultModel"]),
         .executableTarget(

@@ -11,7 +11,7 @@ swift build -c release --product antemactl
 install -d "$prefix/bin" "$prefix/share/doc/antema" "$prefix/share/antema/models"
 install -m 0755 .build/release/antemad .build/release/antemactl "$prefix/bin/"
 # the bundled segmentation model (found by the binaries in <prefix>/share/antema/models)
-install -m 0644 Sources/DefaultModel/Resources/antema-unet.onnx Sources/DefaultModel/Resources/antema-unet.json "$prefix/share/antema/models/"
+install -m 0644 Sources/DefaultModel/Resources/antema-unet*.onnx Sources/DefaultModel/Resources/antema-unet*.json "$prefix/share/antema/models/"
 install -m 0644 README.md docs/*.md "$prefix/share/doc/antema/"
 install -d -m 0755 /etc/antema
 if [ ! -f /etc/antema/config.toml ]; then install -m 0644 config.example.toml /etc/antema/config.toml; fi

@@ -94,8 +94,9 @@ public enum BatchAnalysis {
     /// network's particle probability (and, for instance-aware models, distance) per pixel (the
     /// caller owns the network). Each particle of a network gets its confidence, the mean
     /// particle probability over its pixels; particles below `minimumConfidence` are dropped.
-    public static func analyze(_ input: InputFrame, settings: RunSettings,
+    public static func analyze(_ input: InputFrame, settings: RunSettings, modelMinimumConfidence: Double? = nil,
                                predict: ((InputFrame) throws -> Prediction)? = nil) throws -> FrameOutcome {
+        let minimumConfidence = settings.analysis.minimumConfidence ?? modelMinimumConfidence ?? 0
         let start = DispatchTime.now().uptimeNanoseconds
         var outcome = FrameOutcome(path: input.path, frame: input.frame, width: input.image.width, height: input.image.height, pixelSize: input.pixelSize)
         var mask: BinaryImage
@@ -122,7 +123,7 @@ public enum BatchAnalysis {
             for (m, r) in zip(result.particles, result.regions) {
                 var m = m
                 m.confidence = r.pixels.reduce(0.0) { $0 + Double(probability[$1.row * w + $1.col]) } / Double(r.area)
-                if m.confidence! >= settings.analysis.minimumConfidence {
+                if m.confidence! >= minimumConfidence {
                     particles.append(m)
                     regions.append(r)
                 }

@@ -22,6 +22,15 @@ public struct Segmenter: Sendable {
     /// The network at `path` (metadata in `<path>.json`), or the bundled model when `path` is nil.
     public static func model(path: String? = nil, threshold: Double = 0.5, contrast: Contrast = .auto) throws -> Segmenter {
         let modelPath = try path ?? DefaultModel.path()
+        return try model(resolvedPath: modelPath, threshold: threshold, contrast: contrast)
+    }
+
+    /// The bundled instance-aware network (`DefaultModel.instanceFileName`).
+    public static func instanceModel(threshold: Double = 0.5, contrast: Contrast = .auto) throws -> Segmenter {
+        try model(resolvedPath: DefaultModel.path(fileName: DefaultModel.instanceFileName), threshold: threshold, contrast: contrast)
+    }
+
+    static func model(resolvedPath modelPath: String, threshold: Double, contrast: Contrast) throws -> Segmenter {
         let runner = try SegmentationRunner(modelPath: modelPath)
         return Segmenter(choice: .model(name: runner.metadata.name, version: runner.metadata.version, path: modelPath, threshold: threshold),
                          runner: runner, contrast: contrast)
@@ -68,6 +77,6 @@ public struct Segmenter: Sendable {
         s.segmenter = choice
         var input = input
         if input.exclude == nil && choice != .mask { input.exclude = settings.exclusion(for: input.image) }
-        return try BatchAnalysis.analyze(input, settings: s) { try self.predict($0) }
+        return try BatchAnalysis.analyze(input, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence) { try self.predict($0) }
     }
 }

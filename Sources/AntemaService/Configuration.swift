@@ -59,7 +59,8 @@ public struct Configuration: Sendable, Equatable {
     }
 
     public struct Analysis: Sendable, Equatable {
-        /// "model" (the bundled network, or `model`) or "classical".
+        /// "model" (the bundled network, or `model`), "instance" (the bundled instance-aware
+        /// network) or "classical".
         public var segmenter: String = "model"
         /// An ONNX model to use instead of the bundled one (metadata in `<model>.json`).
         public var model: String? = nil
@@ -70,8 +71,9 @@ public struct Configuration: Sendable, Equatable {
         public var minDiameterNm: Double = 0.5
         /// Objects with convexity at or below this go to UECS (ANTEMA's 0.95).
         public var convexityThreshold: Double = 0.95
-        /// Particles of a network with a lower mean probability are dropped (0: all kept).
-        public var minConfidence: Double = 0
+        /// Particles of a network with a lower mean probability are dropped (nil: the model's
+        /// own minimum, 0 for models without one).
+        public var minConfidence: Double? = nil
         /// Rectangles [x, y, width, height] in pixels where nothing is counted.
         public var excludeRegions: [[Int]] = []
         /// Find burned-in scale bars, labels and panel letters and leave them out.
@@ -106,6 +108,11 @@ public struct Configuration: Sendable, Equatable {
     /// The configured segmenter, ready to run (loads the network: do it once, not per image).
     public func makeSegmenter(configurationFile: String = "configuration") throws -> Segmenter {
         if analysis.segmenter == "classical" { return .classical(contrast: analysis.contrast) }
+        if analysis.segmenter == "instance" && analysis.model == nil {
+            do { return try .instanceModel(threshold: analysis.threshold, contrast: analysis.contrast) } catch {
+                throw ConfigurationError(file: configurationFile, key: "analysis.segmenter", message: "the instance model cannot be used: \(error)")
+            }
+        }
         do { return try .model(path: analysis.model, threshold: analysis.threshold, contrast: analysis.contrast) } catch {
             throw ConfigurationError(file: configurationFile, key: analysis.model == nil ? "analysis.segmenter" : "analysis.model",
                                      message: "the model cannot be used: \(error)")
@@ -356,7 +363,9 @@ extension Configuration {
                                                            "convexity_threshold", "min_confidence", "exclude_regions", "detect_annotations"]) { t, reader in
             reader.check {
                 if let s = try reader.string(t, "segmenter") {
-                    guard s == "model" || s == "classical" else { throw reader.error("segmenter", "must be \"model\" or \"classical\", not \"\(s)\"") }
+                    guard ["model", "instance", "classical"].contains(s) else {
+                        throw reader.error("segmenter", "must be \"model\", \"instance\" or \"classical\", not \"\(s)\"")
+                    }
                     c.analysis.segmenter = s
                 }
             }

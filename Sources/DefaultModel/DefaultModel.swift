@@ -8,6 +8,9 @@ import Foundation
 /// missing, and a missing model must be an error the user can read.)
 public enum DefaultModel {
     public static let fileName = "antema-unet.onnx"
+    /// The instance-aware model (particle probability and distance to the edge), trained on real
+    /// SEM/TEM micrographs (EMPS) and simulated ones: `--segmenter instance`.
+    public static let instanceFileName = "antema-unet-instance.onnx"
 
     /// The folders searched, in order.
     public static var searchDirectories: [String] {
@@ -24,20 +27,21 @@ public enum DefaultModel {
         return dirs
     }
 
-    /// The bundled model's path, or an error naming every place looked in.
-    public static func path() throws -> String {
+    /// The bundled model's path (`fileName`, or another bundled one), or an error naming every place looked in.
+    public static func path(fileName name: String = fileName) throws -> String {
         for dir in searchDirectories {
-            let p = (dir as NSString).appendingPathComponent(fileName)
+            let p = (dir as NSString).appendingPathComponent(name)
             if FileManager.default.isReadableFile(atPath: p) { return p }
         }
-        throw DefaultModelMissing(searched: searchDirectories)
+        throw DefaultModelMissing(fileName: name, searched: searchDirectories)
     }
 }
 
 public struct DefaultModelMissing: Error, CustomStringConvertible {
+    public var fileName: String = DefaultModel.fileName
     public let searched: [String]
     public var description: String {
-        "the bundled segmentation model \(DefaultModel.fileName) is not installed (looked in \(searched.joined(separator: ", "))); "
+        "the bundled segmentation model \(fileName) is not installed (looked in \(searched.joined(separator: ", "))); "
             + "reinstall antema, set ANTEMA_MODEL_DIR, or use the classical segmenter"
     }
 }

@@ -27,6 +27,9 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     /// particle's edge (1 at a particle's centre, 0 at its edge and where particles touch), for
     /// instance-aware models; nil for models with the particle output alone.
     public var distanceClass: Int?
+    /// Particles whose mean particle probability is below this are dropped unless the user
+    /// sets `min_confidence` (chosen on the model's validation images); nil: none dropped.
+    public var minimumConfidence: Double?
     /// Dark particles on bright background (bright-field) unless true.
     public var brightParticles: Bool
     public var licence: String

@@ -34,8 +34,9 @@ public struct AnalysisParameters: Sendable, Equatable, Codable {
     /// Fill holes in objects (the reference fills all holes, whatever their size). Default true.
     public var fillHoles: Bool = true
     /// Particles of a network whose confidence (mean particle probability) is below this are
-    /// dropped. Default 0 (all kept).
-    public var minimumConfidence: Double = 0
+    /// dropped. Default nil: the model's own `minimumConfidence` (chosen on its validation
+    /// images), 0 for models without one.
+    public var minimumConfidence: Double? = nil
 
     public init() {}
 

@@ -11,13 +11,18 @@ extension Contrast: ExpressibleByArgument {}
 
 /// The segmenters a user can pick on the command line.
 enum SegmenterName: String, ExpressibleByArgument, CaseIterable {
-    case model, classical
+    case model, instance, classical
 }
 
 /// The segmenter asked for: `--mask`, else `--model PATH`, else `--segmenter` (the bundled model by default).
 func makeSegmenter(name: SegmenterName, modelPath: String?, threshold: Double, contrast: Contrast, mask: Bool = false) throws -> Segmenter {
     if mask { return .mask }
     if modelPath == nil && name == .classical { return .classical(contrast: contrast) }
+    if modelPath == nil && name == .instance {
+        do { return try .instanceModel(threshold: threshold, contrast: contrast) } catch {
+            throw ValidationError("cannot use the bundled instance model: \(error)")
+        }
+    }
     do { return try .model(path: modelPath, threshold: threshold, contrast: contrast) } catch {
         throw ValidationError("cannot use the model \(modelPath ?? "(bundled)"): \(error)")
     }
@@ -56,8 +61,8 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("convexity-threshold"), help: "Objects with convexity at or below this go to UECS separation (or are flagged); ANTEMA's 0.95.")
     var convexityThreshold = AnalysisParameters().convexityThreshold
 
-    @Option(name: .customLong("min-confidence"), help: "With a model: drop particles whose mean network probability is below this (0-1).")
-    var minimumConfidence = 0.0
+    @Option(name: .customLong("min-confidence"), help: "With a model: drop particles whose mean network probability is below this (0-1; default: the model's own minimum, none for the bundled model).")
+    var minimumConfidence: Double?
 
     @Option(name: .customLong("exclude"), help: "x,y,width,height in pixels (x = column, y = row, from the top left): no particle counted there, left out of the normalisation. Repeatable.")
     var exclude: [String] = []
@@ -100,7 +105,7 @@ struct Analyze: ParsableCommand {
         guard minimumDiameterNm >= 0, minimumDiameterNm.isFinite else { throw ValidationError("--min-diameter must be zero or more nm") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
         guard convexityThreshold > 0 && convexityThreshold <= 1 else { throw ValidationError("--convexity-threshold must be in (0, 1]") }
-        guard minimumConfidence >= 0 && minimumConfidence <= 1 else { throw ValidationError("--min-confidence must be between 0 and 1") }
+        if let c = minimumConfidence, !(c >= 0 && c <= 1) { throw ValidationError("--min-confidence must be between 0 and 1") }
         _ = try excludeRegions()
     }
 

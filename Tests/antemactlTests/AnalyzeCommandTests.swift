@@ -131,7 +131,7 @@ let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent()
 }
 
 @Suite struct AntemactlEvaluate {
-    @Test("evaluate scores the model and the classical segmenter side by side and writes the table and JSON")
+    @Test("evaluate scores the bundled model, the instance model and the classical segmenter side by side and writes the table and JSON")
     func evaluateSyntheticSet() throws {
         let dir = try AntemactlInspect.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -147,10 +147,10 @@ let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent()
         }
         let r = try AntemactlInspect.run(["evaluate", "--images", images.path, "--labels", labels.path, "--pixel-size", "0.2", "--out", out.path])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("[classical]") && r.stdout.contains("[model antema-unet"))
+        #expect(r.stdout.contains("[classical]") && r.stdout.contains("[model antema-unet ") && r.stdout.contains("[model antema-unet-instance "))
         #expect(r.stdout.contains("confusion matrix"))
         let rows = try table(out.appendingPathComponent("evaluation.csv").path)
-        #expect(rows.count == 6)  // 2 images x 2 segmenters + 2 pooled rows
+        #expect(rows.count == 9)  // 2 images x 3 segmenters + 3 pooled rows
         for row in rows {
             let iou = Double(row["particle_iou"]!)!, tp = Double(row["true_positive_px"]!)!
             let fp = Double(row["false_positive_px"]!)!, fn = Double(row["false_negative_px"]!)!
@@ -160,7 +160,7 @@ let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent()
             #expect(Int(row["truth_particles"]!)! > 0)
         }
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("evaluation.json"))) as? [String: Any]
-        #expect((json?["images"] as? [Any])?.count == 4 && (json?["pooled"] as? [Any])?.count == 2)
+        #expect((json?["images"] as? [Any])?.count == 6 && (json?["pooled"] as? [Any])?.count == 3)
     }
 
     @Test("evaluate --model X --segmenter model --segmenter classical scores X and the classical segmenter, not X twice")

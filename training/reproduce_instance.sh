@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Reproduces the bundled instance-aware model (Sources/DefaultModel/Resources/antema-unet-instance.*)
+# from fixed seeds, starting from the bundled model 2.1. About 1 h 30 on this machine (2 cores,
+# bfloat16). Needs ../shared/data/emps-train (read in place, never copied). Run from the
+# repository root with the training environment of training/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+mkdir -p models
+# stage A: from model 2.1's weights (the distance head starts as a copy of the particle head),
+# half EMPS crops and half simulator v5 tiles with export artefacts, lr 1e-3 one-cycle over 4500
+# steps, stopped at step 1500 (the checkpoint at the validation of step 1500)
+$py training/train_instance.py --out models/stage3a --seed 11 --fast --init-onnx Sources/DefaultModel/Resources/antema-unet.onnx \
+  --steps 4500 --validate-every 750 --stop-after 1500 --model-version 3.0
+# stage B: continued at lr 3e-4 (one-cycle over 2400 steps), 40 % EMPS, fewer artefacts on the
+# simulated tiles; the bundled checkpoint is the validation of step 1200
+$py training/train_instance.py --out models/stage3b --seed 12 --fast --init models/stage3a.pt --steps 2400 --lr 3e-4 --warmup 0.05 \
+  --real-fraction 0.4 --sim-artifacts 0.15,0.3,0.2,0.25 --validate-every 600 --stop-after 1200 --model-version 3.0
+cp models/stage3b.onnx Sources/DefaultModel/Resources/antema-unet-instance.onnx
+# Sources/DefaultModel/Resources/antema-unet-instance.json is kept by hand: the export's settings
+# with name antema-unet-instance, minimumConfidence 0.7 and the record of both stages
+echo "instance model updated; evaluate it with training/evaluate_emps.py"
