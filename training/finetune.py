@@ -31,9 +31,9 @@ from scipy import ndimage
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import artifacts  # noqa: E402
 import emps  # noqa: E402
-from instances import match_counts, robust_normalize, separate  # noqa: E402
+from instances import robust_normalize  # noqa: E402
 from models import UNet  # noqa: E402
-from train_instance import export, init_from_onnx, loss_fn, pad_to  # noqa: E402
+from train_instance import export, init_from_onnx, loss_fn, score_pairs as score  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED = os.path.join(ROOT, "Sources", "DefaultModel", "Resources", "antema-unet.onnx")
@@ -67,23 +67,6 @@ def pairs(images, labels):
         else:
             print(f"skipped {name}: no label {stem}.png or .tif in {labels}", file=sys.stderr)
     return out
-
-
-def score(model, data, layout):
-    model.eval()
-    inter = union = matched = n_pred = n_true = 0
-    with torch.no_grad():
-        for img, inst in data:
-            h, w = img.shape
-            x = torch.from_numpy(pad_to(robust_normalize(img), 16))[None, None]
-            out = model(x.contiguous(memory_format=layout)).float()[0, :, :h, :w]
-            p_fg, p_dist = torch.sigmoid(out[0]).numpy(), torch.sigmoid(out[1]).numpy()
-            fg, truth = p_fg > 0.5, inst > 0
-            inter += int((fg & truth).sum()); union += int((fg | truth).sum())
-            m, a, b = match_counts(separate(p_fg, p_dist), inst)
-            matched += m; n_pred += a; n_true += b
-    model.train()
-    return inter / max(union, 1), 2 * matched / max(n_pred + n_true, 1)
 
 
 def main():

@@ -15,7 +15,6 @@ validation part (whole images), computed every --validate-every steps; the simul
 IoU (simulator v4 tiles) is logged beside it. Deterministic from --seed as train.py.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -30,6 +29,7 @@ import emps  # noqa: E402
 import simulate  # noqa: E402
 from instances import match_counts, robust_normalize, separate  # noqa: E402
 from models import UNet  # noqa: E402
+import train  # noqa: E402
 
 
 def sim_tile(rng, size, version):
@@ -107,13 +107,12 @@ def pad_to(x, multiple):
     return np.pad(x, ((0, ph), (0, pw)), mode="reflect") if ph or pw else x
 
 
-def evaluate_real(model, root, ids, layout, multiple=16):
-    """Pooled pixel IoU and instance F1 over whole validation images (grey, native scale)."""
+def score_pairs(model, pairs, layout, multiple=16):
+    """Pooled pixel IoU and instance F1 over whole images: (image, instance map) pairs, native scale."""
     model.eval()
     inter = union = matched = n_pred = n_true = 0
     with torch.no_grad():
-        for ident in ids:
-            img, inst = emps.load(root, ident)
+        for img, inst in pairs:
             h, w = img.shape
             x = torch.from_numpy(pad_to(robust_normalize(img), multiple))[None, None]
             out = model(x.contiguous(memory_format=layout)).float()[0, :, :h, :w]
@@ -124,6 +123,11 @@ def evaluate_real(model, root, ids, layout, multiple=16):
             matched += m; n_pred += a; n_true += b
     model.train()
     return inter / max(union, 1), 2 * matched / max(n_pred + n_true, 1)
+
+
+def evaluate_real(model, root, ids, layout):
+    """score_pairs over the EMPS images `ids` (loaded one at a time)."""
+    return score_pairs(model, (emps.load(root, i) for i in ids), layout)
 
 
 def sim_validation(seed, n, size):
@@ -159,13 +163,7 @@ def loss_fn(out, target, valid):
 
 
 def export(model, out, meta):
-    model.eval()
-    dummy = torch.zeros(1, 1, 256, 256)
-    torch.onnx.export(model, dummy, out + ".onnx", input_names=["image"], output_names=["logit"], opset_version=17,
-                      dynamic_axes={"image": {2: "height", 3: "width"}, "logit": {2: "height", 3: "width"}}, dynamo=False)
-    with open(out + ".json", "w") as f:
-        json.dump(meta, f, indent=2)
-        f.write("\n")
+    train.export(model, out, meta)
     model.train()
 
 
