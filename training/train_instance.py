@@ -187,6 +187,8 @@ def main():
     ap.add_argument("--validate-every", type=int, default=500)
     ap.add_argument("--model-version", default="dev")
     ap.add_argument("--fast", action="store_true", help="bfloat16 autocast and channels-last (train.py)")
+    ap.add_argument("--freeze-bn", action="store_true",
+                    help="keep BatchNorm layers in eval mode (needed when starting from an exported model, whose BatchNorms are folded)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
@@ -211,7 +213,7 @@ def main():
                      "lr": a.lr, "realFraction": a.real_fraction, "simulator": "training/simulate.py v5",
                      "realData": "EMPS training split by paper (training/emps.py): %d training, %d validation images" % (len(train_ids), len(val_ids)),
                      "channels": list(channels), "bfloat16": a.fast, "init": a.init or a.init_onnx,
-                     "simArtifacts": a.sim_artifacts},
+                     "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn},
     }
     log = open(a.out + ".log", "a")
 
@@ -233,6 +235,10 @@ def main():
         say(f"step 0 EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} (distance head untrained) sim IoU {sim_iou(model, vx, vy, layout):.4f}")
     best, t0, running = -1.0, time.time(), 0.0
     for step, (x, y, v) in enumerate(loader, 1):
+        if a.freeze_bn:
+            for mod in model.modules():
+                if isinstance(mod, torch.nn.BatchNorm2d):
+                    mod.eval()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.fast):
             out = model(x.contiguous(memory_format=layout))
         loss = loss_fn(out.float(), y, v)
