@@ -63,6 +63,8 @@ public struct FrameOutcome: Sendable {
     public var problem: InputProblem?
     /// The segmentation before clean-up (for the `_segmentation.png`).
     public var segmentation: BinaryImage?
+    /// What was left out (burned-in annotations, excluded regions), for pictures that keep clear of it.
+    public var exclude: BinaryImage?
     /// The particles' regions and the excluded border objects (for pictures).
     public var result: ParticleAnalysisResult?
 
@@ -135,6 +137,7 @@ public enum BatchAnalysis {
         outcome.borderExcluded = result.borderRegions.count
         outcome.result = result
         outcome.segmentation = mask
+        outcome.exclude = input.exclude
         outcome.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return outcome
     }

@@ -300,10 +300,7 @@ extension Configuration {
                 c.watch.roots = try reader.strings(t, "roots") ?? c.watch.roots
             }
             reader.check {
-                if let m = try reader.string(t, "mode") {
-                    guard let mode = WatchMode(rawValue: m) else { throw reader.error("mode", "must be auto, inotify or poll, not \"\(m)\"") }
-                    c.watch.mode = mode
-                }
+                c.watch.mode = try reader.choice(t, "mode", WatchMode.self) ?? c.watch.mode
             }
             reader.check {
                 c.watch.pollIntervalSeconds = try reader.number(t, "poll_interval_seconds", min: 0.1) ?? c.watch.pollIntervalSeconds
@@ -379,16 +376,10 @@ extension Configuration {
                 }
             }
             reader.check {
-                if let s = try reader.string(t, "contrast") {
-                    guard let v = Contrast(rawValue: s) else { throw reader.error("contrast", "must be dark, bright or auto, not \"\(s)\"") }
-                    c.analysis.contrast = v
-                }
+                c.analysis.contrast = try reader.choice(t, "contrast", Contrast.self) ?? c.analysis.contrast
             }
             reader.check {
-                if let s = try reader.string(t, "overlap") {
-                    guard let v = OverlapMode(rawValue: s) else { throw reader.error("overlap", "must be network, separate, flag or watershed, not \"\(s)\"") }
-                    c.analysis.overlap = v
-                }
+                c.analysis.overlap = try reader.choice(t, "overlap", OverlapMode.self) ?? c.analysis.overlap
             }
             reader.check {
                 c.analysis.minDiameterNm = try reader.number(t, "min_diameter_nm", min: 0) ?? c.analysis.minDiameterNm
@@ -555,6 +546,16 @@ extension Configuration {
             guard let d = v.double ?? v.int.map(Double.init) else { throw error(key, "must be a number") }
             guard d.isFinite, d >= min else { throw error(key, "must be at least \(min)") }
             return d
+        }
+
+        /// One of an enumeration's values, by its name; the message lists them all.
+        func choice<E: RawRepresentable & CaseIterable>(_ t: TOMLTable, _ key: String, _: E.Type) throws -> E? where E.RawValue == String {
+            guard let s = try string(t, key) else { return nil }
+            guard let v = E(rawValue: s) else {
+                let names = E.allCases.map(\.rawValue)
+                throw error(key, "must be \(names.dropLast().joined(separator: ", ")) or \(names.last!), not \"\(s)\"")
+            }
+            return v
         }
 
         func bool(_ t: TOMLTable, _ key: String) throws -> Bool? {

@@ -74,7 +74,8 @@ public struct Processor: Sendable {
                 do {
                     let dir = try openReportDirectory(configuration: configuration, sample: sample, images: true)
                     try SampleReport.writeImagePictures(stem: pictureStem(path: image.path, frame: image.frame, frames: frames.count), image: frame.image,
-                                                        segmentation: seg, result: analysed, pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot(), to: dir)
+                                                        segmentation: seg, result: analysed, pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot(),
+                                                        annotations: result.exclude, to: dir)
                 } catch {
                     try? store.logEvent(level: "warning", message: "pictures of \(image.path) not written: \(error)", sampleId: image.sampleId, imageId: image.id)
                 }

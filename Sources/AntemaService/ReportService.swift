@@ -130,6 +130,6 @@ public struct ReportWriter: Sendable {
         let outcome = try segmenter.analyze(input, settings: settings)
         guard let seg = outcome.segmentation, let result = outcome.result else { return }
         try SampleReport.writeImagePictures(stem: pictureStem(path: path, frame: frame, frames: frames.count), image: input.image, segmentation: seg,
-                                            result: result, pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot(), to: directory)
+                                            result: result, pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot(), annotations: outcome.exclude, to: directory)
     }
 }

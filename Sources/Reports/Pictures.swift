@@ -22,15 +22,28 @@ public enum Pictures {
 
     static func textScale(_ width: Int) -> Int { max(1, min(6, width / 320)) }
 
-    /// Draws a labelled scale bar in the bottom-right corner.
-    public static func drawScaleBar(_ c: inout Canvas, pixelSizeNm: Double) {
+    /// Draws a labelled scale bar in the bottom-right corner, or, where the micrograph's own
+    /// burned-in annotations (`avoid`) lie there, in the first free corner of bottom-left,
+    /// top-left, top-right (bottom-right again when none is free).
+    public static func drawScaleBar(_ c: inout Canvas, pixelSizeNm: Double, avoid: BinaryImage? = nil) {
         guard pixelSizeNm > 0 else { return }
         let nm = scaleBarNm(widthPx: c.width, pixelSizeNm: pixelSizeNm)
         let lengthPx = max(1, Int((nm / pixelSizeNm).rounded()))
         let s = textScale(c.width)
         let thickness = max(3, c.height / 100)
         let margin = max(8, c.width / 40)
-        let x = c.width - margin - lengthPx, y = c.height - margin - thickness
+        let labelHeight = 9 * s + 4
+        // the box the bar and its label cover, for a bar whose top-left is (x, y)
+        func free(_ x: Int, _ y: Int) -> Bool {
+            guard let avoid, avoid.width == c.width, avoid.height == c.height else { return true }
+            for row in max(0, y - labelHeight - 2)..<min(c.height, y + thickness + 2) {
+                for col in max(0, x - 2)..<min(c.width, x + lengthPx + 2) where avoid[row, col] { return false }
+            }
+            return true
+        }
+        let right = c.width - margin - lengthPx, bottom = c.height - margin - thickness, top = margin + labelHeight
+        let corners = [(right, bottom), (margin, bottom), (margin, top), (right, top)]
+        let (x, y) = corners.first { free($0.0, $0.1) } ?? corners[0]
         c.fillRect(x: x - 2, y: y - 2, width: lengthPx + 4, height: thickness + 4, .black)
         c.fillRect(x: x, y: y, width: lengthPx, height: thickness, .white)
         let text = label(nm)
@@ -39,23 +52,24 @@ public enum Pictures {
     }
 
     /// The micrograph, contrast-stretched, with a scale bar.
-    public static func micrograph(_ image: GrayImage, pixelSizeNm: Double) -> Canvas {
+    public static func micrograph(_ image: GrayImage, pixelSizeNm: Double, annotations: BinaryImage? = nil) -> Canvas {
         var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
-        drawScaleBar(&c, pixelSizeNm: pixelSizeNm)
+        drawScaleBar(&c, pixelSizeNm: pixelSizeNm, avoid: annotations)
         return c
     }
 
     /// The micrograph with the segmentation tinted over it.
-    public static func segmentationOverlay(_ image: GrayImage, mask: BinaryImage, pixelSizeNm: Double) -> Canvas {
+    public static func segmentationOverlay(_ image: GrayImage, mask: BinaryImage, pixelSizeNm: Double, annotations: BinaryImage? = nil) -> Canvas {
         var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
         for i in mask.pixels.indices where mask.pixels[i] { c.blend(i % c.width, i / c.width, .segmentation, 0.45) }
-        drawScaleBar(&c, pixelSizeNm: pixelSizeNm)
+        drawScaleBar(&c, pixelSizeNm: pixelSizeNm, avoid: annotations)
         return withLegend(c, [("segmentation (before clean-up)", .segmentation)])
     }
 
     /// The particles outlined and numbered as in the workbook: measured particles in blue,
     /// separated ones in purple, flagged overlaps in orange, border particles (excluded) faint.
-    public static func particleMap(_ image: GrayImage, particles: [(Region, ParticleMeasurement)], borderExcluded: [Region], pixelSizeNm: Double) -> Canvas {
+    public static func particleMap(_ image: GrayImage, particles: [(Region, ParticleMeasurement)], borderExcluded: [Region], pixelSizeNm: Double,
+                                   annotations: BinaryImage? = nil) -> Canvas {
         var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
         for i in c.pixels.indices { c.pixels[i] = RGB(UInt8(40 + Int(c.pixels[i].r) * 6 / 10), UInt8(40 + Int(c.pixels[i].g) * 6 / 10), UInt8(40 + Int(c.pixels[i].b) * 6 / 10)) }
         for r in borderExcluded { outline(&c, r, .border, alpha: 0.6) }
@@ -65,7 +79,7 @@ public enum Pictures {
             let t = String(k + 1)
             c.text(t, x: Int(m.centroidXPx) - Canvas.textWidth(t, scale: s) / 2, y: Int(m.centroidYPx) - 7 * s / 2, scale: s, .white, halo: .black)
         }
-        drawScaleBar(&c, pixelSizeNm: pixelSizeNm)
+        drawScaleBar(&c, pixelSizeNm: pixelSizeNm, avoid: annotations)
         return withLegend(c, [("particle", .particle), ("separated", .separated), ("overlap, kept whole", .flagged), ("touches border, excluded", .border)])
     }
 

@@ -223,19 +223,22 @@ public enum SampleReport {
 
     /// Writes the three pictures of one image into a folder the invoking user named.
     public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
-                                          pixelSizeNm: Double, to directory: String) throws {
+                                          pixelSizeNm: Double, annotations: BinaryImage? = nil, to directory: String) throws {
         try writeImagePictures(stem: stem, image: image, segmentation: segmentation, result: result, pixelSizeNm: pixelSizeNm,
-                               to: SafeFiles.openUserDirectory(directory, create: true))
+                               annotations: annotations, to: SafeFiles.openUserDirectory(directory, create: true))
     }
 
     /// Writes the three pictures of one image into an open folder (atomically, replacing).
+    /// `annotations`: the micrograph's burned-in annotations (and excluded regions), which
+    /// antema's own scale bar does not cover.
     public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
-                                          pixelSizeNm: Double, to directory: SafeFiles.Directory) throws {
+                                          pixelSizeNm: Double, annotations: BinaryImage? = nil, to directory: SafeFiles.Directory) throws {
         let name = safeName(stem)
         let pictures: [(String, Canvas)] = [
-            ("\(name)_micrograph.png", Pictures.micrograph(image, pixelSizeNm: pixelSizeNm)),
-            ("\(name)_segmentation.png", Pictures.segmentationOverlay(image, mask: segmentation, pixelSizeNm: pixelSizeNm)),
-            ("\(name)_particles.png", Pictures.particleMap(image, particles: Array(zip(result.regions, result.particles)), borderExcluded: result.borderRegions, pixelSizeNm: pixelSizeNm)),
+            ("\(name)_micrograph.png", Pictures.micrograph(image, pixelSizeNm: pixelSizeNm, annotations: annotations)),
+            ("\(name)_segmentation.png", Pictures.segmentationOverlay(image, mask: segmentation, pixelSizeNm: pixelSizeNm, annotations: annotations)),
+            ("\(name)_particles.png", Pictures.particleMap(image, particles: Array(zip(result.regions, result.particles)), borderExcluded: result.borderRegions,
+                                                           pixelSizeNm: pixelSizeNm, annotations: annotations)),
         ]
         for (file, canvas) in pictures {
             try directory.write(canvas.pngData(), to: file)

@@ -165,7 +165,7 @@ struct Analyze: ParsableCommand {
                             if !noPictures, let result = outcome.result {
                                 try SampleReport.writeImagePictures(stem: stem, image: frame.image, segmentation: seg, result: result,
                                                                     pixelSizeNm: (frame.pixelSize.x * frame.pixelSize.y).squareRoot(),
-                                                                    to: (out as NSString).appendingPathComponent("images"))
+                                                                    annotations: outcome.exclude, to: (out as NSString).appendingPathComponent("images"))
                             }
                         } catch {
                             printError("error: \(error)")
