@@ -19,10 +19,13 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
+        // Physical units and conversions (the pixel size and what follows from it), in one place.
+        .target(name: "Units"),
         // bytes -> tag tree -> images with calibration. No I/O beyond reading one file.
-        .target(name: "GatanDM"),
-        // Image analysis on in-memory images: pure functions, values in, values out.
-        .target(name: "Pipeline", dependencies: ["GatanDM"]),
+        .target(name: "GatanDM", dependencies: ["Units"]),
+        // Image analysis on in-memory images: pure functions, values in, values out; the
+        // measurement catalog every particle table is made from.
+        .target(name: "Pipeline", dependencies: ["Units"]),
         // Raster files (PNG through libpng, TIFF through libtiff).
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "CTIFFShim", linkerSettings: [.linkedLibrary("tiff")]),
@@ -41,6 +44,7 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .systemLibrary(name: "CSHA256", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .executableTarget(name: "Daemon", dependencies: [

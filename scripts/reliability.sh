@@ -78,8 +78,8 @@ common_checks() {  # common_checks IMAGES SAMPLES
   "$BIN/antemactl" analyze "$work/staging-copy" --segmenter "$SEGMENTER" --no-pictures --out "$work/reference" >/dev/null 2>&1 || true
   echo "(reference: antemactl analyze on copies of the same files)"
   local expected actual
-  check "antemactl analyze's reference rows" "$(tail -n +2 "$work/reference/images.csv" | grep -c ',ok,')" "$1"
-  expected="$(tail -n +2 "$work/reference/images.csv" | awk -F, '{n=split($1,p,"/"); print p[n] "," $7}' | sort | md5sum)"
+  check "antemactl analyze's reference rows" "$(tail -n +2 "$work/reference/analysis_images.csv" | grep -c ",done,")" "$1"
+  expected="$(tail -n +2 "$work/reference/analysis_images.csv" | awk -F, '{n=split($1,p,"/"); print p[n] "," $8}' | sort | md5sum)"
   actual="$(q "SELECT i.path, count(p.particle_index) FROM image i LEFT JOIN current_particle p ON p.image_id = i.id GROUP BY i.id" \
     | awk -F, '{n=split($1,p,"/"); print p[n] "," $2}' | sort | md5sum)"
   check "particle rows per image equal antemactl analyze's" "$actual" "$expected"

@@ -26,7 +26,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [a.antemactl, "analyze", os.path.join(REFERENCE, "image.png"), "--pixel-size", "0.06398699", "--out", tmp, "--no-pictures"]
         subprocess.run(cmd + (["--model", a.model] if a.model else []), check=True, stdout=subprocess.DEVNULL)
-        predicted = np.array(Image.open(os.path.join(tmp, "image_segmentation.png"))) > 0
+        predicted = np.array(Image.open(os.path.join(tmp, "images", "image_mask.png"))) > 0
     truth = np.array(Image.open(os.path.join(REFERENCE, "network-mask.png")))
     truth = (truth[..., 0] if truth.ndim == 3 else truth) > 0
     keep = np.ones_like(truth)

@@ -189,6 +189,9 @@ def main():
     ap.add_argument("--fast", action="store_true", help="bfloat16 autocast and channels-last (train.py)")
     ap.add_argument("--freeze-bn", action="store_true",
                     help="keep BatchNorm layers in eval mode (needed when starting from an exported model, whose BatchNorms are folded)")
+    ap.add_argument("--select", choices=["emps", "joint"], default="emps",
+                    help="checkpoint kept: best (EMPS IoU + F1) / 2, or best (EMPS IoU + F1 + simulated IoU) / 3")
+    ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
@@ -250,19 +253,22 @@ def main():
         if step % a.validate_every == 0 or last:
             r_iou, r_f1 = evaluate_real(model, a.emps, val_ids, layout)
             s_iou = sim_iou(model, vx, vy, layout)
-            score = (r_iou + r_f1) / 2
+            score = (r_iou + r_f1) / 2 if a.select == "emps" else (r_iou + r_f1 + s_iou) / 3
             say(f"step {step} EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} sim IoU {s_iou:.4f}")
+            metrics = {"empsValidationIoU": round(r_iou, 4), "empsValidationF1": round(r_f1, 4), "simValidationIoU": round(s_iou, 4),
+                       "stepsDone": step, "minutes": round((time.time() - t0) / 60, 1)}
+            if a.keep_all:
+                torch.save({"model": model.state_dict(), "metrics": metrics}, f"{a.out}-step{step}.pt")
+                export(model, f"{a.out}-step{step}", dict(meta, training=dict(meta["training"], **metrics)))
             if score > best:
                 best = score
-                metrics = {"empsValidationIoU": round(r_iou, 4), "empsValidationF1": round(r_f1, 4), "simValidationIoU": round(s_iou, 4),
-                           "stepsDone": step, "minutes": round((time.time() - t0) / 60, 1)}
                 torch.save({"model": model.state_dict(), "metrics": metrics}, a.out + ".pt")
                 meta["training"].update(metrics)
                 export(model, a.out, meta)
                 say("saved and exported (best so far)")
         if last:
             break
-    say(f"done: best (IoU + F1) / 2 {best:.4f} in {(time.time() - t0) / 60:.1f} min")
+    say(f"done: best {a.select} score {best:.4f} in {(time.time() - t0) / 60:.1f} min")
 
 
 if __name__ == "__main__":

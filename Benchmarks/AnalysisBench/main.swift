@@ -3,7 +3,6 @@
 // 1. The reference program's 1024 x 1024 mask (../shared/data/antema-reference), separation included.
 // 2. A 4096 x 4096 synthetic mask with 5,000 particles, 20% of them in overlapping clusters.
 import Foundation
-import GatanDM
 import ImageFiles
 import Pipeline
 

@@ -7,7 +7,7 @@ import Reports
 var rng = SeededGenerator(seed: 3)
 let images = (0..<50).map { k in
     SampleReportInput.Image(path: "/srv/export/bench/image-\(k).dm3", frame: 0, widthPx: 2048, heightPx: 2048, pixelSizeXNm: 0.05, pixelSizeYNm: 0.05,
-                            particleCount: 400, meanEquivalentDiameterNm: 2, state: "done", error: nil, seconds: 0.4)
+                            particleCount: 400, state: "done", error: nil, seconds: 0.4)
 }
 let particles = (0..<20_000).map { i -> SampleReportInput.Particle in
     let d = max(0.6, 2 + 0.5 * rng.normal())

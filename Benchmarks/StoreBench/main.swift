@@ -62,9 +62,9 @@ let build = try seconds {
         }
     }
 }
-let total = try store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM particle")! }
-print(String(format: "built %d samples, %d particles in %.0f s", sampleCount, total, build))
 let ro = try ReadOnlyDatabase(path: path)
+let total = try ro.query("SELECT COUNT(*) FROM particle").rows[0][0].storage.value as? Int64 ?? 0
+print(String(format: "built %d samples, %d particles in %.0f s", sampleCount, total, build))
 var viewTimes: [Double] = [], listTimes: [Double] = [], rawTimes: [Double] = []
 var rows = 0
 for _ in 0..<5 {

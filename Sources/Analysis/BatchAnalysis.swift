@@ -1,6 +1,5 @@
 import Foundation
 import GatanDM
-import ImageFiles
 import Inference
 import Pipeline
 
@@ -61,7 +60,7 @@ public struct FrameOutcome: Sendable {
     public var borderExcluded = 0
     public var seconds: Double = 0
     public var problem: InputProblem?
-    /// The segmentation before clean-up (for the `_segmentation.png`).
+    /// The segmentation before clean-up (for the `_mask.png` and `_overlay.png`).
     public var segmentation: BinaryImage?
     /// What was left out (burned-in annotations, excluded regions), for pictures that keep clear of it.
     public var exclude: BinaryImage?
@@ -92,28 +91,15 @@ public enum Statistics {
 }
 
 public enum BatchAnalysis {
-    /// Segments and analyses one frame. A `.model` segmenter needs `predict`, which returns the
-    /// network's particle probability (and, for instance-aware models, distance) per pixel (the
-    /// caller owns the network). Each particle of a network gets its confidence, the mean
-    /// particle probability over its pixels; particles below `minimumConfidence` are dropped.
-    public static func analyze(_ input: InputFrame, settings: RunSettings, modelMinimumConfidence: Double? = nil,
-                               predict: ((InputFrame) throws -> Prediction)? = nil) throws -> FrameOutcome {
+    /// Analyses one frame's segmentation (`Segmenter.segment`). With a network's
+    /// `prediction`, separation follows its distance map (overlap mode `network`) and each
+    /// particle gets its confidence, the mean particle probability over its pixels; particles
+    /// below the minimum confidence (the setting, else the model's) are dropped.
+    public static func analyze(_ input: InputFrame, mask: BinaryImage, prediction: Prediction?, settings: RunSettings,
+                               modelMinimumConfidence: Double? = nil) -> FrameOutcome {
         let minimumConfidence = settings.analysis.minimumConfidence ?? modelMinimumConfidence ?? 0
-        let start = DispatchTime.now().uptimeNanoseconds
+        var mask = mask
         var outcome = FrameOutcome(path: input.path, frame: input.frame, width: input.image.width, height: input.image.height, pixelSize: input.pixelSize)
-        var mask: BinaryImage
-        var prediction: Prediction? = nil
-        switch settings.segmenter {
-        case .mask:
-            mask = BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 })
-        case .classical(let segmenter):
-            mask = segmenter.segment(input.image, pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot())
-        case .model(_, _, _, let threshold):
-            guard let predict else { throw ModelError.invalid("a network segmenter without its network") }
-            let p = try predict(input)
-            prediction = p
-            mask = BinaryImage(width: input.image.width, height: input.image.height, pixels: p.probability.map { Double($0) >= threshold })
-        }
         // excluded regions (burned-in annotations, --exclude): no particle there
         if let exclude = input.exclude {
             for i in mask.pixels.indices where exclude.pixels[i] { mask.pixels[i] = false }
@@ -138,70 +124,6 @@ public enum BatchAnalysis {
         outcome.result = result
         outcome.segmentation = mask
         outcome.exclude = input.exclude
-        outcome.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return outcome
-    }
-
-    public static let particleColumns = [
-        "image", "frame", "particle", "area_px", "area_nm2", "equivalent_diameter_nm", "perimeter_nm", "circularity",
-        "feret_min_nm", "feret_max_nm", "aspect_ratio", "convexity", "solidity", "centroid_x_px", "centroid_y_px",
-        "bbox_x_px", "bbox_y_px", "bbox_width_px", "bbox_height_px", "separated", "overlap_flag", "confidence",
-    ]
-
-    public static let imageColumns = [
-        "image", "frame", "width_px", "height_px", "pixel_size_x_nm", "pixel_size_y_nm", "particles", "separated",
-        "border_excluded", "mean_equivalent_diameter_nm", "sd_equivalent_diameter_nm", "seconds", "status", "error",
-    ]
-
-    /// `particles.csv`: one row per particle (x = column, y = row, 0-based; bbox inclusive start,
-    /// width and height in pixels; flags 0/1).
-    public static func particleTable(_ outcomes: [FrameOutcome]) -> CSVTable {
-        var t = CSVTable(header: particleColumns)
-        for o in outcomes {
-            for (i, m) in o.particles.enumerated() {
-                t.append([o.path, o.frame.map(String.init) ?? "", String(i + 1), String(m.areaPx),
-                          CSVTable.number(m.areaNm2), CSVTable.number(m.equivalentDiameterNm), CSVTable.number(m.perimeterNm),
-                          CSVTable.number(m.circularity), CSVTable.number(m.feretMinNm), CSVTable.number(m.feretMaxNm),
-                          CSVTable.number(m.aspectRatio), CSVTable.number(m.convexity), CSVTable.number(m.solidity),
-                          CSVTable.number(m.centroidXPx), CSVTable.number(m.centroidYPx),
-                          String(m.box.minCol), String(m.box.minRow), String(m.box.width), String(m.box.height),
-                          m.separated ? "1" : "0", m.overlapFlag ? "1" : "0", CSVTable.number(m.confidence)])
-            }
-        }
-        return t
-    }
-
-    /// `images.csv`: one row per input image or frame, including those that failed.
-    public static func imageTable(_ outcomes: [FrameOutcome]) -> CSVTable {
-        var t = CSVTable(header: imageColumns)
-        for o in outcomes {
-            let stats = o.diameterStats
-            let ok = o.problem == nil
-            t.append([o.path, o.frame.map(String.init) ?? "", ok ? String(o.width) : "", ok ? String(o.height) : "",
-                      CSVTable.number(o.pixelSize?.x), CSVTable.number(o.pixelSize?.y),
-                      ok ? String(o.particles.count) : "", ok ? String(o.particles.filter(\.separated).count) : "",
-                      ok ? String(o.borderExcluded) : "", CSVTable.number(stats?.mean), CSVTable.number(stats?.sd),
-                      ok ? String(format: "%.3f", o.seconds) : "", o.status, o.problem?.message ?? ""])
-        }
-        return t
-    }
-
-    /// A file name for an input's pictures: the file's stem, the frame for stacks, and a number
-    /// when two inputs share a stem. Characters other than letters, digits, `-`, `_` and `.`
-    /// become `_`, so a name never leaves the output folder.
-    public static func outputStem(path: String, frame: Int?, taken: inout Set<String>) -> String {
-        var stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        stem = String(stem.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
-        if stem.isEmpty || stem.hasPrefix(".") { stem = "image" + stem }
-        if let frame { stem += "_frame\(frame)" }
-        var candidate = stem, k = 2
-        while taken.contains(candidate) { candidate = "\(stem)_\(k)"; k += 1 }
-        taken.insert(candidate)
-        return candidate
-    }
-
-    /// Writes the segmentation as an 8-bit PNG, 255 = particle.
-    public static func writeSegmentation(_ mask: BinaryImage, to path: String) throws {
-        try PNGFile.write(gray8: mask.pixels.map { $0 ? 255 : 0 }, width: mask.width, height: mask.height, to: path)
     }
 }

@@ -149,7 +149,7 @@ public struct SegmentationScore: Sendable, Codable {
         if let ignore { for i in ignore.pixels.indices where ignore.pixels[i] { t.pixels[i] = false } }
         let truthRegions: [Region]
         if let instances = truthInstances {
-            let minPixels = parameters.minimumPixels(pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot())
+            let minPixels = parameters.minimumPixels(pixelSizeNm: pixelSize.geometricMeanNm)
             truthRegions = instances.compactMap { r -> Region? in
                 let kept = r.pixels.filter { ignore?[$0.row, $0.col] != true }
                 guard kept.count >= max(1, minPixels) else { return nil }

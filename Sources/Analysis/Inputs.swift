@@ -40,7 +40,42 @@ public struct InputProblem: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Turns files and folders into frames.
+/// One frame of a file, numbered as everywhere in antema (the database's `frame`, the tables,
+/// the picture names): its 0-based position among the file's micrograph frames, in file order
+/// (images that are not micrographs are not numbered; a 2-D image is frame 0 of 1). Its pixels
+/// are decoded by `load()`, so a stack's frames are read one at a time.
+public struct FrameSource: Sendable {
+    public var path: String
+    public var frame: Int
+    /// Micrograph frames in the file.
+    public var frameCount: Int
+    public var widthPx: Int
+    public var heightPx: Int
+    /// Why this frame cannot be analysed (no calibration, calibrated in a non-length unit,
+    /// too large); nil when it can.
+    public var problem: InputProblem?
+    /// The acquisition metadata of a DM file.
+    public var metadata: DMMetadata?
+    let pixelSize: PixelSizeNm?
+    let pixels: @Sendable () throws -> [Float]
+
+    /// The frame's pixels and calibration; throws the frame's problem.
+    public func load() throws -> InputFrame {
+        if let problem { throw problem }
+        guard let pixelSize else { throw InputProblem(path: path, frame: frame, status: .failed, message: "no pixel size") }
+        return InputFrame(path: path, frame: frame, image: GrayImage(width: widthPx, height: heightPx, pixels: try pixels()), pixelSize: pixelSize)
+    }
+}
+
+/// A file opened for analysis: its frames, and what in it is not analysed (the whole file when
+/// it cannot be read; images that are not micrographs, skipped with the reason).
+public struct OpenedFile: Sendable {
+    public var frames: [FrameSource]
+    public var problems: [InputProblem]
+}
+
+/// Turns files and folders into frames: the one input path of `antemactl analyze`, `evaluate`
+/// and `antemad`.
 ///
 /// - DM3/DM4: every non-thumbnail image; stacks give one frame each. The pixel size comes from
 ///   the file's calibration; a file with no unit at all takes `fallbackPixelSizeNm`; other
@@ -54,6 +89,10 @@ public struct InputLoader: Sendable {
     public var fallbackPixelSizeNm: Double?
     /// Larger images (width x height per frame) are refused before their pixels are decoded.
     public var maxImagePixels: Int
+    /// Where the option or setting for the pixel-size limit is named in messages.
+    public var maxPixelsSetting = "--max-pixels"
+    /// Where the fallback pixel size is given, named in messages.
+    public var pixelSizeSetting = "give --pixel-size"
 
     public init(fallbackPixelSizeNm: Double?, maxImagePixels: Int = 100_000_000) {
         self.fallbackPixelSizeNm = fallbackPixelSizeNm
@@ -77,74 +116,97 @@ public struct InputLoader: Sendable {
         return out
     }
 
-    /// The frames of one file, each a frame or the reason it is not analysed.
+    /// The frames of one file (read from disk), each a frame or the reason it is not analysed.
     public func load(_ path: String) -> [Result<InputFrame, InputProblem>] {
-        func fail(_ message: String, frame: Int? = nil, status: InputProblem.Status = .failed) -> Result<InputFrame, InputProblem> {
-            .failure(InputProblem(path: path, frame: frame, status: status, message: message))
+        let opened = open(path)
+        return opened.problems.map { .failure($0) } + opened.frames.map { source in
+            Result { try source.load() }.mapError { $0 as? InputProblem ?? InputProblem(path: path, frame: source.frame, status: .failed, message: "\($0)") }
         }
+    }
+
+    /// Opens a file from disk.
+    public func open(_ path: String) -> OpenedFile {
         switch (path as NSString).pathExtension.lowercased() {
         case "dm3", "dm4":
-            do {
-                let file = try DMReader.read(contentsOf: URL(fileURLWithPath: path))
-                let images = try file.images()
-                if images.isEmpty { return [fail("no images in the file")] }
-                var out: [Result<InputFrame, InputProblem>] = []
-                for image in images {
-                    do { try image.validateAsMicrograph() } catch {
-                        out.append(fail("image '\(image.title)' skipped: \((error as? DMError)?.message ?? "\(error)")", status: .skipped))
-                        continue
-                    }
-                    let pixelSize: PixelSizeNm
-                    if let p = image.pixelSizeNm {
-                        pixelSize = p
-                    } else {
-                        let units = image.axes.suffix(2).map(\.unit)
-                        if units.allSatisfy(\.isEmpty), let f = fallbackPixelSizeNm {
-                            pixelSize = PixelSizeNm(y: f, x: f)
-                        } else if units.allSatisfy(\.isEmpty) {
-                            out.append(fail("image '\(image.title)' has no calibration; give --pixel-size"))
-                            continue
-                        } else {
-                            out.append(fail("image '\(image.title)' is calibrated in '\(units.joined(separator: "', '"))', not a length: not a real-space micrograph"))
-                            continue
-                        }
-                    }
-                    guard image.width * image.height <= maxImagePixels else {
-                        out.append(fail("image '\(image.title)' is \(image.width) x \(image.height) pixels, more than the maximum of \(maxImagePixels) (--max-pixels)"))
-                        continue
-                    }
-                    let all = try image.floatPixels()
-                    let size = image.width * image.height
-                    for z in 0..<image.frameCount {
-                        let frame = image.frameCount > 1 ? z : nil
-                        let pixels = Array(all[(z * size)..<((z + 1) * size)])
-                        out.append(.success(InputFrame(path: path, frame: frame, image: GrayImage(width: image.width, height: image.height, pixels: pixels), pixelSize: pixelSize)))
-                    }
-                }
-                return out
-            } catch {
-                return [fail("\(error)")]
+            do { return open(path, dmBytes: Array(try Data(contentsOf: URL(fileURLWithPath: path)))) } catch {
+                return OpenedFile(frames: [], problems: [InputProblem(path: path, frame: nil, status: .failed, message: "cannot read: \(error.localizedDescription)")])
             }
         case "png", "tif", "tiff":
-            do {
-                let raster: GrayRaster
-                var stated: PixelSizeNm? = nil
-                if (path as NSString).pathExtension.lowercased() == "png" {
-                    raster = try PNGFile.read(path: path, maxPixels: maxImagePixels)
-                } else {
-                    let t = try TIFFFile.read(path: path, maxPixels: maxImagePixels)
-                    raster = t.raster
-                    stated = t.pixelSizeNm.map { PixelSizeNm(y: $0.y, x: $0.x) }
-                }
-                guard let pixelSize = stated ?? fallbackPixelSizeNm.map({ PixelSizeNm(y: $0, x: $0) }) else {
-                    return [fail("no pixel size in the file; give --pixel-size")]
-                }
-                return [.success(InputFrame(path: path, frame: nil, image: GrayImage(width: raster.width, height: raster.height, pixels: raster.pixels), pixelSize: pixelSize))]
-            } catch {
-                return [fail("\(error)")]
-            }
+            return openRaster(path)
         default:
-            return [fail("unsupported file type (antema reads .dm3, .dm4, .png, .tif, .tiff)")]
+            return OpenedFile(frames: [], problems: [InputProblem(path: path, frame: nil, status: .failed,
+                                                                  message: "unsupported file type (antema reads .dm3, .dm4, .png, .tif, .tiff)")])
+        }
+    }
+
+    /// Opens a DM3/DM4 file from its bytes (the daemon reads them through `SafeFiles`).
+    public func open(_ path: String, dmBytes bytes: [UInt8]) -> OpenedFile {
+        func problem(_ message: String, frame: Int? = nil, status: InputProblem.Status = .failed) -> InputProblem {
+            InputProblem(path: path, frame: frame, status: status, message: message)
+        }
+        do {
+            let images = try DMReader.parse(bytes).images()
+            if images.isEmpty { return OpenedFile(frames: [], problems: [problem("no images in the file")]) }
+            var problems: [InputProblem] = []
+            var micrographs: [DMImage] = []
+            for image in images {
+                do { try image.validateAsMicrograph(); micrographs.append(image) } catch {
+                    problems.append(problem("image '\(image.title)' skipped: \((error as? DMError)?.message ?? "\(error)")", status: .skipped))
+                }
+            }
+            let count = micrographs.reduce(0) { $0 + $1.frameCount }
+            var frames: [FrameSource] = []
+            for image in micrographs {
+                var pixelSize = image.pixelSizeNm
+                var why: String? = nil
+                if pixelSize == nil {
+                    let units = image.axes.suffix(2).map(\.unit)
+                    if units.allSatisfy(\.isEmpty), let f = fallbackPixelSizeNm {
+                        pixelSize = PixelSizeNm(y: f, x: f)
+                    } else if units.allSatisfy(\.isEmpty) {
+                        why = "image '\(image.title)' has no calibration (no pixel size in nm); \(pixelSizeSetting)"
+                    } else {
+                        why = "image '\(image.title)' is calibrated in '\(units.joined(separator: "', '"))', not a length: not a real-space micrograph"
+                    }
+                }
+                if image.width * image.height > maxImagePixels {
+                    why = "image '\(image.title)' is \(image.width) x \(image.height) pixels, more than the maximum of \(maxImagePixels) (\(maxPixelsSetting))"
+                }
+                for z in 0..<image.frameCount {
+                    let k = frames.count
+                    frames.append(FrameSource(path: path, frame: k, frameCount: count, widthPx: image.width, heightPx: image.height,
+                                              problem: why.map { problem($0, frame: k) }, metadata: image.metadata, pixelSize: pixelSize,
+                                              pixels: { try image.floatFrame(z) }))
+                }
+            }
+            return OpenedFile(frames: frames, problems: problems)
+        } catch {
+            return OpenedFile(frames: [], problems: [problem("\(error)")])
+        }
+    }
+
+    func openRaster(_ path: String) -> OpenedFile {
+        func failed(_ message: String) -> OpenedFile {
+            OpenedFile(frames: [], problems: [InputProblem(path: path, frame: nil, status: .failed, message: message)])
+        }
+        do {
+            let raster: GrayRaster
+            var stated: PixelSizeNm? = nil
+            if (path as NSString).pathExtension.lowercased() == "png" {
+                raster = try PNGFile.read(path: path, maxPixels: maxImagePixels)
+            } else {
+                let t = try TIFFFile.read(path: path, maxPixels: maxImagePixels)
+                raster = t.raster
+                stated = t.pixelSizeNm.map { PixelSizeNm(y: $0.y, x: $0.x) }
+            }
+            guard let pixelSize = stated ?? fallbackPixelSizeNm.map({ PixelSizeNm(y: $0, x: $0) }) else {
+                return failed("no pixel size in the file; \(pixelSizeSetting)")
+            }
+            let pixels = raster.pixels
+            return OpenedFile(frames: [FrameSource(path: path, frame: 0, frameCount: 1, widthPx: raster.width, heightPx: raster.height, problem: nil,
+                                                   metadata: nil, pixelSize: pixelSize, pixels: { pixels })], problems: [])
+        } catch {
+            return failed("\(error)")
         }
     }
 }

@@ -3,6 +3,23 @@ import Foundation
 import Inference
 import Pipeline
 
+/// The segmenters a user picks by name (`analysis.segmenter`, `antemactl analyze --segmenter`).
+public enum SegmenterKind: String, Sendable, Codable, CaseIterable {
+    /// The bundled network (or the model given).
+    case model
+    /// The bundled instance-aware network (or the model given).
+    case instance
+    /// Thresholding after background flattening.
+    case classical
+}
+
+/// Why a segmenter cannot be made.
+public struct SegmenterUnavailable: Error, CustomStringConvertible {
+    public let what: String
+    public let reason: String
+    public var description: String { "\(what) cannot be used: \(reason)" }
+}
+
 /// A ready-to-use segmenter: what it is (recorded with every result) and, for a network, the
 /// loaded model. Built once per run (loading a model takes a moment) and shared by all images.
 public struct Segmenter: Sendable {
@@ -17,6 +34,20 @@ public struct Segmenter: Sendable {
         var c = ClassicalSegmenter()
         c.contrast = contrast
         return Segmenter(choice: .classical(c), runner: nil, contrast: contrast)
+    }
+
+    /// The segmenter of a kind: `modelPath` (a network) when given, whatever the kind except
+    /// classical; else the bundled model of the kind. The one place the choice is made.
+    public static func make(_ kind: SegmenterKind, modelPath: String?, threshold: Double, contrast: Contrast) throws -> Segmenter {
+        if kind == .classical { return .classical(contrast: contrast) }
+        if kind == .instance && modelPath == nil {
+            do { return try .instanceModel(threshold: threshold, contrast: contrast) } catch {
+                throw SegmenterUnavailable(what: "the bundled instance model", reason: "\(error)")
+            }
+        }
+        do { return try .model(path: modelPath, threshold: threshold, contrast: contrast) } catch {
+            throw SegmenterUnavailable(what: modelPath.map { "the model \($0)" } ?? "the bundled model", reason: "\(error)")
+        }
     }
 
     /// The network at `path` (metadata in `<path>.json`), or the bundled model when `path` is nil.
@@ -45,29 +76,25 @@ public struct Segmenter: Sendable {
         }
     }
 
-    /// The particle probability per pixel (networks only).
-    public func probabilities(_ input: InputFrame) throws -> [Float] {
-        try predict(input).probability
-    }
-
     /// The network's prediction: particle probability and, for instance-aware models, distance.
     public func predict(_ input: InputFrame) throws -> Prediction {
         guard let runner else { throw ModelError.invalid("the \(label) segmenter has no probabilities") }
         return try runner.predict(input.image.pixels, width: input.image.width, height: input.image.height,
-                                  pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot(),
+                                  pixelSizeNm: input.pixelSize.geometricMeanNm,
                                   brightParticles: contrast == .brightParticles, exclude: input.exclude?.pixels)
     }
 
-    /// The binary segmentation before any clean-up.
-    public func segment(_ input: InputFrame) throws -> BinaryImage {
+    /// The binary segmentation before any clean-up, and the network's prediction it came from
+    /// (nil for masks and the classical segmenter): the one place the segmenters differ.
+    public func segment(_ input: InputFrame) throws -> (mask: BinaryImage, prediction: Prediction?) {
         switch choice {
         case .mask:
-            return BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 })
+            return (BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 }), nil)
         case .classical(let c):
-            return c.segment(input.image, pixelSizeNm: (input.pixelSize.x * input.pixelSize.y).squareRoot())
+            return (c.segment(input.image, pixelSizeNm: input.pixelSize.geometricMeanNm), nil)
         case .model(_, _, _, let threshold):
-            let p = try probabilities(input)
-            return BinaryImage(width: input.image.width, height: input.image.height, pixels: p.map { Double($0) >= threshold })
+            let p = try predict(input)
+            return (BinaryImage(width: input.image.width, height: input.image.height, pixels: p.probability.map { Double($0) >= threshold }), p)
         }
     }
 
@@ -77,6 +104,10 @@ public struct Segmenter: Sendable {
         s.segmenter = choice
         var input = input
         if input.exclude == nil && choice != .mask { input.exclude = settings.exclusion(for: input.image) }
-        return try BatchAnalysis.analyze(input, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence) { try self.predict($0) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (mask, prediction) = try segment(input)
+        var outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence)
+        outcome.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return outcome
     }
 }

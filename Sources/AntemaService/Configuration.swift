@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Analysis
 import Foundation
+import Logging
 import Pipeline
 import SafeFiles
 import TOMLKit
@@ -61,7 +62,7 @@ public struct Configuration: Sendable, Equatable {
     public struct Analysis: Sendable, Equatable {
         /// "model" (the bundled network, or `model`), "instance" (the bundled instance-aware
         /// network) or "classical".
-        public var segmenter: String = "model"
+        public var segmenter: SegmenterKind = .model
         /// An ONNX model to use instead of the bundled one (metadata in `<model>.json`).
         public var model: String? = nil
         /// Particle where the network's probability is at least this.
@@ -81,7 +82,7 @@ public struct Configuration: Sendable, Equatable {
     }
 
     public struct Log: Sendable, Equatable {
-        public var level: String = "info"
+        public var level: Logger.Level = .info
     }
 
     public var watch = Watch()
@@ -99,6 +100,14 @@ public struct Configuration: Sendable, Equatable {
         watch.roots.filter { SafeFiles.components(of: path, below: $0) != nil }.max { $0.count < $1.count }
     }
 
+    /// The input path of the daemon: calibrated micrographs only, `processing.max_image_pixels`.
+    public var frameLoader: InputLoader {
+        var loader = InputLoader(fallbackPixelSizeNm: nil, maxImagePixels: processing.maxImagePixels)
+        loader.maxPixelsSetting = "processing.max_image_pixels"
+        loader.pixelSizeSetting = "antemad analyses calibrated micrographs only (antemactl analyze --pixel-size for others)"
+        return loader
+    }
+
     /// The settings of a run: the configured segmenter and analysis parameters.
     public func runSettings(softwareVersion: String, segmenter: Segmenter) -> RunSettings {
         RunSettings(antemaVersion: softwareVersion, segmenter: segmenter.choice, analysis: analysisParameters, fallbackPixelSizeNm: nil,
@@ -107,15 +116,8 @@ public struct Configuration: Sendable, Equatable {
 
     /// The configured segmenter, ready to run (loads the network: do it once, not per image).
     public func makeSegmenter(configurationFile: String = "configuration") throws -> Segmenter {
-        if analysis.segmenter == "classical" { return .classical(contrast: analysis.contrast) }
-        if analysis.segmenter == "instance" && analysis.model == nil {
-            do { return try .instanceModel(threshold: analysis.threshold, contrast: analysis.contrast) } catch {
-                throw ConfigurationError(file: configurationFile, key: "analysis.segmenter", message: "the instance model cannot be used: \(error)")
-            }
-        }
-        do { return try .model(path: analysis.model, threshold: analysis.threshold, contrast: analysis.contrast) } catch {
-            throw ConfigurationError(file: configurationFile, key: analysis.model == nil ? "analysis.segmenter" : "analysis.model",
-                                     message: "the model cannot be used: \(error)")
+        do { return try Segmenter.make(analysis.segmenter, modelPath: analysis.model, threshold: analysis.threshold, contrast: analysis.contrast) } catch {
+            throw ConfigurationError(file: configurationFile, key: analysis.model == nil ? "analysis.segmenter" : "analysis.model", message: "\(error)")
         }
     }
 
@@ -359,12 +361,7 @@ extension Configuration {
         try reader.section(table, "analysis", keys: ["segmenter", "model", "threshold", "contrast", "overlap", "min_diameter_nm",
                                                            "convexity_threshold", "min_confidence", "exclude_regions", "detect_annotations"]) { t, reader in
             reader.check {
-                if let s = try reader.string(t, "segmenter") {
-                    guard ["model", "instance", "classical"].contains(s) else {
-                        throw reader.error("segmenter", "must be \"model\", \"instance\" or \"classical\", not \"\(s)\"")
-                    }
-                    c.analysis.segmenter = s
-                }
+                c.analysis.segmenter = try reader.choice(t, "segmenter", SegmenterKind.self) ?? c.analysis.segmenter
             }
             reader.check {
                 if let m = try reader.string(t, "model"), !m.isEmpty { c.analysis.model = m }
@@ -415,12 +412,7 @@ extension Configuration {
         }
         try reader.section(table, "log", keys: ["level"]) { t, reader in
             reader.check {
-                if let l = try reader.string(t, "level") {
-                    guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(l) else {
-                        throw reader.error("level", "must be trace, debug, info, notice, warning, error or critical")
-                    }
-                    c.log.level = l
-                }
+                c.log.level = try reader.choice(t, "level", Logger.Level.self) ?? c.log.level
             }
         }
         for key in table.keys where !["watch", "session", "store", "reports", "processing", "analysis", "log"].contains(key) {

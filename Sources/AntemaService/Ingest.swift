@@ -1,5 +1,5 @@
 import Foundation
-import GatanDM
+import Analysis
 import SafeFiles
 import Store
 import Watcher
@@ -42,17 +42,6 @@ public struct Ingest: Sendable {
         self.store = store
     }
 
-    /// The micrograph frames of a DM file, in order: (image, frame within the image). The
-    /// position in this list is the `frame` stored for the image row.
-    public static func micrographFrames(_ file: DMFile) throws -> [(image: DMImage, frame: Int)] {
-        var out: [(DMImage, Int)] = []
-        for image in try file.images() {
-            guard (try? image.validateAsMicrograph()) != nil else { continue }
-            for z in 0..<image.frameCount { out.append((image, z)) }
-        }
-        return out
-    }
-
     public func ingest(path: String, observation: FileObservation, at now: Date = Date()) throws -> IngestResult {
         guard let place = rules.sample(for: path) else { return .ignored("outside every watch root") }
         let name = (path as NSString).lastPathComponent
@@ -84,22 +73,17 @@ public struct Ingest: Sendable {
             return .duplicate(of: known.path, sample: known.sample)
         }
         let sample = try store.openSample(name: place.name, watchRoot: place.root, folder: place.folder, identity: identity, at: now, reopen: reopenClosed).sample
-        let frames: [(image: DMImage, frame: Int)]
-        do {
-            let file = try DMReader.parse(bytes)
-            frames = try Ingest.micrographFrames(file)
-            if frames.isEmpty {
-                let reasons = (try? file.images())?.compactMap { image -> String? in
-                    do { try image.validateAsMicrograph(); return nil } catch { return (error as? DMError)?.message ?? "\(error)" }
-                } ?? []
-                return try record(path: path, hash: hash, size: bytes.count, sampleId: sample.id!, state: .skipped,
-                                  reason: reasons.isEmpty ? "no images in the file" : reasons.joined(separator: "; "), at: now)
-            }
-        } catch {
-            return try record(path: path, hash: hash, size: bytes.count, sampleId: sample.id!, state: .failed, reason: "\(error)", at: now)
+        // frames numbered as everywhere (InputLoader): a frame that cannot be analysed (no
+        // calibration, too large) is queued and fails with its reason when processed
+        let opened = InputLoader(fallbackPixelSizeNm: nil, maxImagePixels: Int.max).open(path, dmBytes: bytes)
+        if opened.frames.isEmpty {
+            let state: ImageRecord.State = opened.problems.contains { $0.status == .failed } ? .failed : .skipped
+            let reasons = opened.problems.map(\.message)
+            return try record(path: path, hash: hash, size: bytes.count, sampleId: sample.id!, state: state,
+                              reason: reasons.isEmpty ? "no images in the file" : reasons.joined(separator: "; "), at: now)
         }
         var queued = 0
-        for k in frames.indices {
+        for k in opened.frames.indices {
             if try store.enqueue(ImageRecord(sampleId: sample.id!, path: path, contentSha256: hash, fileSizeBytes: Int64(bytes.count), frame: k, queuedAt: now)) != nil {
                 queued += 1
             }

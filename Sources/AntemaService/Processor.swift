@@ -24,7 +24,8 @@ public struct Processor: Sendable {
     public enum Outcome: Sendable, Equatable { case analysed(particles: Int), failed(String) }
 
     /// Reads the frame, segments, analyses and stores; any problem is recorded on the image.
-    public func process(_ image: ImageRecord, at now: @Sendable () -> Date = { Date() }) throws -> Outcome {
+    /// `stage` is told each step as it begins (for `antemactl status`).
+    public func process(_ image: ImageRecord, at now: @Sendable () -> Date = { Date() }, stage: (Activity.Stage) -> Void = { _ in }) throws -> Outcome {
         let start = DispatchTime.now().uptimeNanoseconds
         do {
             let bytes: [UInt8]
@@ -36,21 +37,15 @@ public struct Processor: Sendable {
             guard sha256Hex(bytes) == image.contentSha256 else {
                 throw ProcessingProblem("the file changed since it was queued (its new content is analysed as a new image)")
             }
-            let frames = try Ingest.micrographFrames(DMReader.parse(bytes))
-            guard image.frame < frames.count else { throw ProcessingProblem("frame \(image.frame) is not in the file") }
-            let (dm, z) = frames[image.frame]
-            guard dm.width * dm.height <= configuration.processing.maxImagePixels else {
-                throw ProcessingProblem("image is \(dm.width) x \(dm.height) pixels, more than processing.max_image_pixels = \(configuration.processing.maxImagePixels)")
+            let opened = configuration.frameLoader.open(image.path, dmBytes: bytes)
+            guard image.frame < opened.frames.count else {
+                throw ProcessingProblem(opened.problems.first?.message ?? "frame \(image.frame) is not in the file")
             }
-            guard let pixelSize = dm.pixelSizeNm else {
-                let units = dm.axes.suffix(2).map(\.unit)
-                throw ProcessingProblem(units.allSatisfy(\.isEmpty)
-                    ? "the image has no calibration (no pixel size in nm)"
-                    : "the image is calibrated in '\(units.joined(separator: "', '"))', not a length: not a real-space micrograph")
-            }
-            let pixels = try dm.floatFrame(z)
+            let source = opened.frames[image.frame]
+            let frame: InputFrame
+            do { frame = try source.load() } catch let problem as InputProblem { throw ProcessingProblem(problem.message) }
             let settings = configuration.runSettings(softwareVersion: softwareVersion, segmenter: segmenter)
-            let frame = InputFrame(path: image.path, frame: image.frame, image: GrayImage(width: dm.width, height: dm.height, pixels: pixels), pixelSize: pixelSize)
+            stage(.analysis)
             let result: FrameOutcome
             do { result = try segmenter.analyze(frame, settings: settings) } catch {
                 throw ProcessingProblem("segmentation failed: \(error)")
@@ -58,23 +53,25 @@ public struct Processor: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
-            var facts = ImageFacts(widthPx: dm.width, heightPx: dm.height, pixelSizeXNm: pixelSize.x, pixelSizeYNm: pixelSize.y)
-            facts.acquisitionDate = dm.metadata.acquisitionDate
-            facts.acquisitionTime = dm.metadata.acquisitionTime
-            facts.microscope = dm.metadata.microscope
-            facts.voltageV = dm.metadata.voltageV
-            facts.indicatedMagnification = dm.metadata.indicatedMagnification
-            facts.exposureS = dm.metadata.exposureSeconds
+            var facts = ImageFacts(widthPx: source.widthPx, heightPx: source.heightPx, pixelSizeXNm: frame.pixelSize.x, pixelSizeYNm: frame.pixelSize.y)
+            facts.acquisitionDate = source.metadata?.acquisitionDate
+            facts.acquisitionTime = source.metadata?.acquisitionTime
+            facts.microscope = source.metadata?.microscope
+            facts.voltageV = source.metadata?.voltageV
+            facts.indicatedMagnification = source.metadata?.indicatedMagnification
+            facts.exposureS = source.metadata?.exposureSeconds
             let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            stage(.storing)
             try store.recordAnalysis(AnalysisOutcome(segmenter: segmenter.label, parametersJson: json, softwareVersion: softwareVersion,
                                                      particles: result.particles, analysisSeconds: result.seconds, totalSeconds: total),
                                      imageId: image.id!, facts: facts, at: now())
             // the image's pictures go to the sample's report folder now, so closing is quick
+            stage(.pictures)
             if let sample = try store.sample(id: image.sampleId), let seg = result.segmentation, let analysed = result.result {
                 do {
                     let dir = try openReportDirectory(configuration: configuration, sample: sample, images: true)
-                    try SampleReport.writeImagePictures(stem: pictureStem(path: image.path, frame: image.frame, frames: frames.count), image: frame.image,
-                                                        segmentation: seg, result: analysed, pixelSizeNm: (pixelSize.x * pixelSize.y).squareRoot(),
+                    try SampleReport.writeImagePictures(stem: pictureStem(path: image.path, frame: image.frame, frames: source.frameCount), image: frame.image,
+                                                        segmentation: seg, result: analysed, pixelSizeNm: frame.pixelSize.geometricMeanNm,
                                                         annotations: result.exclude, to: dir)
                 } catch {
                     try? store.logEvent(level: "warning", message: "pictures of \(image.path) not written: \(error)", sampleId: image.sampleId, imageId: image.id)

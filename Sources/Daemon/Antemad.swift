@@ -4,7 +4,6 @@ import Glibc
 #endif
 import AntemaService
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -41,7 +40,7 @@ struct Antemad: AsyncParsableCommand {
         }
         if checkConfig { print("\(config): ok (segmenter: \(segmenter.label))"); return }
 
-        let level = Logger.Level(rawValue: configuration.log.level) ?? .info
+        let level = configuration.log.level
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -78,20 +77,10 @@ struct Antemad: AsyncParsableCommand {
         }
         logger.notice("antemad \(antemaVersion) starting", metadata: ["config": "\(config)", "database": "\(configuration.store.database)", "pid": "\(getpid())"])
 
-        // After SIGTERM the current image may finish within the grace time; then the process
-        // exits anyway and the image is analysed again on the next start.
-        let grace = configuration.processing.shutdownGraceSeconds
-        let terminate = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
-        terminate.setEventHandler {
-            DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
-                try? store.daemonStopped()
-                FileHandle.standardError.write(Data("antemad: the current image did not finish within \(grace) s; abandoned (it is analysed again on the next start)\n".utf8))
-                Glibc.exit(0)
-            }
-        }
-        terminate.resume()
-
-        let group = ServiceGroup(configuration: .init(
+        // SIGTERM and SIGINT start a graceful shutdown: the images being analysed may finish
+        // within processing.shutdown_grace_seconds; then the group cancels, the processing
+        // service abandons them (they stay `processing` and are analysed again on the next start)
+        var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: HeartbeatService(state: state, store: store, logger: logger, notifier: SystemdNotifier(), lock: lock)),
                 .init(service: WatchService(state: state, store: store, logger: logger)),
@@ -99,7 +88,9 @@ struct Antemad: AsyncParsableCommand {
                 .init(service: SessionService(state: state, store: store, logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.processing.shutdownGraceSeconds * 1000))
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch let moved as DatabaseMoved {

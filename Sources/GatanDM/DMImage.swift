@@ -1,3 +1,4 @@
+@_exported import Units
 /// ImageData `DataType` codes.
 public enum DMDataType: Int, Sendable, CustomStringConvertible {
     case int16 = 1, float32 = 2, complex64 = 3, uint8 = 6, int32 = 7, rgb = 8, int8 = 9
@@ -61,14 +62,6 @@ public struct DMAxis: Sendable, Equatable {
         guard let f = nanometresPerUnit, scale.isFinite, scale > 0 else { return nil }
         return scale * f
     }
-}
-
-/// Pixel size of a 2-D frame in nm, per axis. Non-square pixels are real: never assume y == x.
-public struct PixelSizeNm: Sendable, Equatable, Codable {
-    public var y: Double
-    public var x: Double
-    public init(y: Double, x: Double) { self.y = y; self.x = x }
-    public var isSquare: Bool { abs(y - x) <= 1e-9 * max(abs(x), abs(y)) }
 }
 
 /// Instrument and acquisition facts, where the file records them.

@@ -1,4 +1,4 @@
-import GatanDM
+@_exported import Units
 
 /// Size and shape of one particle. Lengths in nm, areas in nm², positions in pixels.
 ///

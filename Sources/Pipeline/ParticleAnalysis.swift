@@ -1,4 +1,4 @@
-import GatanDM
+@_exported import Units
 
 /// How non-convex objects (likely overlapping particles) are handled.
 public enum OverlapMode: String, Sendable, Codable, CaseIterable {
@@ -69,7 +69,7 @@ public enum ParticleAnalysis {
     /// is not cut around it; UECS keeps the reference's order.
     public static func analyze(_ mask: BinaryImage, pixelSize: PixelSizeNm, parameters p: AnalysisParameters = AnalysisParameters(),
                                distance: [Float]? = nil) -> ParticleAnalysisResult {
-        let pixelNm = (pixelSize.x * pixelSize.y).squareRoot()
+        let pixelNm = pixelSize.geometricMeanNm
         let minPixels = p.minimumPixels(pixelSizeNm: pixelNm)
         let mode: OverlapMode = p.overlap == .network && distance?.count != mask.width * mask.height ? .separate : p.overlap
         // Despeckle: the objects of the mask, without those below the minimum size.

@@ -1,5 +1,6 @@
 import Analysis
 import Foundation
+import ImageFiles
 import Pipeline
 import SafeFiles
 
@@ -13,14 +14,13 @@ public struct SampleReportInput: Sendable {
         public var pixelSizeXNm: Double?
         public var pixelSizeYNm: Double?
         public var particleCount: Int?
-        public var meanEquivalentDiameterNm: Double?
         public var state: String
         public var error: String?
         public var seconds: Double?
         public init(path: String, frame: Int, widthPx: Int?, heightPx: Int?, pixelSizeXNm: Double?, pixelSizeYNm: Double?, particleCount: Int?,
-                    meanEquivalentDiameterNm: Double?, state: String, error: String?, seconds: Double?) {
+                    state: String, error: String?, seconds: Double?) {
             self.path = path; self.frame = frame; self.widthPx = widthPx; self.heightPx = heightPx; self.pixelSizeXNm = pixelSizeXNm
-            self.pixelSizeYNm = pixelSizeYNm; self.particleCount = particleCount; self.meanEquivalentDiameterNm = meanEquivalentDiameterNm
+            self.pixelSizeYNm = pixelSizeYNm; self.particleCount = particleCount
             self.state = state; self.error = error; self.seconds = seconds
         }
     }
@@ -50,22 +50,75 @@ public struct SampleReportInput: Sendable {
     }
 }
 
+/// The stem of an image's file names: the file name without extension, and the frame for
+/// files of several frames (`SampleReport.PictureKind` adds the kind).
+public func pictureStem(path: String, frame: Int, frames: Int) -> String {
+    let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    return frames > 1 ? "\(stem)_frame\(frame)" : stem
+}
+
 /// Writes a sample's workbook, CSV files, histograms and README into its report folder. Each
 /// file is written under a temporary name and renamed into place, so a reader never sees half a
 /// file, and writing again replaces the same files.
 public enum SampleReport {
-    /// The measurements, their column names (as in the database) and their workbook headers.
-    public static let measurements: [(column: String, header: String, value: @Sendable (ParticleMeasurement) -> Double)] = [
-        ("area_nm2", "Area [nm²]", { $0.areaNm2 }),
-        ("equivalent_diameter_nm", "Equivalent diameter [nm]", { $0.equivalentDiameterNm }),
-        ("perimeter_nm", "Perimeter [nm]", { $0.perimeterNm }),
-        ("circularity", "Circularity [-]", { $0.circularity }),
-        ("feret_min_nm", "Min. Feret diameter [nm]", { $0.feretMinNm }),
-        ("feret_max_nm", "Max. Feret diameter [nm]", { $0.feretMaxNm }),
-        ("aspect_ratio", "Aspect ratio [-]", { $0.aspectRatio }),
-        ("convexity", "Convexity [-]", { $0.convexity }),
-        ("solidity", "Solidity [-]", { $0.solidity }),
+    /// The measurements summarised per sample (statistics, histograms), from the catalog.
+    public static var measurements: [ParticleColumn] { MeasurementCatalog.summarised }
+
+    /// The particle CSV's header: where the particle is, then the catalog's columns.
+    public static let particleColumns = ["image", "frame", "particle"] + MeasurementCatalog.particleColumns.map(\.column)
+    /// The image CSV's header.
+    public static let imageColumns = [
+        "image", "frame", "width_px", "height_px", "pixel_size_x_nm", "pixel_size_y_nm", "state", "particles", "separated",
+        "mean_equivalent_diameter_nm", "sd_equivalent_diameter_nm", "seconds", "error",
     ]
+
+    /// A catalog value as a CSV field (flags 0/1, nothing for a missing value).
+    static func field(_ v: ParticleValue) -> String {
+        switch v {
+        case .integer(let i): String(i)
+        case .real(let d): CSVTable.number(d)
+        case .flag(let f): f ? "1" : "0"
+        case .missing: ""
+        }
+    }
+
+    /// A catalog value as a workbook cell.
+    static func cell(_ v: ParticleValue) -> Cell {
+        switch v {
+        case .integer(let i): .int(i)
+        case .real(let d): .num(d)
+        case .flag(let f): .int(f ? 1 : 0)
+        case .missing: .empty
+        }
+    }
+
+    /// The particle table (one row per particle; x = column, y = row, 0-based; bounding boxes
+    /// from their first pixel, width and height in pixels; flags 0/1).
+    public static func particleTable(_ particles: [SampleReportInput.Particle]) -> CSVTable {
+        var t = CSVTable(header: particleColumns)
+        for p in particles {
+            t.append([p.imagePath, String(p.frame), String(p.index)] + MeasurementCatalog.values(p.m).map(field))
+        }
+        return t
+    }
+
+    /// The image table: one row per image or frame, also those not analysed (state and error).
+    public static func imageTable(_ input: SampleReportInput) -> CSVTable {
+        var t = CSVTable(header: imageColumns)
+        let byImage = Dictionary(grouping: input.particles) { ImageKey(path: $0.imagePath, frame: $0.frame) }
+        for i in input.images {
+            let particles = byImage[ImageKey(path: i.path, frame: i.frame)] ?? []
+            let done = i.state == "done"
+            let stats = Statistics.meanAndSD(particles.map(\.m.equivalentDiameterNm))
+            t.append([i.path, String(i.frame), i.widthPx.map(String.init) ?? "", i.heightPx.map(String.init) ?? "", CSVTable.number(i.pixelSizeXNm),
+                      CSVTable.number(i.pixelSizeYNm), i.state, done ? String(i.particleCount ?? particles.count) : "",
+                      done ? String(particles.filter(\.m.separated).count) : "", CSVTable.number(stats?.mean), CSVTable.number(stats?.sd),
+                      i.seconds.map { String(format: "%.3f", $0) } ?? "", i.error ?? ""])
+        }
+        return t
+    }
+
+    struct ImageKey: Hashable { var path: String; var frame: Int }
 
     /// Characters replaced in file names: the path separator, and what Windows refuses (report
     /// folders are often read over SMB), besides control and format characters.
@@ -122,32 +175,19 @@ public enum SampleReport {
             try directory.write(data, to: name)
             written.append(name)
         }
-        let stats = measurements.map { m in (m, Summary(input.particles.map { m.value($0.m) })) }
+        let stats = measurements.map { m in (m, Summary(input.particles.compactMap { m.value($0.m).double })) }
         let date = ISO8601DateFormatter()
         // histograms
         var histograms: [(String, [UInt8])] = []
         for (column, title, unit) in [("equivalent_diameter_nm", "Equivalent diameter", "nm"), ("feret_max_nm", "Max. Feret diameter", "nm"), ("circularity", "Circularity", "")] {
-            let m = measurements.first { $0.column == column }!
-            let png = try Pictures.histogram(input.particles.map { m.value($0.m) }, title: title, unit: unit).pngData()
+            let m = MeasurementCatalog.column(column)!
+            let png = try Pictures.histogram(input.particles.compactMap { m.value($0.m).double }, title: title, unit: unit).pngData()
             histograms.append((column, png))
             try put("histogram_\(column).png", Data(png))
         }
         // CSV
-        var particlesCSV = CSVTable(header: ["image", "frame", "particle"] + measurements.map(\.column) + [
-            "area_px", "centroid_x_px", "centroid_y_px", "bbox_x_px", "bbox_y_px", "bbox_width_px", "bbox_height_px", "separated", "overlap_flag", "confidence"])
-        for p in input.particles {
-            particlesCSV.append([p.imagePath, String(p.frame), String(p.index)] + measurements.map { CSVTable.number($0.value(p.m)) } + [
-                String(p.m.areaPx), CSVTable.number(p.m.centroidXPx), CSVTable.number(p.m.centroidYPx), String(p.m.box.minCol), String(p.m.box.minRow),
-                String(p.m.box.width), String(p.m.box.height), p.m.separated ? "1" : "0", p.m.overlapFlag ? "1" : "0", CSVTable.number(p.m.confidence)])
-        }
-        try put("\(base)_particles.csv", Data(particlesCSV.text.utf8))
-        var imagesCSV = CSVTable(header: ["image", "frame", "width_px", "height_px", "pixel_size_x_nm", "pixel_size_y_nm", "particles",
-                                          "mean_equivalent_diameter_nm", "state", "error", "seconds"])
-        for i in input.images {
-            imagesCSV.append([i.path, String(i.frame), i.widthPx.map(String.init) ?? "", i.heightPx.map(String.init) ?? "", CSVTable.number(i.pixelSizeXNm),
-                              CSVTable.number(i.pixelSizeYNm), i.particleCount.map(String.init) ?? "", CSVTable.number(i.meanEquivalentDiameterNm),
-                              i.state, i.error ?? "", CSVTable.number(i.seconds)])
-        }
+        try put("\(base)_particles.csv", Data(particleTable(input.particles).text.utf8))
+        let imagesCSV = imageTable(input)
         try put("\(base)_images.csv", Data(imagesCSV.text.utf8))
         var summaryCSV = CSVTable(header: ["measurement", "n", "mean", "sd", "min", "p10", "median", "p90", "max"])
         for (m, s) in stats {
@@ -176,21 +216,18 @@ public enum SampleReport {
         summarySheet.freezeHeader = false
         summarySheet.columnWidths = [28, 14, 14, 18, 12, 12, 12, 12, 12]
         summarySheet.picture = (histograms[0].1, 0, summary.count + 2, 900, 560)
-        var particleRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Particle")] + measurements.map { .text($0.header) } + [
-            .text("Area [px]"), .text("Centroid x [px]"), .text("Centroid y [px]"), .text("Bounding box x [px]"), .text("Bounding box y [px]"),
-            .text("Bounding box width [px]"), .text("Bounding box height [px]"), .text("Separated (1 = yes)"), .text("Overlap kept whole (1 = yes)"),
-            .text("Confidence (mean network probability)")]]
+        var particleRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Particle")] + MeasurementCatalog.particleColumns.map { .text($0.header) }]
         for p in input.particles {
-            particleRows.append([.text((p.imagePath as NSString).lastPathComponent), .int(p.frame), .int(p.index)] + measurements.map { .num($0.value(p.m)) } + [
-                .int(p.m.areaPx), .num(p.m.centroidXPx), .num(p.m.centroidYPx), .int(p.m.box.minCol), .int(p.m.box.minRow), .int(p.m.box.width),
-                .int(p.m.box.height), .int(p.m.separated ? 1 : 0), .int(p.m.overlapFlag ? 1 : 0), p.m.confidence.map { .num($0) } ?? .empty])
+            particleRows.append([.text((p.imagePath as NSString).lastPathComponent), .int(p.frame), .int(p.index)] + MeasurementCatalog.values(p.m).map(cell))
         }
+        let meanDiameter = Dictionary(grouping: input.particles) { ImageKey(path: $0.imagePath, frame: $0.frame) }
+            .compactMapValues { Statistics.meanAndSD($0.map(\.m.equivalentDiameterNm))?.mean }
         var imageRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Pixel size x [nm]"), .text("Pixel size y [nm]"), .text("Width [px]"),
                                     .text("Height [px]"), .text("Particles"), .text("Mean equivalent diameter [nm]"), .text("State"), .text("Error"),
                                     .text("Processing time [s]"), .text("Path")]]
         for i in input.images {
             imageRows.append([.text((i.path as NSString).lastPathComponent), .int(i.frame), .num(i.pixelSizeXNm), .num(i.pixelSizeYNm), .int(i.widthPx),
-                              .int(i.heightPx), .int(i.particleCount), .num(i.meanEquivalentDiameterNm), .text(i.state), .text(i.error ?? ""),
+                              .int(i.heightPx), .int(i.particleCount), .num(meanDiameter[ImageKey(path: i.path, frame: i.frame)]), .text(i.state), .text(i.error ?? ""),
                               .num(i.seconds), .text(i.path)])
         }
         let workbook = try XLSXWriter.data([summarySheet, Worksheet(name: "Particles", rows: particleRows), Worksheet(name: "Images", rows: imageRows)])
@@ -205,10 +242,11 @@ public enum SampleReport {
             \(base)_images.csv            one row per image (state, error, pixel size, timing)
             \(base)_summary.csv           n, mean, sd (N-1), min, p10, median, p90, max per measurement
             histogram_*.png              size and shape distributions
-            images/                      per image: <name>_micrograph.png (scale bar), <name>_segmentation.png
-                                         (segmentation overlay), <name>_particles.png (particles outlined and
-                                         numbered as in the workbook; separated purple, kept-whole overlaps orange,
-                                         border particles grey and excluded)
+            images/                      per image: <name>_mask.png (the segmentation, 255 = particle, before
+                                         clean-up), <name>_overlay.png (the segmentation over the micrograph),
+                                         <name>_particles.png (particles outlined and numbered as in the workbook;
+                                         separated purple, kept-whole overlaps orange, border particles grey and
+                                         excluded), <name>_micrograph.png (scale bar)
 
             """
         readme += "Statistics of the equivalent diameter: "
@@ -221,27 +259,41 @@ public enum SampleReport {
         return written
     }
 
-    /// Writes the three pictures of one image into a folder the invoking user named.
-    public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
-                                          pixelSizeNm: Double, annotations: BinaryImage? = nil, to directory: String) throws {
-        try writeImagePictures(stem: stem, image: image, segmentation: segmentation, result: result, pixelSizeNm: pixelSizeNm,
-                               annotations: annotations, to: SafeFiles.openUserDirectory(directory, create: true))
+    /// The files written per image, by kind: `<stem>_mask.png` is the segmentation itself (8-bit,
+    /// 255 = particle, before clean-up; usable as a label for `training/finetune.py`),
+    /// `<stem>_overlay.png` the segmentation drawn over the micrograph, `<stem>_particles.png`
+    /// the particles outlined and numbered as in the tables, `<stem>_micrograph.png` the
+    /// micrograph with a scale bar.
+    public enum PictureKind: String, CaseIterable, Sendable {
+        case micrograph, mask, overlay, particles
+        public func fileName(stem: String) -> String { "\(safeName(stem))_\(rawValue).png" }
     }
 
-    /// Writes the three pictures of one image into an open folder (atomically, replacing).
-    /// `annotations`: the micrograph's burned-in annotations (and excluded regions), which
-    /// antema's own scale bar does not cover.
+    /// Writes one image's mask and (with `pictures`) its three pictures into a folder the
+    /// invoking user named.
     public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
-                                          pixelSizeNm: Double, annotations: BinaryImage? = nil, to directory: SafeFiles.Directory) throws {
-        let name = safeName(stem)
-        let pictures: [(String, Canvas)] = [
-            ("\(name)_micrograph.png", Pictures.micrograph(image, pixelSizeNm: pixelSizeNm, annotations: annotations)),
-            ("\(name)_segmentation.png", Pictures.segmentationOverlay(image, mask: segmentation, pixelSizeNm: pixelSizeNm, annotations: annotations)),
-            ("\(name)_particles.png", Pictures.particleMap(image, particles: Array(zip(result.regions, result.particles)), borderExcluded: result.borderRegions,
-                                                           pixelSizeNm: pixelSizeNm, annotations: annotations)),
+                                          pixelSizeNm: Double, annotations: BinaryImage? = nil, pictures: Bool = true, to directory: String) throws {
+        try writeImagePictures(stem: stem, image: image, segmentation: segmentation, result: result, pixelSizeNm: pixelSizeNm,
+                               annotations: annotations, pictures: pictures, to: SafeFiles.openUserDirectory(directory, create: true))
+    }
+
+    /// Writes one image's mask and (with `pictures`) its three pictures into an open folder
+    /// (atomically, replacing). `annotations`: the micrograph's burned-in annotations (and
+    /// excluded regions), which antema's own scale bar does not cover.
+    public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
+                                          pixelSizeNm: Double, annotations: BinaryImage? = nil, pictures: Bool = true,
+                                          to directory: SafeFiles.Directory) throws {
+        let mask = try PNGFile.encode(gray8: segmentation.pixels.map { $0 ? 255 : 0 }, width: segmentation.width, height: segmentation.height)
+        try directory.write(Data(mask), to: PictureKind.mask.fileName(stem: stem))
+        guard pictures else { return }
+        let drawn: [(PictureKind, Canvas)] = [
+            (.micrograph, Pictures.micrograph(image, pixelSizeNm: pixelSizeNm, annotations: annotations)),
+            (.overlay, Pictures.segmentationOverlay(image, mask: segmentation, pixelSizeNm: pixelSizeNm, annotations: annotations)),
+            (.particles, Pictures.particleMap(image, particles: Array(zip(result.regions, result.particles)), borderExcluded: result.borderRegions,
+                                              pixelSizeNm: pixelSizeNm, annotations: annotations)),
         ]
-        for (file, canvas) in pictures {
-            try directory.write(canvas.pngData(), to: file)
+        for (kind, canvas) in drawn {
+            try directory.write(canvas.pngData(), to: kind.fileName(stem: stem))
         }
     }
 }

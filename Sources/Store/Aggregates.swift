@@ -10,7 +10,7 @@ public enum Aggregates {
     public static func percentile(sorted v: [Double], _ p: Double) -> Double? { Summary.percentile(sorted: v, p) }
 
     static func refresh(_ db: Database, sampleId: Int64) throws {
-        let columns = Schema.measurements
+        let columns = MeasurementCatalog.summarised.map(\.column)
         var values = [[Double]](repeating: [], count: columns.count)
         var overlaps = 0, count = 0
         let rows = try Row.fetchCursor(db, sql: """

@@ -61,7 +61,8 @@ public struct ImageFacts: Sendable, Equatable {
 /// Concurrency: a file database is a WAL `DatabasePool` (readers never block the writer and the
 /// writer never blocks readers) with a busy timeout; an in-memory one, for tests, a queue.
 public final class AntemaStore: Sendable {
-    public let writer: any DatabaseWriter
+    /// Internal: SQL lives in this module only (`Reading` for queries, the methods here for changes).
+    let writer: any DatabaseWriter
 
     /// While more images of a sample wait in the queue, its distribution summaries
     /// (`sample_aggregate`, `overlap_fraction`) are recomputed at most this often; its image and
@@ -254,6 +255,16 @@ public final class AntemaStore: Sendable {
         }
     }
 
+    /// One image left `processing` goes back to the queue (its result could not be stored);
+    /// returns whether it did.
+    @discardableResult
+    public func requeue(imageId: Int64) throws -> Bool {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE image SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'processing'", arguments: [imageId])
+            return db.changesCount == 1
+        }
+    }
+
     /// Failed images (of one sample, or all) go back to the queue; returns how many.
     public func retryFailed(sampleId: Int64? = nil) throws -> Int {
         try writer.write { db in
@@ -312,17 +323,10 @@ public final class AntemaStore: Sendable {
                                           totalSeconds: outcome.totalSeconds, particleCount: outcome.particles.count, createdAt: now)
             try analysis.insert(db)
             let analysisId = analysis.id!
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO particle (analysis_id, particle_index, area_px, area_nm2, equivalent_diameter_nm, perimeter_nm,
-                    circularity, feret_min_nm, feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px, centroid_y_px,
-                    bbox_x_px, bbox_y_px, bbox_width_px, bbox_height_px, separated, overlap_flag, confidence)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+            let insert = try db.cachedStatement(sql: Self.particleInsertSQL)
             for (i, m) in outcome.particles.enumerated() {
-                try insert.execute(arguments: [analysisId, i + 1, m.areaPx, m.areaNm2, m.equivalentDiameterNm, m.perimeterNm,
-                                               m.circularity, m.feretMinNm, m.feretMaxNm, m.aspectRatio, m.convexity, m.solidity,
-                                               m.centroidXPx, m.centroidYPx, m.box.minCol, m.box.minRow, m.box.width, m.box.height,
-                                               m.separated, m.overlapFlag, m.confidence])
+                try insert.execute(arguments: StatementArguments([analysisId, i + 1] as [any DatabaseValueConvertible])
+                                   + StatementArguments(MeasurementCatalog.values(m).map(\.databaseValue)))
             }
             image.state = .done
             image.error = nil
@@ -358,6 +362,40 @@ public final class AntemaStore: Sendable {
 
     public func aggregates(sampleId: Int64) throws -> [AggregateRecord] {
         try writer.read { db in try AggregateRecord.filter(Column("sample_id") == sampleId).fetchAll(db) }
+    }
+}
+
+extension AntemaStore {
+    /// The particle INSERT, its columns from the measurement catalog.
+    static let particleInsertSQL: String = {
+        let columns = ["analysis_id", "particle_index"] + MeasurementCatalog.particleColumns.map(\.column)
+        return "INSERT INTO particle (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+    }()
+
+    /// The measurement of a row holding the catalog's columns.
+    static func measurement(_ row: Row) throws -> ParticleMeasurement {
+        try MeasurementCatalog.measurement { column in
+            guard row.hasColumn(column) else { return nil }
+            switch row[column] as DatabaseValue {
+            case let v where v.isNull: return .missing
+            case let v: switch v.storage {
+                case .int64(let i): return .integer(Int(i))
+                case .double(let d): return .real(d)
+                default: return nil
+                }
+            }
+        }
+    }
+}
+
+extension ParticleValue {
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .integer(let v): v.databaseValue
+        case .real(let v): v.databaseValue
+        case .flag(let v): v.databaseValue
+        case .missing: .null
+        }
     }
 }
 

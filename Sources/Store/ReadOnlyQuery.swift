@@ -7,6 +7,7 @@ import Synchronization
 public struct QueryResult: Sendable {
     public var columns: [String]
     public var rows: [[DatabaseValue]]
+    public init(columns: [String], rows: [[DatabaseValue]]) { self.columns = columns; self.rows = rows }
 }
 
 /// Read-only access for users and `antemactl`: the connection is opened read-only with
@@ -26,8 +27,8 @@ public final class ReadOnlyDatabase: Sendable {
         queue = try DatabaseQueue(path: path, configuration: config)
     }
 
-    /// Read access for the library's own queries.
-    public func read<T>(_ body: (Database) throws -> T) throws -> T { try queue.read(body) }
+    /// Read access for the store's own queries (`Reading`).
+    func read<T>(_ body: (Database) throws -> T) throws -> T { try queue.read(body) }
 
     /// `sql` with comments removed and the contents of string literals blanked, so that what
     /// is checked is what SQLite runs (a keyword behind a comment or inside a string is neither
@@ -112,18 +113,6 @@ public final class ReadOnlyDatabase: Sendable {
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT && timedOut.withLock({ $0 }) {
             throw StoreError.refused("the query ran longer than \(Int(timeoutSeconds)) s and was stopped (--timeout)")
-        }
-    }
-
-    /// Samples with their counts and mean equivalent diameter, newest first.
-    public func samples() throws -> [SampleSummary] {
-        try queue.read { db in
-            try SampleSummary.fetchAll(db, sql: """
-                SELECT s.id, s.name, s.folder, s.state, s.opened_at, s.last_image_at, s.image_count, s.particle_count,
-                       g.mean AS mean_equivalent_diameter_nm, g.sd AS sd_equivalent_diameter_nm
-                FROM sample s LEFT JOIN sample_aggregate g ON g.sample_id = s.id AND g.measurement = 'equivalent_diameter_nm'
-                ORDER BY s.opened_at DESC, s.id DESC
-                """)
         }
     }
 }

@@ -4,12 +4,6 @@ import GRDB
 /// schema version is a new migration appended here. Migrations use plain SQL and never the
 /// application's record types.
 public enum Schema {
-    /// Measurements kept per particle and aggregated per sample (column names of `particle`).
-    public static let measurements = [
-        "area_nm2", "equivalent_diameter_nm", "perimeter_nm", "circularity", "feret_min_nm", "feret_max_nm",
-        "aspect_ratio", "convexity", "solidity",
-    ]
-
     public static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in

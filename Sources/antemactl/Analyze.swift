@@ -5,26 +5,18 @@ import GatanDM
 import Inference
 import Pipeline
 import Reports
+import SafeFiles
 
 extension OverlapMode: ExpressibleByArgument {}
 extension Contrast: ExpressibleByArgument {}
 
-/// The segmenters a user can pick on the command line.
-enum SegmenterName: String, ExpressibleByArgument, CaseIterable {
-    case model, instance, classical
-}
+extension SegmenterKind: ExpressibleByArgument {}
 
-/// The segmenter asked for: `--mask`, else `--model PATH`, else `--segmenter` (the bundled model by default).
-func makeSegmenter(name: SegmenterName, modelPath: String?, threshold: Double, contrast: Contrast, mask: Bool = false) throws -> Segmenter {
+/// The segmenter asked for: `--mask`, else `Segmenter.make` (`--model PATH`, else `--segmenter`).
+func makeSegmenter(name: SegmenterKind, modelPath: String?, threshold: Double, contrast: Contrast, mask: Bool = false) throws -> Segmenter {
     if mask { return .mask }
-    if modelPath == nil && name == .classical { return .classical(contrast: contrast) }
-    if modelPath == nil && name == .instance {
-        do { return try .instanceModel(threshold: threshold, contrast: contrast) } catch {
-            throw ValidationError("cannot use the bundled instance model: \(error)")
-        }
-    }
-    do { return try .model(path: modelPath, threshold: threshold, contrast: contrast) } catch {
-        throw ValidationError("cannot use the model \(modelPath ?? "(bundled)"): \(error)")
+    do { return try Segmenter.make(name, modelPath: modelPath, threshold: threshold, contrast: contrast) } catch {
+        throw ValidationError("\(error)")
     }
 }
 
@@ -36,9 +28,13 @@ struct Analyze: ParsableCommand {
             ImageJ calibration or --pixel-size), or folders (the supported files directly inside). A \
             3-D stack is analysed frame by frame.
 
-            Writes DIR/particles.csv (one row per particle), DIR/images.csv (one row per image or \
-            frame, with its status and error), DIR/parameters.json (everything the run used) and \
-            DIR/<name>_segmentation.png per image (255 = particle, before clean-up).
+            Writes the same files the daemon writes for a sample (NAME is --name, "analysis" by \
+            default): NAME_particles.csv (one row per particle), NAME_images.csv (one row per image \
+            or frame, with its state and error), NAME_summary.csv, NAME.xlsx, histograms, \
+            README.txt, parameters.json (everything the run used), and per image in DIR/images: \
+            <image>_mask.png (the segmentation, 255 = particle, before clean-up) and, unless \
+            --no-pictures, <image>_overlay.png, <image>_particles.png and <image>_micrograph.png. \
+            Frames are numbered from 0 in file order, 2-D images are frame 0.
 
             Exits with status 2 when some inputs could not be analysed; the others still are.
             """)
@@ -83,7 +79,7 @@ struct Analyze: ParsableCommand {
     var keepHoles = false
 
     @Option(help: "model (the bundled neural network, the default) or classical (thresholding after background flattening).")
-    var segmenter: SegmenterName = .model
+    var segmenter: SegmenterKind = .model
 
     @Option(help: "Segment with this ONNX model (metadata in MODEL.json beside it) instead of the bundled one.")
     var model: String?
@@ -138,49 +134,52 @@ struct Analyze: ParsableCommand {
             throw ValidationError("cannot create the output folder \(out): \(error.localizedDescription)")
         }
         let loader = InputLoader(fallbackPixelSizeNm: pixelSizeNm, maxImagePixels: maxPixels)
+        let images: SafeFiles.Directory
+        do { images = try SafeFiles.openUserDirectory((out as NSString).appendingPathComponent("images"), create: true) } catch {
+            throw ValidationError("cannot create \(out)/images: \(error)")
+        }
         var outcomes: [FrameOutcome] = []
         var taken = Set<String>()
         let paths = InputLoader.expand(inputs)
         if paths.isEmpty { throw ValidationError("no supported files in \(inputs.joined(separator: ", "))") }
+        func failed(_ problem: InputProblem) {
+            printError("\(problem.status == .skipped ? "skipped" : "error"): \(problem)")
+            outcomes.append(FrameOutcome(path: problem.path, frame: problem.frame, problem: problem))
+        }
         for path in paths {
-            for loaded in loader.load(path) {
-                switch loaded {
-                case .failure(let problem):
-                    printError("\(problem.status == .skipped ? "skipped" : "error"): \(problem)")
-                    outcomes.append(FrameOutcome(path: problem.path, frame: problem.frame, problem: problem))
-                case .success(let frame):
-                    var outcome: FrameOutcome
-                    do {
-                        outcome = try seg.analyze(frame, settings: settings)
-                    } catch {
-                        let problem = InputProblem(path: path, frame: frame.frame, status: .failed, message: "segmentation failed: \(error)")
-                        printError("error: \(problem)")
-                        outcomes.append(FrameOutcome(path: path, frame: frame.frame, problem: problem))
-                        continue
-                    }
-                    let stem = BatchAnalysis.outputStem(path: path, frame: frame.frame, taken: &taken)
-                    if let seg = outcome.segmentation {
-                        do {
-                            try BatchAnalysis.writeSegmentation(seg, to: (out as NSString).appendingPathComponent("\(stem)_segmentation.png"))
-                            if !noPictures, let result = outcome.result {
-                                try SampleReport.writeImagePictures(stem: stem, image: frame.image, segmentation: seg, result: result,
-                                                                    pixelSizeNm: (frame.pixelSize.x * frame.pixelSize.y).squareRoot(),
-                                                                    annotations: outcome.exclude, to: (out as NSString).appendingPathComponent("images"))
-                            }
-                        } catch {
-                            printError("error: \(error)")
-                        }
-                        outcome.segmentation = nil
-                        outcome.result = nil
-                    }
-                    print(summaryLine(name: path + (frame.frame.map { " frame \($0)" } ?? ""), outcome.particles.map(\.equivalentDiameterNm)))
-                    outcomes.append(outcome)
+            let opened = loader.open(path)
+            opened.problems.forEach(failed)
+            for source in opened.frames {
+                let frame: InputFrame
+                do { frame = try source.load() } catch {
+                    failed(error as? InputProblem ?? InputProblem(path: path, frame: source.frame, status: .failed, message: "\(error)"))
+                    continue
                 }
+                var outcome: FrameOutcome
+                do {
+                    outcome = try seg.analyze(frame, settings: settings)
+                } catch {
+                    failed(InputProblem(path: path, frame: source.frame, status: .failed, message: "segmentation failed: \(error)"))
+                    continue
+                }
+                if let mask = outcome.segmentation, let result = outcome.result {
+                    var stem = pictureStem(path: path, frame: source.frame, frames: source.frameCount), k = 2
+                    while !taken.insert(stem).inserted { stem = pictureStem(path: path, frame: source.frame, frames: source.frameCount) + "_\(k)"; k += 1 }
+                    do {
+                        try SampleReport.writeImagePictures(stem: stem, image: frame.image, segmentation: mask, result: result,
+                                                            pixelSizeNm: frame.pixelSize.geometricMeanNm, annotations: outcome.exclude,
+                                                            pictures: !noPictures, to: images)
+                    } catch {
+                        printError("error: pictures of \(path) not written: \(error)")
+                    }
+                    outcome.segmentation = nil
+                    outcome.result = nil
+                }
+                print(summaryLine(name: path + (source.frameCount > 1 ? " frame \(source.frame)" : ""), outcome.particles.map(\.equivalentDiameterNm)))
+                outcomes.append(outcome)
             }
         }
         print(summaryLine(name: "all", outcomes.flatMap { $0.particles.map(\.equivalentDiameterNm) }))
-        try write(BatchAnalysis.particleTable(outcomes).text, "particles.csv")
-        try write(BatchAnalysis.imageTable(outcomes).text, "images.csv")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
@@ -192,13 +191,12 @@ struct Analyze: ParsableCommand {
             images: outcomes.map { o in
                 SampleReportInput.Image(path: o.path, frame: o.frame ?? 0, widthPx: o.problem == nil ? o.width : nil, heightPx: o.problem == nil ? o.height : nil,
                                         pixelSizeXNm: o.pixelSize?.x, pixelSizeYNm: o.pixelSize?.y, particleCount: o.problem == nil ? o.particles.count : nil,
-                                        meanEquivalentDiameterNm: o.diameterStats?.mean, state: o.problem?.status.rawValue ?? "done",
-                                        error: o.problem?.message, seconds: o.problem == nil ? o.seconds : nil)
+                                        state: o.problem?.status.rawValue ?? "done", error: o.problem?.message, seconds: o.problem == nil ? o.seconds : nil)
             },
             particles: outcomes.flatMap { o in
                 o.particles.enumerated().map { SampleReportInput.Particle(imagePath: o.path, frame: o.frame ?? 0, index: $0.offset + 1, m: $0.element) }
             })
-        do { try SampleReport.write(report, to: out) } catch { printError("error: report not written: \(error)") }
+        do { try SampleReport.write(report, to: out) } catch { throw ValidationError("report not written to \(out): \(error)") }
         if outcomes.contains(where: { $0.problem?.status == .failed }) { throw ExitCode(someInputsFailed) }
     }
 

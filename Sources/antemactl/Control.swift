@@ -4,7 +4,6 @@ import Glibc
 import AntemaService
 import ArgumentParser
 import Foundation
-import GRDB
 import Store
 import Watcher
 
@@ -18,7 +17,8 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let db = try database.open()
-        let report = try db.read { db in try StatusReport.gather(db) }
+        let now = Date()
+        let report = StatusReport.from(try db.status(since: now.addingTimeInterval(-3600)), now: now)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -54,43 +54,27 @@ struct StatusReport: Encodable {
     var imagesLastHour: Int
     var particlesLastHour: Int
 
-    static func gather(_ db: Database) throws -> StatusReport {
-        let now = Date()
+    static func from(_ snapshot: StatusSnapshot, now: Date) -> StatusReport {
         var daemon = Daemon(running: false, watchRoots: [])
-        var current: (String?, String?) = (nil, nil)
-        if try db.tableExists("daemon_status"), let s = try DaemonStatusRecord.fetchOne(db, key: 1) {
+        if let s = snapshot.daemon {
             let alive = kill(s.pid, 0) == 0 || errno == EPERM
             let fresh = now.timeIntervalSince(s.heartbeatAt) < 60
             daemon = Daemon(running: s.stoppedAt == nil && alive && fresh, pid: s.pid, version: s.version, startedAt: s.startedAt,
                             heartbeatAt: s.heartbeatAt, uptimeSeconds: s.stoppedAt == nil ? now.timeIntervalSince(s.startedAt) : nil,
                             activity: s.activity, watchRoots: (try? JSONDecoder().decode([String].self, from: Data(s.watchRootsJson.utf8))) ?? [],
                             watchMode: s.watchMode, configPath: s.configPath)
-            if let id = s.currentImageId {
-                current = (try String.fetchOne(db, sql: "SELECT path FROM image WHERE id = ?", arguments: [id]), s.currentStage)
-            }
         }
-        var counts: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM image GROUP BY state") { counts[row["state"]] = row["n"] }
+        let counts = snapshot.imagesByState
         let queue = Queue(queued: counts["queued"] ?? 0, processing: counts["processing"] ?? 0, failed: counts["failed"] ?? 0,
-                          skipped: counts["skipped"] ?? 0, done: counts["done"] ?? 0, currentFile: current.0, currentStage: current.1)
-        let sessions = try Row.fetchAll(db, sql: """
-            SELECT s.name, s.folder, s.state, s.image_count, s.particle_count, COALESCE(s.last_image_at, s.opened_at) AS last,
-                   (SELECT COUNT(*) FROM image i WHERE i.sample_id = s.id AND i.state IN ('queued', 'processing')) AS queued
-            FROM sample s WHERE s.state IN ('open', 'closing') ORDER BY last DESC
-            """).map { r -> Session in
-            let last: Date = r["last"]
-            return Session(sample: r["name"], folder: r["folder"], state: r["state"], images: r["image_count"], particles: r["particle_count"],
-                           queued: r["queued"], idleMinutes: max(0, now.timeIntervalSince(last) / 60))
+                          skipped: counts["skipped"] ?? 0, done: counts["done"] ?? 0, currentFile: snapshot.currentImagePath,
+                          currentStage: snapshot.currentImagePath == nil ? nil : snapshot.daemon?.currentStage)
+        let sessions = snapshot.openSessions.map {
+            Session(sample: $0.name, folder: $0.folder, state: $0.state, images: $0.images, particles: $0.particles, queued: $0.waiting,
+                    idleMinutes: max(0, now.timeIntervalSince($0.lastActivity) / 60))
         }
-        var events: [Event] = []
-        if try db.tableExists("daemon_event") {
-            events = try Row.fetchAll(db, sql: "SELECT at, level, message FROM daemon_event WHERE level IN ('error', 'warning') ORDER BY id DESC LIMIT 10")
-                .map { Event(at: $0["at"], level: $0["level"], message: $0["message"]) }
-        }
-        let hourAgo = now.addingTimeInterval(-3600)
-        let images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM analysis WHERE created_at >= ?", arguments: [hourAgo]) ?? 0
-        let particles = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(particle_count), 0) FROM analysis WHERE created_at >= ?", arguments: [hourAgo]) ?? 0
-        return StatusReport(daemon: daemon, queue: queue, openSessions: sessions, lastErrors: events, imagesLastHour: images, particlesLastHour: particles)
+        return StatusReport(daemon: daemon, queue: queue, openSessions: sessions,
+                            lastErrors: snapshot.recentProblems.map { Event(at: $0.at, level: $0.level, message: $0.message) },
+                            imagesLastHour: snapshot.imagesSince, particlesLastHour: snapshot.particlesSince)
     }
 
     var text: String {

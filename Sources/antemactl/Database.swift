@@ -229,12 +229,14 @@ struct Samples: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        let result = try database.open().query("""
-            SELECT s.name AS sample, s.state, s.opened_at, s.last_image_at, s.image_count AS images, s.particle_count AS particles,
-                   ROUND(g.mean, 4) AS mean_equivalent_diameter_nm, ROUND(g.sd, 4) AS sd_equivalent_diameter_nm, s.folder
-            FROM sample s LEFT JOIN sample_aggregate g ON g.sample_id = s.id AND g.measurement = 'equivalent_diameter_nm'
-            ORDER BY s.opened_at DESC, s.id DESC
-            """)
+        func rounded(_ v: Double?) -> DatabaseValue { v.map { (($0 * 10_000).rounded() / 10_000).databaseValue } ?? .null }
+        let rows = try database.open().samples().map { s -> [DatabaseValue] in
+            [s.name.databaseValue, s.state.databaseValue, s.openedAt.databaseValue, s.lastImageAt?.databaseValue ?? .null,
+             s.imageCount.databaseValue, s.particleCount.databaseValue, rounded(s.meanEquivalentDiameterNm), rounded(s.sdEquivalentDiameterNm),
+             s.folder.databaseValue]
+        }
+        let result = QueryResult(columns: ["sample", "state", "opened_at", "last_image_at", "images", "particles", "mean_equivalent_diameter_nm",
+                                           "sd_equivalent_diameter_nm", "folder"], rows: rows)
         print(try ResultFormatter.render(result, as: format), terminator: "")
     }
 }
@@ -245,20 +247,28 @@ struct Show: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        let db = try database.open()
-        let quoted = "'" + sample.replacingOccurrences(of: "'", with: "''") + "'"
-        let found = try db.query("SELECT id, name, folder, state, opened_at, last_image_at, closed_at, image_count, particle_count, overlap_fraction FROM sample WHERE name = \(quoted) OR folder = \(quoted) ORDER BY opened_at DESC LIMIT 1")
-        guard let row = found.rows.first else { throw ValidationError("no sample named \(sample)") }
-        let id = ResultFormatter.text(row[0])
-        for (c, v) in zip(found.columns.dropFirst(), row.dropFirst()) { print("\(c): \(ResultFormatter.text(v))") }
+        guard let o = try database.open().overview(of: sample) else { throw ValidationError("no sample named \(sample)") }
+        let s = o.sample
+        let fields: [(String, DatabaseValue)] = [
+            ("name", s.name.databaseValue), ("folder", s.folder.databaseValue), ("state", s.state.rawValue.databaseValue),
+            ("opened_at", s.openedAt.databaseValue), ("last_image_at", s.lastImageAt?.databaseValue ?? .null),
+            ("closed_at", s.closedAt?.databaseValue ?? .null), ("image_count", s.imageCount.databaseValue),
+            ("particle_count", s.particleCount.databaseValue), ("overlap_fraction", s.overlapFraction?.databaseValue ?? .null),
+        ]
+        for (c, v) in fields { print("\(c): \(ResultFormatter.text(v))") }
         print("\nimages by state:")
-        print(try ResultFormatter.render(db.query("SELECT state, COUNT(*) AS images FROM image WHERE sample_id = \(id) GROUP BY state ORDER BY state"), as: .table), terminator: "")
+        print(try ResultFormatter.render(QueryResult(columns: ["state", "images"], rows: o.imagesByState.map { [$0.state.databaseValue, $0.images.databaseValue] }),
+                                         as: .table), terminator: "")
         print("\nstatistics of the current analyses:")
-        print(try ResultFormatter.render(db.query("SELECT measurement, n, mean, sd, min, p10, median, p90, max FROM sample_aggregate WHERE sample_id = \(id) ORDER BY measurement"), as: .table), terminator: "")
-        let failed = try db.query("SELECT path, frame, error FROM image WHERE sample_id = \(id) AND state IN ('failed', 'skipped') ORDER BY path")
-        if !failed.rows.isEmpty {
+        let statistics = o.statistics.map { g -> [DatabaseValue] in
+            [g.measurement.databaseValue, g.n.databaseValue] + [g.mean, g.sd, g.min, g.p10, g.median, g.p90, g.max].map { $0?.databaseValue ?? .null }
+        }
+        print(try ResultFormatter.render(QueryResult(columns: ["measurement", "n", "mean", "sd", "min", "p10", "median", "p90", "max"], rows: statistics),
+                                         as: .table), terminator: "")
+        if !o.notAnalysed.isEmpty {
             print("\nimages not analysed:")
-            print(try ResultFormatter.render(failed, as: .table), terminator: "")
+            let rows = o.notAnalysed.map { [$0.path.databaseValue, $0.frame.databaseValue, $0.error?.databaseValue ?? .null] }
+            print(try ResultFormatter.render(QueryResult(columns: ["path", "frame", "error"], rows: rows), as: .table), terminator: "")
         }
     }
 }

@@ -20,7 +20,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Folder of label masks (same stem as the image; non-zero = particle).") var labels: String
     @Option(name: .customLong("pixel-size"), help: "Pixel size in nm for images without one.") var pixelSizeNm: Double?
     @Option(parsing: .singleValue, help: "Segmenter to score (repeatable): model, classical. Default: both.")
-    var segmenter: [SegmenterName] = []
+    var segmenter: [SegmenterKind] = []
     @Option(help: "Score this ONNX model as the 'model' segmenter instead of the bundled one.") var model: String?
     @Option(help: "Model probability threshold.") var threshold = 0.5
     @Option(help: "Particles dark (bright-field), bright (HAADF-STEM, SEM) or auto (decided per image, the default).") var contrast: Contrast = .auto
@@ -50,7 +50,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let names = segmenter.isEmpty ? (model != nil ? [.model] : SegmenterName.allCases) : segmenter
+        let names = segmenter.isEmpty ? (model != nil ? [.model] : SegmenterKind.allCases) : segmenter
         // --model replaces the bundled network only: `--model X --segmenter model --segmenter classical`
         // compares X with the classical segmenter
         let segmenters = try names.map {

@@ -18,9 +18,12 @@ struct Report: ParsableCommand {
         guard let s = found.first else { throw ValidationError("no sample named \(sample)") }
         var config = Configuration()
         if let path = database.configPath ?? (FileManager.default.fileExists(atPath: DatabaseOptions.defaultConfig) ? DatabaseOptions.defaultConfig : nil) {
-            config = (try? Configuration.load(path: path)) ?? config
+            // the report folder and the segmenter come from the configuration: a broken one is said, not ignored
+            do { config = try Configuration.load(path: path) } catch { throw ValidationError("\(error)") }
         }
-        let dir = try ReportWriter(store: store, configuration: config).write(sampleId: s.id!, to: out, pictures: !noPictures)
-        print("report of \(s.name) written to \(dir)")
+        let written = try ReportWriter(store: store, configuration: config).write(sampleId: s.id!, to: out, pictures: !noPictures)
+        for problem in written.pictureProblems { printError("error: \(problem)") }
+        print("report of \(s.name) written to \(written.directory)")
+        if !written.pictureProblems.isEmpty { throw ExitCode(someInputsFailed) }
     }
 }

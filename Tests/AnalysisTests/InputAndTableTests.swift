@@ -28,16 +28,6 @@ import Testing
         #expect(Statistics.meanAndSD([7])!.sd == 0)
     }
 
-    @Test("output names stay inside the output folder and never collide")
-    func outputStems() {
-        var taken = Set<String>()
-        #expect(BatchAnalysis.outputStem(path: "/a/sample 1.dm3", frame: nil, taken: &taken) == "sample_1")
-        #expect(BatchAnalysis.outputStem(path: "/b/sample 1.dm3", frame: nil, taken: &taken) == "sample_1_2")
-        #expect(BatchAnalysis.outputStem(path: "/a/stack.dm4", frame: 3, taken: &taken) == "stack_frame3")
-        #expect(!BatchAnalysis.outputStem(path: "/x/../..", frame: nil, taken: &taken).contains("/"))
-        #expect(BatchAnalysis.outputStem(path: "/x/.hidden.png", frame: nil, taken: &taken) == "image.hidden")
-    }
-
     @Test("DM files: stacks give one frame each; diffraction patterns, spectra and uncalibrated images are refused with the reason")
     func dmInputs() throws {
         let dir = try Self.tempDir()

@@ -5,7 +5,7 @@ import Foundation
 import class GRDB.Row
 import struct GRDB.DatabaseValue
 import Logging
-import Store
+@testable import Store
 import Testing
 import Watcher
 @testable import AntemaService
@@ -105,7 +105,7 @@ import Watcher
         #expect(try s.scalar("SELECT COUNT(*) FROM image WHERE superseded_by IS NOT NULL") == "1")
         #expect(try s.scalar("SELECT COUNT(*) FROM analysis") == "2")
         #expect(try s.scalar("SELECT COUNT(*) FROM current_particle") == "2")
-        let report = try s.store.reportInput(sampleId: try s.samples()[0].id!)
+        let report = try s.store.contents(sampleId: try s.samples()[0].id!)
         #expect(report.images.count == 1 && report.particles.count == 2)
     }
 
@@ -126,7 +126,7 @@ import Watcher
         #expect(try s.scalar("SELECT COUNT(*) FROM image WHERE superseded_by IS NULL") == "1")
         #expect(try s.scalar("SELECT COUNT(*) FROM image WHERE state = 'failed' AND superseded_by IS NOT NULL") == "3")
         #expect(try s.store.retryFailed() == 0)
-        let report = try s.store.reportInput(sampleId: try s.samples()[0].id!)
+        let report = try s.store.contents(sampleId: try s.samples()[0].id!)
         #expect(report.images.map(\.state) == ["done"])
     }
 

@@ -5,7 +5,7 @@ import Foundation
 import class GRDB.Row
 import Analysis
 import GatanDM
-import Store
+@testable import Store
 import Testing
 import Watcher
 @testable import AntemaService
@@ -103,7 +103,7 @@ import Watcher
 
     @Test("the bundled model is the default segmenter; classical stays selectable; a model that cannot load names analysis.model")
     func segmenters() throws {
-        #expect(Configuration().analysis.segmenter == "model")
+        #expect(Configuration().analysis.segmenter == .model)
         #expect(try Configuration().makeSegmenter().label.hasPrefix("model antema-unet"))
         #expect(try Configuration.parse("[analysis]\nsegmenter = \"classical\"", file: "c.toml").makeSegmenter().label == "classical")
         let c = try Configuration.parse("[analysis]\nmodel = \"/nonexistent/m.onnx\"\nthreshold = 0.4", file: "c.toml")

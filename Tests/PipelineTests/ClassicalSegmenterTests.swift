@@ -1,5 +1,4 @@
 import Foundation
-import GatanDM
 import ImageFiles
 import Testing
 @testable import Pipeline

@@ -1,4 +1,3 @@
-import GatanDM
 import Testing
 @testable import Pipeline
 

@@ -14,9 +14,9 @@ func measurement(_ d: Double, x: Double = 10, y: Double = 10, separated: Bool = 
 func reportInput(sample: String, particles n: Int, images: Int = 2) -> SampleReportInput {
     let imgs = (0..<images).map { k in
         SampleReportInput.Image(path: "/w/\(sample)/img\(k).dm3", frame: 0, widthPx: 512, heightPx: 512, pixelSizeXNm: 0.1, pixelSizeYNm: 0.1,
-                                particleCount: n / images, meanEquivalentDiameterNm: 2, state: "done", error: nil, seconds: 0.5)
+                                particleCount: n / images, state: "done", error: nil, seconds: 0.5)
     } + [SampleReportInput.Image(path: "/w/\(sample)/bad.dm3", frame: 0, widthPx: nil, heightPx: nil, pixelSizeXNm: nil, pixelSizeYNm: nil,
-                                 particleCount: nil, meanEquivalentDiameterNm: nil, state: "failed", error: "=HYPERLINK(\"x\")", seconds: nil)]
+                                 particleCount: nil, state: "failed", error: "=HYPERLINK(\"x\")", seconds: nil)]
     let ps = (0..<n).map { i in
         SampleReportInput.Particle(imagePath: imgs[i % images].path, frame: 0, index: i / images + 1, m: measurement(1.5 + Double(i % 17) * 0.1, separated: i % 10 == 0))
     }
@@ -126,6 +126,25 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         #expect(abs(Double(doc["mean"] as! String)! - mean) < 1e-12)
     }
 
+    @Test("per-image file names: one name per kind, the frame only for files of several frames, never outside the folder")
+    func pictureNames() {
+        #expect(SampleReport.PictureKind.allCases.map { $0.fileName(stem: pictureStem(path: "/a/grid 1.dm3", frame: 0, frames: 1)) }
+                == ["grid 1_micrograph.png", "grid 1_mask.png", "grid 1_overlay.png", "grid 1_particles.png"])
+        #expect(SampleReport.PictureKind.mask.fileName(stem: pictureStem(path: "/a/stack.dm4", frame: 3, frames: 5)) == "stack_frame3_mask.png")
+        for bad in ["/x/../..", "/x/.hidden.png", "/x/a\\b:c.dm3"] {
+            let name = SampleReport.PictureKind.overlay.fileName(stem: pictureStem(path: bad, frame: 0, frames: 1))
+            #expect(!name.contains("/") && !name.hasPrefix("."), "\(name)")
+        }
+    }
+
+    @Test("the particle CSV and the workbook's particle sheet have one column per catalog entry, in catalog order")
+    func particleColumnsFollowTheCatalog() {
+        #expect(SampleReport.particleColumns == ["image", "frame", "particle"] + MeasurementCatalog.particleColumns.map(\.column))
+        let table = SampleReport.particleTable(reportInput(sample: "s", particles: 3).particles)
+        #expect(table.rows.allSatisfy { $0.count == table.header.count })
+        #expect(table.rows[0][table.header.firstIndex(of: "confidence")!] == "")
+    }
+
     @Test("sample names never lead outside the report folder")
     func safeNames() {
         for bad in ["../../etc/passwd", "a/b", "..", "\u{1}\u{7}x", String(repeating: "x", count: 500), ""] {
@@ -175,11 +194,14 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         try SampleReport.writeImagePictures(stem: "a/b", image: gray, segmentation: mask, result: result, pixelSizeNm: 0.1, to: dir)
         let stem = SampleReport.safeName("a/b")
         #expect(stem.hasPrefix("a_b-") && stem.count == 12)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["micrograph", "particles", "segmentation"].map { "\(stem)_\($0).png" })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["mask", "micrograph", "overlay", "particles"].map { "\(stem)_\($0).png" })
         // PNG colour type (byte 25): the micrograph is grey (a third of the data), the maps are RGB
         let colourType = { (name: String) in try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))[25] }
         #expect(try colourType("\(stem)_micrograph.png") == 0)
-        #expect(try colourType("\(stem)_particles.png") == 2 && colourType("\(stem)_segmentation.png") == 2)
+        #expect(try colourType("\(stem)_particles.png") == 2 && colourType("\(stem)_overlay.png") == 2)
+        // the mask is the segmentation itself: grey, 255 = particle
+        let decodedMask = try PNGFile.read(path: dir + "/\(stem)_mask.png")
+        #expect(decodedMask.pixels.map { $0 > 0 } == mask.pixels)
         let tiny = GrayImage(width: 3, height: 2, pixels: [1, 2, 3, 4, 5, 6])
         try SampleReport.writeImagePictures(stem: "tiny", image: tiny, segmentation: BinaryImage(width: 3, height: 2),
                                             result: ParticleAnalysis.analyze(BinaryImage(width: 3, height: 2), pixelSize: .init(y: 1, x: 1)), pixelSizeNm: 1, to: dir)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Pipeline
 import Testing
 @testable import Store
 
@@ -67,6 +68,33 @@ import Testing
             #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
         }
         #expect(try store.retryFailed() == 1)
+    }
+
+    @Test("the particle table has exactly the catalog's columns (besides its keys): a measurement without a column, or a column without a measurement, fails here")
+    func catalogMatchesTheParticleTable() throws {
+        let store = try AntemaStore.inMemory()
+        let columns = try store.writer.read { db in try db.columns(in: "particle").map(\.name) }
+        let keys: Set<String> = ["id", "analysis_id", "particle_index"]
+        #expect(Set(columns).subtracting(keys) == Set(MeasurementCatalog.particleColumns.map(\.column)))
+        #expect(Set(MeasurementCatalog.summarised.map(\.column)).isSubset(of: Set(columns)))
+    }
+
+    @Test("particles stored and read back for a report are the particles measured (every catalog column, confidence or none)")
+    func particlesRoundTripThroughTheStore() throws {
+        let store = try AntemaStore.inMemory()
+        let sample = try store.openSample(name: "S", watchRoot: "/w", folder: "/w/S")
+        let image = try #require(try store.enqueue(ImageRecord(sampleId: sample.id!, path: "/w/S/a.dm3", contentSha256: String(repeating: "a", count: 64),
+                                                              fileSizeBytes: 1, frame: 0, queuedAt: Date())))
+        var a = ParticleMeasurement(areaPx: 37, areaNm2: 1.25, equivalentDiameterNm: 1.2616, perimeterNm: 4.1, circularity: 0.93, feretMinNm: 1.1,
+                                    feretMaxNm: 1.4, aspectRatio: 1.2727, convexity: 0.97, solidity: 0.95, centroidXPx: 12.5, centroidYPx: 40.25,
+                                    box: BoundingBox(minRow: 37, minCol: 9, maxRow: 43, maxCol: 16), separated: true, overlapFlag: false, confidence: 0.81)
+        var b = a
+        b.confidence = nil; b.separated = false; b.overlapFlag = true; b.areaPx = 40
+        a.centroidXPx = 3.75
+        try store.recordAnalysis(AnalysisOutcome(segmenter: "test", parametersJson: "{}", softwareVersion: "t", particles: [a, b]), imageId: image.id!, facts: nil)
+        let read = try store.contents(sampleId: sample.id!).particles
+        #expect(read.map(\.measurement) == [a, b])
+        #expect(read.map(\.index) == [1, 2] && read.allSatisfy { $0.imagePath == "/w/S/a.dm3" && $0.frame == 0 })
     }
 
     @Test("a v1 database (fixture) migrates to the current schema with its data intact")

@@ -187,7 +187,7 @@ final class DaemonFixture: @unchecked Sendable {
         for name in ["marked.xlsx", "marked_particles.csv", "marked_images.csv", "marked_summary.csv", "README.txt", "histogram_equivalent_diameter_nm.png", "images"] {
             #expect(files.contains(name), "\(name) missing from \(files)")
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: report + "/images").sorted() == ["m_micrograph.png", "m_particles.png", "m_segmentation.png"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: report + "/images").sorted() == ["m_mask.png", "m_micrograph.png", "m_overlay.png", "m_particles.png"])
         // an image arriving later reopens the session
         try FileManager.default.moveItem(at: f.micrograph("late.dm3", seed: 8), to: marked.appendingPathComponent("late.dm3"))
         #expect(try f.wait(seconds: 15) { try f.scalar("SELECT image_count FROM sample WHERE name = 'marked'") == "2" })
