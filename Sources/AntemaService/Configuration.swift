@@ -47,6 +47,34 @@ public struct Configuration: Sendable, Equatable {
     public struct Reports: Sendable, Equatable {
         /// Where a sample's reports go; `{sample_folder}` and `{sample}` are replaced.
         public var directory: String = "{sample_folder}/antema-report"
+        /// The group that owns the report folders and files (a lab's users in it can read them);
+        /// nil: antemad's own group.
+        public var group: String? = nil
+        /// The mode of report files, exactly (folders get the same with search bits); nil: 0644
+        /// less the service's umask (0640 under the shipped unit), or 0640 with a group.
+        public var mode: mode_t? = nil
+
+        /// What `SafeFiles` applies to report folders and files; nil when nothing is configured.
+        public func sharing() throws -> SafeFiles.Sharing? {
+            guard group != nil || mode != nil else { return nil }
+            var gid: gid_t? = nil
+            if let group {
+                guard let g = Reports.groupID(group) else {
+                    throw ConfigurationError(file: "configuration", key: "reports.group", message: "there is no group \"\(group)\"")
+                }
+                gid = g
+            }
+            return SafeFiles.Sharing(group: gid, fileMode: mode ?? 0o640)
+        }
+
+        /// The group's id, from its name or number.
+        static func groupID(_ name: String) -> gid_t? {
+            if let n = UInt32(name) { return n }
+            var entry = Glibc.group(), result: UnsafeMutablePointer<Glibc.group>? = nil
+            var buffer = [CChar](repeating: 0, count: 16384)
+            guard getgrnam_r(name, &entry, &buffer, buffer.count, &result) == 0, let result else { return nil }
+            return result.pointee.gr_gid
+        }
     }
 
     public struct Processing: Sendable, Equatable {
@@ -339,9 +367,23 @@ extension Configuration {
                 c.store.database = try reader.string(t, "database") ?? c.store.database
             }
         }
-        try reader.section(table, "reports", keys: ["directory"]) { t, reader in
+        try reader.section(table, "reports", keys: ["directory", "group", "mode"]) { t, reader in
             reader.check {
                 c.reports.directory = try reader.string(t, "directory") ?? c.reports.directory
+            }
+            reader.check {
+                if let g = try reader.string(t, "group") {
+                    guard !g.isEmpty else { throw reader.error("group", "must name a group") }
+                    c.reports.group = g
+                }
+            }
+            reader.check {
+                if let m = try reader.string(t, "mode") {
+                    guard m.count >= 3, m.count <= 4, let v = mode_t(m, radix: 8), v <= 0o666, v & 0o600 == 0o600 else {
+                        throw reader.error("mode", "must be an octal file mode such as \"0640\" (read and write for antemad, no execute bits), not \"\(m)\"")
+                    }
+                    c.reports.mode = v
+                }
             }
         }
         try reader.section(table, "processing", keys: ["concurrent_images", "shutdown_grace_seconds", "max_image_pixels"]) { t, reader in
@@ -467,6 +509,17 @@ extension Configuration {
     /// exist or are not folders.
     public func fileSystemProblems(file: String) -> [ConfigurationError] {
         var out: [ConfigurationError] = []
+        if let g = reports.group {
+            if let gid = Reports.groupID(g) {
+                var groups = [gid_t](repeating: 0, count: Int(getgroups(0, nil)))
+                let n = getgroups(Int32(groups.count), &groups)
+                if geteuid() != 0 && getegid() != gid && !groups.prefix(max(0, Int(n))).contains(gid) {
+                    out.append(ConfigurationError(file: file, key: "reports.group", message: "this user is not a member of \"\(g)\": reports cannot be given to it (add antema to the group: usermod -aG \(g) antema)"))
+                }
+            } else {
+                out.append(ConfigurationError(file: file, key: "reports.group", message: "there is no group \"\(g)\""))
+            }
+        }
         for r in watch.roots where r.hasPrefix("/") {
             var st = stat()
             if stat(r, &st) != 0 {

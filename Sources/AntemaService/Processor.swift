@@ -62,8 +62,10 @@ public struct Processor: Sendable {
             facts.exposureS = source.metadata?.exposureSeconds
             let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             stage(.storing)
+            let model = try? ModelProvenance.of(segmenter)
             try store.recordAnalysis(AnalysisOutcome(segmenter: segmenter.label, parametersJson: json, softwareVersion: softwareVersion,
-                                                     particles: result.particles, analysisSeconds: result.seconds, totalSeconds: total),
+                                                     particles: result.particles, modelName: model?.name, modelVersion: model?.version,
+                                                     modelSha256: model?.sha256, analysisSeconds: result.seconds, totalSeconds: total),
                                      imageId: image.id!, facts: facts, at: now())
             // the image's pictures go to the sample's report folder now, so closing is quick
             stage(.pictures)

@@ -31,7 +31,7 @@ public func reportBase(template: String, directory: String, roots: [String]) -> 
 public func openReportDirectory(configuration: Configuration, sample: SampleRecord, images: Bool = false) throws -> SafeFiles.Directory {
     let dir = reportDirectory(template: configuration.reports.directory, sample: sample)
     let base = reportBase(template: configuration.reports.directory, directory: dir, roots: configuration.watch.roots)
-    let report = try SafeFiles.openDirectory(dir, base: base, create: true)
+    let report = try SafeFiles.openDirectory(dir, base: base, create: true).sharing(try configuration.reports.sharing())
     return images ? try report.subdirectory("images", create: true) : report
 }
 

@@ -75,13 +75,55 @@ public enum SafeFiles {
     }
 
     /// An open folder: files are created in it and renamed inside it through its descriptor.
+    /// Who may read what is written: files get `fileMode` exactly (not less the umask) and,
+    /// with `group`, that group; folders created get the same read bits with search bits where
+    /// reading is allowed, the group, and the set-group-ID bit (what others put there keeps
+    /// the group). Used for report folders a lab's users read (`reports.group`, `reports.mode`).
+    public struct Sharing: Sendable, Equatable {
+        public var group: gid_t?
+        public var fileMode: mode_t
+        public init(group: gid_t?, fileMode: mode_t) { self.group = group; self.fileMode = fileMode }
+
+        /// The folders' mode: the files' read and write bits, a search bit wherever there is a
+        /// read bit, set-group-ID with a group.
+        public var directoryMode: mode_t {
+            var m = fileMode & 0o666
+            if m & 0o400 != 0 { m |= 0o100 }
+            if m & 0o040 != 0 { m |= 0o010 }
+            if m & 0o004 != 0 { m |= 0o001 }
+            return m | 0o700 | (group != nil ? S_ISGID : 0)
+        }
+
+        /// Applies the mode (`directory`: the folders' mode) and the group to an open file.
+        func apply(_ fd: Int32, directory: Bool, path: String) throws {
+            if let group, fchown(fd, uid_t.max, group) != 0 {
+                throw Failure(kind: .system(errno), path: path, operation: "give the group \(group) (reports.group: is antemad's user a member?)")
+            }
+            if fchmod(fd, directory ? directoryMode : fileMode & 0o777) != 0 {
+                throw Failure(kind: .system(errno), path: path, operation: "set the mode")
+            }
+        }
+    }
+
     public final class Directory: @unchecked Sendable {
         public let fd: Int32
         public let path: String
+        /// Mode and group of what is written and created below (nil: the process's umask and group).
+        public let sharing: Sharing?
 
-        init(fd: Int32, path: String) {
+        init(fd: Int32, path: String, sharing: Sharing? = nil) {
             self.fd = fd
             self.path = path
+            self.sharing = sharing
+        }
+
+        /// This folder with `sharing` applied to it and to what is written and created below.
+        public func sharing(_ sharing: Sharing?) throws -> Directory {
+            guard let sharing else { return self }
+            try sharing.apply(fd, directory: true, path: path)
+            let copy = dup(fd)
+            guard copy >= 0 else { throw Failure(kind: .system(errno), path: path, operation: "open the folder") }
+            return Directory(fd: copy, path: path, sharing: sharing)
         }
 
         deinit { close(fd) }
@@ -116,6 +158,9 @@ public enum SafeFiles {
                     offset += n
                 }
             }
+            if failure == nil, let sharing {
+                do { try sharing.apply(out, directory: false, path: path + "/" + name) } catch let f as Failure { failure = f } catch {}
+            }
             if failure == nil, fsync(out) != 0 { failure = Failure(kind: .system(errno), path: path + "/" + name, operation: "sync") }
             if close(out) != 0, failure == nil { failure = Failure(kind: .system(errno), path: path + "/" + name, operation: "write") }
             if failure == nil, renameat(fd, temp, fd, name) != 0 {
@@ -129,7 +174,8 @@ public enum SafeFiles {
 
         /// Opens (creating where `create`) the folder `name` inside this one, without following a link.
         public func subdirectory(_ name: String, create: Bool, mode: mode_t = 0o755) throws -> Directory {
-            try SafeFiles.openChild(of: fd, parentPath: path, name: name, create: create, mode: mode)
+            let child = try SafeFiles.openChild(of: fd, parentPath: path, name: name, create: create, mode: mode)
+            return try child.sharing(sharing)
         }
 
         /// Names of the entries of this folder (without `.` and `..`).

@@ -90,14 +90,27 @@ extension AntemaStore {
 
     /// Queues a new analysis of every done image of a sample (or one image): they go back to
     /// `queued` and get a new current analysis when processed; old analyses stay.
+    /// A sample whose report was written (or is due) goes back to `closing`: it closes again
+    /// once the new analyses are done, and its report is written again with them.
     public func requestReprocess(sampleId: Int64? = nil, imageId: Int64? = nil) throws -> Int {
         try writer.write { db in
+            let changed: Int
             if let imageId {
                 try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE id = ? AND state IN ('done', 'failed') AND superseded_by IS NULL", arguments: [imageId])
+                changed = db.changesCount
             } else if let sampleId {
                 try db.execute(sql: "UPDATE image SET state = 'queued', error = NULL WHERE sample_id = ? AND state IN ('done', 'failed') AND superseded_by IS NULL", arguments: [sampleId])
+                changed = db.changesCount
+            } else {
+                changed = 0
             }
-            return db.changesCount
+            if changed > 0 {
+                try db.execute(sql: """
+                    UPDATE sample SET state = 'closing', closed_at = NULL
+                    WHERE state IN ('closed', 'reported') AND id IN (SELECT sample_id FROM image WHERE state = 'queued' AND (id = ? OR sample_id = ?))
+                    """, arguments: [imageId, sampleId])
+            }
+            return changed
         }
     }
 }

@@ -8,6 +8,8 @@ import Logging
 @testable import Store
 import Testing
 import Watcher
+import SafeFiles
+import Analysis
 @testable import AntemaService
 
 /// What antema records when files and folders are renamed, copied, replaced or written with
@@ -19,6 +21,10 @@ import Watcher
         let store: AntemaStore
         let ingest: Ingest
         let config: Configuration
+
+        init(dir: String, store: AntemaStore, ingest: Ingest, config: Configuration) {
+            self.dir = dir; self.store = store; self.ingest = ingest; self.config = config
+        }
 
         init() throws {
             dir = try IngestAndProcess.tempDir()
@@ -157,5 +163,82 @@ import Watcher
         #expect(try s.samples()[0].state == .reported)
         #expect(try s.samples()[0].reportError == nil)
         #expect(FileManager.default.fileExists(atPath: s.dir + "/S1/antema-report/S1.xlsx"))
+    }
+
+    @Test("every analysis by a network records the model's name, version and the SHA-256 of its file; classical analyses record none")
+    func modelProvenance() throws {
+        let s = try Setup()
+        defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        _ = try s.add("S1/a.dm3")
+        let model = try Segmenter.model()
+        let processor = Processor(store: s.store, configuration: s.config, softwareVersion: "test", segmenter: model)
+        while let image = try s.store.claimNextQueued() { _ = try processor.process(image) }
+        guard case .model(let name, let version, let path, _) = model.choice else { Issue.record("not a model"); return }
+        let file = sha256Hex(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        #expect(try s.scalar("SELECT model_name || ' ' || model_version || ' ' || model_sha256 FROM analysis") == "\(name) \(version) \(file)")
+        _ = try s.add("S1/b.dm3", seed: 4)
+        try s.processAll()
+        #expect(try s.scalar("SELECT COUNT(*) FROM analysis WHERE model_sha256 IS NULL AND segmenter = 'classical'") == "1")
+    }
+
+    @Test("after reprocess a reported sample closes again once its images are analysed, and its workbook is written again")
+    func reprocessRewritesTheReport() throws {
+        let s = try Setup()
+        defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        _ = try s.add("S1/a.dm3")
+        try s.processAll()
+        let id = try #require(try s.samples().first?.id)
+        try s.store.setSampleState(id, .closing)
+        let service = SessionService(state: DaemonState(configuration: s.config, segmenter: .classical(), configPath: nil), store: s.store,
+                                     logger: Logger(label: "test"))
+        try service.step(now: Date())
+        #expect(try s.samples()[0].state == .reported)
+        let workbook = s.dir + "/S1/antema-report/S1.xlsx"
+        let before = try #require(SafeFiles.lstatOf(workbook)).st_ino
+        #expect(try s.store.requestReprocess(sampleId: id) == 1)
+        #expect(try s.samples()[0].state == .closing)
+        try service.step(now: Date())
+        #expect(try s.samples()[0].state == .closing, "closed before its image was analysed again")
+        try s.processAll()
+        try service.step(now: Date())
+        #expect(try s.samples()[0].state == .reported)
+        #expect(try s.scalar("SELECT COUNT(*) FROM analysis") == "2")
+        #expect(try #require(SafeFiles.lstatOf(workbook)).st_ino != before, "the workbook was not written again")
+    }
+
+    @Test("with reports.group and reports.mode, report folders and files belong to that group with that mode, whatever the umask",
+          .enabled(if: geteuid() == 0, "needs root to give files to another group (antemad's user is a member of it in a real set-up)"))
+    func reportsReadableByAGroup() throws {
+        var s = try Setup()
+        defer { try? FileManager.default.removeItem(atPath: s.dir) }
+        var config = s.config
+        config.reports.group = "users"
+        config.reports.mode = 0o640
+        s = Setup(dir: s.dir, store: s.store, ingest: s.ingest, config: config)
+        let old = umask(0o077)
+        defer { umask(old) }
+        _ = try s.add("S1/a.dm3")
+        try s.processAll()
+        let id = try #require(try s.samples().first?.id)
+        try ReportWriter(store: s.store, configuration: config).write(sampleId: id, pictures: false)
+        let users = try #require(Configuration.Reports.groupID("users"))
+        for file in ["S1.xlsx", "S1_particles.csv", "images/a_particles.png", "images/a_mask.png"] {
+            let st = try #require(SafeFiles.lstatOf(s.dir + "/S1/antema-report/" + file), "\(file) missing")
+            #expect(st.st_gid == users && st.st_mode & 0o7777 == 0o640, "\(file): gid \(st.st_gid) mode \(String(st.st_mode & 0o7777, radix: 8))")
+        }
+        for folder in ["", "/images"] {
+            let st = try #require(SafeFiles.lstatOf(s.dir + "/S1/antema-report" + folder))
+            #expect(st.st_gid == users && st.st_mode & 0o7777 == 0o2750, "folder\(folder): mode \(String(st.st_mode & 0o7777, radix: 8))")
+        }
+    }
+
+    @Test("reports.group and reports.mode are read and checked: an unknown group is a file-system problem, a bad mode names the key")
+    func reportSharingSettings() throws {
+        let c = try Configuration.parse("[reports]\ngroup = \"users\"\nmode = \"0640\"\n", file: "c.toml")
+        #expect(c.reports.group == "users" && c.reports.mode == 0o640)
+        #expect(try c.reports.sharing()?.directoryMode == 0o2750)
+        #expect(throws: ConfigurationError.self) { try Configuration.parse("[reports]\nmode = \"0755\"\n", file: "c.toml") }
+        let unknown = try Configuration.parse("[reports]\ngroup = \"no-such-group-here\"\n", file: "c.toml")
+        #expect(unknown.fileSystemProblems(file: "c.toml").contains { $0.key == "reports.group" })
     }
 }
