@@ -24,9 +24,13 @@ public struct CSVTable: Sendable {
         return "\(v)"
     }
 
-    public var text: String {
-        var out = header.map(CSVTable.field).joined(separator: ",") + "\r\n"
-        for r in rows { out += r.map(CSVTable.field).joined(separator: ",") + "\r\n" }
+    /// The table as RFC 4180 text (CRLF line ends, for files).
+    public var text: String { text(lineEnding: "\r\n") }
+
+    /// The table with the given line ends (LF for standard output).
+    public func text(lineEnding: String) -> String {
+        var out = header.map(CSVTable.field).joined(separator: ",") + lineEnding
+        for r in rows { out += r.map(CSVTable.field).joined(separator: ",") + lineEnding }
         return out
     }
 }

@@ -58,6 +58,8 @@ public struct FrameSource: Sendable {
     public var metadata: DMMetadata?
     let pixelSize: PixelSizeNm?
     let pixels: @Sendable () throws -> [Float]
+    /// The pixel size the file itself states (nil where the fallback is used or there is none).
+    public var statedPixelSize: PixelSizeNm? = nil
 
     /// The frame's pixels and calibration; throws the frame's problem.
     public func load() throws -> InputFrame {
@@ -176,7 +178,7 @@ public struct InputLoader: Sendable {
                     let k = frames.count
                     frames.append(FrameSource(path: path, frame: k, frameCount: count, widthPx: image.width, heightPx: image.height,
                                               problem: why.map { problem($0, frame: k) }, metadata: image.metadata, pixelSize: pixelSize,
-                                              pixels: { try image.floatFrame(z) }))
+                                              pixels: { try image.floatFrame(z) }, statedPixelSize: image.pixelSizeNm))
                 }
             }
             return OpenedFile(frames: frames, problems: problems)
@@ -204,7 +206,7 @@ public struct InputLoader: Sendable {
             }
             let pixels = raster.pixels
             return OpenedFile(frames: [FrameSource(path: path, frame: 0, frameCount: 1, widthPx: raster.width, heightPx: raster.height, problem: nil,
-                                                   metadata: nil, pixelSize: pixelSize, pixels: { pixels })], problems: [])
+                                                   metadata: nil, pixelSize: pixelSize, pixels: { pixels }, statedPixelSize: stated)], problems: [])
         } catch {
             return failed("\(error)")
         }

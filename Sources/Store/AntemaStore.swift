@@ -401,10 +401,12 @@ extension ParticleValue {
 
 public enum StoreError: Error, CustomStringConvertible, Sendable {
     case notFound(String)
+    case permissionDenied(String)
     case refused(String)
     public var description: String {
         switch self {
         case .notFound(let what): "not found: \(what)"
+        case .permissionDenied(let what): "permission denied: \(what)"
         case .refused(let why): why
         }
     }

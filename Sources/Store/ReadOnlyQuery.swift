@@ -16,10 +16,23 @@ public struct QueryResult: Sendable {
 public final class ReadOnlyDatabase: Sendable {
     let queue: DatabaseQueue
 
-    public init(path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
+    /// Throws `notFound` when there is no database at `path`, `permissionDenied` when this user
+    /// may not read it (or its folder), saying which.
+    public static func checkReadable(_ path: String) throws {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            if errno == EACCES {
+                throw StoreError.permissionDenied("\(path): this user may not enter its folder (the database is readable by the antema group: ask for membership, or use sudo)")
+            }
             throw StoreError.notFound("database \(path) (has antemad run yet? give --db or --config)")
         }
+        if access(path, R_OK) != 0 {
+            throw StoreError.permissionDenied("\(path): this user may not read it (the database is readable by the antema group: ask for membership, or use sudo)")
+        }
+    }
+
+    public init(path: String) throws {
+        try Self.checkReadable(path)
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(10)

@@ -163,6 +163,7 @@ extension AntemaStore {
     }
 
     public func status(since: Date) throws -> StatusSnapshot { try writer.read { db in try Reading.status(db, since: since) } }
+    public func image(id: Int64) throws -> ImageRecord? { try writer.read { db in try ImageRecord.fetchOne(db, key: id) } }
     public func overview(of nameOrFolder: String) throws -> SampleOverview? { try writer.read { db in try Reading.overview(db, nameOrFolder: nameOrFolder) } }
 }
 

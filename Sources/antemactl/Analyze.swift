@@ -16,7 +16,7 @@ extension SegmenterKind: ExpressibleByArgument {}
 func makeSegmenter(name: SegmenterKind, modelPath: String?, threshold: Double, contrast: Contrast, mask: Bool = false) throws -> Segmenter {
     if mask { return .mask }
     do { return try Segmenter.make(name, modelPath: modelPath, threshold: threshold, contrast: contrast) } catch {
-        throw ValidationError("\(error)")
+        throw Failure(.unavailable, "\(error)")
     }
 }
 
@@ -45,7 +45,8 @@ struct Analyze: ParsableCommand {
     @Option(name: .long, help: "Output folder (created if needed).")
     var out: String
 
-    @Option(name: .customLong("pixel-size"), help: "Pixel size in nm for inputs without one (PNG, TIFF, uncalibrated DM).")
+    @Option(name: .customLong("pixel-size"), parsing: .unconditional,
+            help: "Pixel size in nm (0.001 to 1000) for inputs without one (PNG, TIFF, uncalibrated DM); files with their own calibration keep it.")
     var pixelSizeNm: Double?
 
     @Flag(help: "The inputs are binary segmentations (non-zero = particle).")
@@ -97,7 +98,9 @@ struct Analyze: ParsableCommand {
     var maxPixels = 100_000_000
 
     func validate() throws {
-        if let p = pixelSizeNm, !(p > 0 && p.isFinite) { throw ValidationError("--pixel-size must be a positive number of nm") }
+        if let p = pixelSizeNm, !(p >= 0.001 && p <= 1000) {
+            throw ValidationError("--pixel-size \(p): give the pixel size in nm, from 0.001 to 1000 (electron micrographs lie well inside)")
+        }
         guard minimumDiameterNm >= 0, minimumDiameterNm.isFinite else { throw ValidationError("--min-diameter must be zero or more nm") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
         guard convexityThreshold > 0 && convexityThreshold <= 1 else { throw ValidationError("--convexity-threshold must be in (0, 1]") }
@@ -131,25 +134,36 @@ struct Analyze: ParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
-            throw ValidationError("cannot create the output folder \(out): \(error.localizedDescription)")
+            throw Failure(.cannotCreate, "cannot create the output folder \(out): \(error.localizedDescription)")
         }
         let loader = InputLoader(fallbackPixelSizeNm: pixelSizeNm, maxImagePixels: maxPixels)
         let images: SafeFiles.Directory
         do { images = try SafeFiles.openUserDirectory((out as NSString).appendingPathComponent("images"), create: true) } catch {
-            throw ValidationError("cannot create \(out)/images: \(error)")
+            throw Failure(.cannotCreate, "cannot create \(out)/images: \(error)")
         }
         var outcomes: [FrameOutcome] = []
         var taken = Set<String>()
         let paths = InputLoader.expand(inputs)
-        if paths.isEmpty { throw ValidationError("no supported files in \(inputs.joined(separator: ", "))") }
+        if paths.isEmpty { throw Failure(.noInput, "no supported files in \(inputs.joined(separator: ", "))") }
         func failed(_ problem: InputProblem) {
             printError("\(problem.status == .skipped ? "skipped" : "error"): \(problem)")
             outcomes.append(FrameOutcome(path: problem.path, frame: problem.frame, problem: problem))
         }
-        for path in paths {
+        for (i, path) in paths.enumerated() {
+            let before = outcomes.count
+            defer {
+                // progress on stderr, a line per input also when stderr is not a terminal
+                let mine = outcomes[before...]
+                let failedHere = mine.filter { $0.problem?.status == .failed }.count
+                printError("[\(i + 1)/\(paths.count)] \(path): \(mine.reduce(0) { $0 + $1.particles.count }) particles"
+                           + (failedHere > 0 ? ", \(failedHere) frame(s) failed" : ""))
+            }
             let opened = loader.open(path)
             opened.problems.forEach(failed)
             for source in opened.frames {
+                if let given = pixelSizeNm, let stated = source.statedPixelSize, max(given / stated.geometricMeanNm, stated.geometricMeanNm / given) >= 100 {
+                    printError("warning: \(path): the file's calibration is \(stated.geometricMeanNm) nm per pixel, a hundred times or more from --pixel-size \(given); the file's is used")
+                }
                 let frame: InputFrame
                 do { frame = try source.load() } catch {
                     failed(error as? InputProblem ?? InputProblem(path: path, frame: source.frame, status: .failed, message: "\(error)"))
@@ -175,11 +189,11 @@ struct Analyze: ParsableCommand {
                     outcome.segmentation = nil
                     outcome.result = nil
                 }
-                print(summaryLine(name: path + (source.frameCount > 1 ? " frame \(source.frame)" : ""), outcome.particles.map(\.equivalentDiameterNm)))
+                printLine(summaryLine(name: path + (source.frameCount > 1 ? " frame \(source.frame)" : ""), outcome.particles.map(\.equivalentDiameterNm)))
                 outcomes.append(outcome)
             }
         }
-        print(summaryLine(name: "all", outcomes.flatMap { $0.particles.map(\.equivalentDiameterNm) }))
+        printLine(summaryLine(name: "all", outcomes.flatMap { $0.particles.map(\.equivalentDiameterNm) }))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
@@ -196,7 +210,7 @@ struct Analyze: ParsableCommand {
             particles: outcomes.flatMap { o in
                 o.particles.enumerated().map { SampleReportInput.Particle(imagePath: o.path, frame: o.frame ?? 0, index: $0.offset + 1, m: $0.element) }
             })
-        do { try SampleReport.write(report, to: out) } catch { throw ValidationError("report not written to \(out): \(error)") }
+        do { try SampleReport.write(report, to: out) } catch { throw Failure(.cannotCreate, "report not written to \(out): \(error)") }
         if outcomes.contains(where: { $0.problem?.status == .failed }) { throw ExitCode(someInputsFailed) }
     }
 
@@ -208,9 +222,14 @@ struct Analyze: ParsableCommand {
     func write(_ text: String, _ name: String) throws {
         let path = (out as NSString).appendingPathComponent(name)
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+            throw Failure(.cannotCreate, "cannot write \(path): \(error.localizedDescription)")
         }
     }
+}
+
+/// A line to standard output at once (written, not buffered: a pipe sees each line as it comes).
+func printLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 func printError(_ message: String) {

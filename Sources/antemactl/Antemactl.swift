@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatanDM
+import Store
 
 @main
 struct Antemactl: ParsableCommand {
@@ -9,6 +10,23 @@ struct Antemactl: ParsableCommand {
         abstract: "Control and query antema, the nanoparticle TEM analysis service.",
         version: AntemaVersion.string,
         subcommands: [Status.self, Inspect.self, Analyze.self, Query.self, Samples.self, Show.self, Close.self, Retry.self, Reprocess.self, Report.self, Config.self, Evaluate.self, ExampleMicrograph.self, WriteDM3.self])
+
+    /// Wrong usage exits 64 with the usage text (swift-argument-parser); a runtime `Failure`
+    /// prints `antemactl: message` alone and exits with its sysexits code.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as Failure {
+            printError("antemactl: \(failure.message)")
+            Foundation.exit(failure.exit.rawValue)
+        } catch let error as StoreError {
+            printError("antemactl: \(error)")
+            Foundation.exit(error.exit.rawValue)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 enum AntemaVersion {

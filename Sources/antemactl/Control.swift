@@ -10,7 +10,7 @@ import Watcher
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what antemad is doing: whether it runs, its queue, open sessions, recent errors, throughput.",
-        discussion: "Reads the database (read-only); works, saying so, when the daemon is down.")
+        discussion: "Reads the database (read-only); works, saying so, when the daemon is down, and then exits with status 3 (as systemctl status does).")
 
     @Flag(help: "Print one JSON document.") var json = false
     @OptionGroup var database: DatabaseOptions
@@ -27,6 +27,8 @@ struct Status: ParsableCommand {
         } else {
             print(report.text, terminator: "")
         }
+        // as `systemctl status` and LSB status actions: 3 when the program is not running
+        if !report.daemon.running { throw ExitCode(3) }
     }
 }
 
@@ -119,7 +121,7 @@ struct Close: ParsableCommand {
     func run() throws {
         let store = try database.openForWriting()
         let found = try store.samples(named: sample)
-        guard !found.isEmpty else { throw ValidationError("no sample named \(sample)") }
+        guard !found.isEmpty else { throw Failure(.noInput, "no sample named \(sample)") }
         for s in found where s.state == .open {
             try store.setSampleState(s.id!, .closing)
             print("\(FileSystem.printable(s.name)): closing (\(FileSystem.printable(s.folder)))")
@@ -137,7 +139,7 @@ struct Retry: ParsableCommand {
         let store = try database.openForWriting()
         if let sample {
             let found = try store.samples(named: sample)
-            guard !found.isEmpty else { throw ValidationError("no sample named \(sample)") }
+            guard !found.isEmpty else { throw Failure(.noInput, "no sample named \(sample)") }
             let n = try found.reduce(0) { $0 + (try store.retryFailed(sampleId: $1.id!)) }
             print("\(n) failed image(s) queued again")
         } else {
@@ -161,10 +163,17 @@ struct Reprocess: ParsableCommand {
     func run() throws {
         let store = try database.openForWriting()
         if let image {
+            guard let record = try store.image(id: image) else { throw Failure(.noInput, "no image with id \(image)") }
+            if let newer = record.supersededBy { throw Failure(.dataError, "image \(image) (\(record.path)) was replaced by image \(newer): reprocess that one") }
+            switch record.state {
+            case .queued, .processing: print("image \(image) (\(record.path)) is already \(record.state.rawValue)"); return
+            case .skipped: throw Failure(.dataError, "image \(image) (\(record.path)) was skipped: \(record.error ?? "not a micrograph")")
+            case .done, .failed: break
+            }
             print("\(try store.requestReprocess(imageId: image)) image(s) queued for a new analysis")
         } else if let sample {
             let found = try store.samples(named: sample)
-            guard !found.isEmpty else { throw ValidationError("no sample named \(sample)") }
+            guard !found.isEmpty else { throw Failure(.noInput, "no sample named \(sample)") }
             let n = try found.reduce(0) { $0 + (try store.requestReprocess(sampleId: $1.id!)) }
             print("\(n) image(s) queued for a new analysis")
         }
@@ -193,7 +202,7 @@ struct Config: ParsableCommand {
                 print("  reports: \(c.reports.directory)")
             } catch {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
-                throw ExitCode(1)
+                throw ExitCode(Exit.configuration.rawValue)
             }
         }
     }

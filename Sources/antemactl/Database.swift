@@ -22,7 +22,7 @@ struct DatabaseOptions: ParsableArguments {
             let config = configPath ?? DatabaseOptions.defaultConfig
             if configPath != nil || FileManager.default.fileExists(atPath: config) {
                 do { return try Configuration.load(path: config).store.database } catch {
-                    throw ValidationError("\(error)")
+                    throw Failure(.configuration, "\(error)")
                 }
             }
             return Configuration().store.database
@@ -31,17 +31,17 @@ struct DatabaseOptions: ParsableArguments {
 
     func open() throws -> ReadOnlyDatabase {
         let p = try path
-        do { return try ReadOnlyDatabase(path: p) } catch {
-            throw ValidationError("cannot open \(p): \(error)")
+        do { return try ReadOnlyDatabase(path: p) } catch let error as StoreError { throw error } catch {
+            throw Failure(.unavailable, "cannot open \(p): \(error)")
         }
     }
 
     /// Read-write access, for the commands that ask the daemon to do something.
     func openForWriting() throws -> AntemaStore {
         let p = try path
-        guard FileManager.default.fileExists(atPath: p) else { throw ValidationError("no database at \(p)") }
+        try ReadOnlyDatabase.checkReadable(p)
         do { return try AntemaStore(path: p) } catch {
-            throw ValidationError("cannot open \(p) for writing: \(error)")
+            throw Failure(access(p, W_OK) != 0 && errno == EACCES ? .noPermission : .unavailable, "cannot open \(p) for writing: \(error)")
         }
     }
 }
@@ -77,7 +77,7 @@ enum ResultFormatter {
         case .csv:
             var t = CSVTable(header: r.columns)
             for row in r.rows { t.append(row.map(text)) }
-            return t.text
+            return t.text(lineEnding: "\n")
         case .json:
             let objects: [[String: Any]] = r.rows.map { row in
                 var o: [String: Any] = [:]
@@ -138,7 +138,7 @@ final class StreamingRenderer {
     func begin(_ columns: [String]) {
         self.columns = columns
         switch format {
-        case .csv: emit(CSVTable(header: columns).text)
+        case .csv: emit(CSVTable(header: columns).text(lineEnding: "\n"))
         case .json: emit("[")
         case .table: widths = columns.map(\.count)
         }
@@ -164,7 +164,7 @@ final class StreamingRenderer {
         rows += 1
         switch format {
         case .csv:
-            emit(row.map { CSVTable.field(ResultFormatter.text($0)) }.joined(separator: ",") + "\r\n")
+            emit(row.map { CSVTable.field(ResultFormatter.text($0)) }.joined(separator: ",") + "\n")
         case .json:
             var o: [String: Any] = [:]
             for (c, v) in zip(columns, row) { o[c] = ResultFormatter.jsonValue(v) }
@@ -217,7 +217,7 @@ struct Query: ParsableCommand {
             try db.stream(sql, timeoutSeconds: timeout, columns: out.begin, row: out.add)
         } catch {
             out.flush()
-            throw ValidationError("query refused or failed: \(error)")
+            throw Failure(.dataError, "query refused or failed: \(error)")
         }
         out.finish()
     }
@@ -247,7 +247,7 @@ struct Show: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() throws {
-        guard let o = try database.open().overview(of: sample) else { throw ValidationError("no sample named \(sample)") }
+        guard let o = try database.open().overview(of: sample) else { throw Failure(.noInput, "no sample named \(sample)") }
         let s = o.sample
         let fields: [(String, DatabaseValue)] = [
             ("name", s.name.databaseValue), ("folder", s.folder.databaseValue), ("state", s.state.rawValue.databaseValue),

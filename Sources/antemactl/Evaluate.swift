@@ -60,7 +60,7 @@ struct Evaluate: ParsableCommand {
         let loader = InputLoader(fallbackPixelSizeNm: pixelSizeNm)
         let labelLoader = InputLoader(fallbackPixelSizeNm: 1)
         let paths = InputLoader.expand([images])
-        if paths.isEmpty { throw ValidationError("no supported images in \(images)") }
+        if paths.isEmpty { throw Failure(.noInput, "no supported images in \(images)") }
         var scores: [[SegmentationScore]] = Array(repeating: [], count: segmenters.count)
         var failures = 0
         var parameters = AnalysisParameters()

@@ -63,7 +63,7 @@ struct WriteDM3: ParsableCommand {
         guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ValidationError("--pixel-size must be a positive number of nm") }
         let data = try Data(contentsOf: URL(fileURLWithPath: raw))
         guard data.count == width * height * 4 else {
-            throw ValidationError("\(raw) has \(data.count) bytes, not \(width) x \(height) x 4")
+            throw Failure(.dataError, "\(raw) has \(data.count) bytes, not \(width) x \(height) x 4")
         }
         let pixels = data.withUnsafeBytes { buf in (0..<(width * height)).map { Float(bitPattern: UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
         var image = DMImageToWrite.float32(title: URL(fileURLWithPath: output).deletingPathExtension().lastPathComponent,

@@ -15,11 +15,11 @@ struct Report: ParsableCommand {
     func run() throws {
         let store = try database.openForWriting()
         let found = try store.samples(named: sample)
-        guard let s = found.first else { throw ValidationError("no sample named \(sample)") }
+        guard let s = found.first else { throw Failure(.noInput, "no sample named \(sample)") }
         var config = Configuration()
         if let path = database.configPath ?? (FileManager.default.fileExists(atPath: DatabaseOptions.defaultConfig) ? DatabaseOptions.defaultConfig : nil) {
             // the report folder and the segmenter come from the configuration: a broken one is said, not ignored
-            do { config = try Configuration.load(path: path) } catch { throw ValidationError("\(error)") }
+            do { config = try Configuration.load(path: path) } catch { throw Failure(.configuration, "\(error)") }
         }
         let written = try ReportWriter(store: store, configuration: config).write(sampleId: s.id!, to: out, pictures: !noPictures)
         for problem in written.pictureProblems { printError("error: \(problem)") }
