@@ -41,7 +41,15 @@ struct Antemad: AsyncParsableCommand {
         if checkConfig { print("\(config): ok (segmenter: \(segmenter.label))"); return }
 
         let level = configuration.log.level
+        // under systemd, records go to the journal natively with their fields (SAMPLE, IMAGE,
+        // STAGE, DURATION_MS: journalctl SAMPLE=...); plain text on stderr otherwise
+        let journal = JournalLogHandler.stderrIsJournal()
         LoggingSystem.bootstrap { label in
+            if journal {
+                var handler = JournalLogHandler(identifier: "antemad")
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return PrintableLogHandler(handler)  // names from the file system are shown escaped

@@ -40,6 +40,32 @@ public final class ReadOnlyDatabase: Sendable {
         queue = try DatabaseQueue(path: path, configuration: config)
     }
 
+    /// A consistent copy of the whole database at `destination` (SQLite's online backup, in one
+    /// read transaction: every commit before it, none after, while antemad goes on writing),
+    /// checked with `integrity_check`, written under a temporary name beside the destination
+    /// and renamed into place. Refuses to replace an existing file.
+    public func backup(to destination: String) throws {
+        if FileManager.default.fileExists(atPath: destination) {
+            throw StoreError.refused("\(destination) exists; choose a new name (a backup never replaces a file)")
+        }
+        let folder = (destination as NSString).deletingLastPathComponent
+        let temp = (folder.isEmpty ? "." : folder) + "/." + (destination as NSString).lastPathComponent + "." + UUID().uuidString + ".tmp"
+        do {
+            let copy = try DatabaseQueue(path: temp)
+            try queue.backup(to: copy)
+            let check = try copy.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            guard check == ["ok"] else { throw StoreError.refused("the copy failed its integrity check: \(check.prefix(3).joined(separator: "; "))") }
+            try copy.close()
+            guard link(temp, destination) == 0 else {  // never replaces: link fails when the name exists
+                throw StoreError.refused("cannot create \(destination): \(String(cString: strerror(errno)))")
+            }
+            unlink(temp)
+        } catch {
+            unlink(temp)
+            throw error
+        }
+    }
+
     /// Read access for the store's own queries (`Reading`).
     func read<T>(_ body: (Database) throws -> T) throws -> T { try queue.read(body) }
 
