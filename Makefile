@@ -1,10 +1,10 @@
 # antema: two commands for a newcomer (see README.md).
 #   make demo   installs what is missing, builds, and runs antemad on a demo folder
-#   make test   installs what is missing and runs the whole test suite
+#   make test   installs what is missing and runs the whole test suite, then the package test
 SWIFT ?= swift
 DEMO_DIR ?= .demo
 
-.PHONY: deps build demo test bench clean install
+.PHONY: deps build demo test test-package bench clean install uninstall deb
 
 deps:
 	@bash scripts/install-deps.sh
@@ -17,6 +17,10 @@ demo: build
 
 test: deps
 	$(SWIFT) test
+	bash scripts/test-package.sh
+
+test-package: deps
+	bash scripts/test-package.sh
 
 bench: deps
 	$(SWIFT) build -c release
@@ -28,6 +32,12 @@ bench: deps
 
 install:
 	bash scripts/install.sh
+
+uninstall:
+	bash scripts/uninstall.sh
+
+deb:
+	bash scripts/deb.sh
 
 clean:
 	rm -rf .build $(DEMO_DIR)
