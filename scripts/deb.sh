@@ -46,7 +46,7 @@ cat > "$stage/DEBIAN/postinst" <<'SCRIPT'
 #!/bin/sh
 set -e
 if [ "$1" = configure ]; then
-  getent passwd antema >/dev/null || adduser --system --group --home /var/lib/antema --no-create-home --shell /usr/sbin/nologin antema >/dev/null
+  getent passwd antema >/dev/null || adduser --system --group --home /var/lib/antema --shell /usr/sbin/nologin antema >/dev/null
   if [ ! -f /etc/systemd/system/antemad.service.d/site.conf ]; then
     mkdir -p /etc/systemd/system/antemad.service.d
     cp /usr/share/doc/antema/site.conf.example /etc/systemd/system/antemad.service.d/site.conf
@@ -67,5 +67,5 @@ if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
 SCRIPT
 chmod 0755 "$stage/DEBIAN/postinst" "$stage/DEBIAN/prerm" "$stage/DEBIAN/postrm"
 mkdir -p dist
-fakeroot dpkg-deb --build --root-owner-group "$stage" "dist/antema_${version}_$arch.deb" >&2
+fakeroot dpkg-deb -Zgzip -z9 --build --root-owner-group "$stage" "dist/antema_${version}_$arch.deb" >&2
 echo "dist/antema_${version}_$arch.deb"

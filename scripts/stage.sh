@@ -10,6 +10,7 @@ install -d "$root/bin" "$root/share/doc/antema/docs" "$root/share/antema/models"
   "$root/share/bash-completion/completions" "$root/share/zsh/vendor-completions" "$root/share/fish/vendor_completions.d" \
   "$root/lib/systemd/system"
 install -m 0755 "$bin/antemad" "$bin/antemactl" "$root/bin/"
+strip --strip-unneeded "$root/bin/antemad" "$root/bin/antemactl"   # the symbols are 40 MB of each binary
 # the bundled segmentation models (found by the binaries in <prefix>/share/antema/models)
 install -m 0644 Sources/DefaultModel/Resources/antema-unet*.onnx Sources/DefaultModel/Resources/antema-unet*.json "$root/share/antema/models/"
 install -m 0644 README.md config.example.toml "$root/share/doc/antema/"

@@ -44,7 +44,7 @@ segmenter = "classical"
 CONFIG
 chown -R antema: "$work/run"; chmod 0755 "$work"
 env -i PATH=/usr/bin:/bin /usr/bin/antemactl example-micrograph "$work/m.dm3" --size 128 --particles 4 >/dev/null
-runuser -u antema -- /usr/bin/antemad --config "$work/run/config.toml" 2> "$work/antemad.log" &
+setpriv --reuid=antema --regid=antema --init-groups /usr/bin/antemad --config "$work/run/config.toml" 2> "$work/antemad.log" &
 pid=$!
 sleep 2; cp "$work/m.dm3" "$work/run/export/S1/m.dm3"; chown antema: "$work/run/export/S1/m.dm3"
 for _ in $(seq 60); do
