@@ -16,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // Physical units and conversions (the pixel size and what follows from it), in one place.
@@ -53,8 +52,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // Reports: xlsx (SpreadsheetML in a ZIPFoundation container), csv, PNG pictures; pure writers.
-        .target(name: "Reports", dependencies: ["Pipeline", "ImageFiles", "Analysis", "SafeFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // Reports: workbooks through libxlsxwriter, CSV, figures (PNG at 300 dpi, SVG, PDF) and
+        // pictures drawn with cairo and pango (DejaVu Sans); statistics of size distributions.
+        .systemLibrary(name: "CCairo", pkgConfig: "pangocairo", providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]),
+        .systemLibrary(name: "CXLSXWriter", pkgConfig: "xlsxwriter", providers: [.apt(["libxlsxwriter-dev"])]),
+        .target(name: "Reports", dependencies: ["Pipeline", "ImageFiles", "Analysis", "SafeFiles", "CCairo", "CXLSXWriter"]),
         // Neural-network inference: ONNX models on OpenBLAS.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),

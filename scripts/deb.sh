@@ -31,7 +31,7 @@ Version: $version
 Architecture: $arch
 Maintainer: antema <antema@localhost>
 Installed-Size: $size
-Depends: $depends, adduser
+Depends: $depends, fonts-dejavu-core, adduser
 Section: science
 Priority: optional
 Description: nanoparticle size and shape from TEM micrographs, as a service

@@ -10,7 +10,9 @@ packages=(
   libpng-dev          # PNG input and report pictures
   libtiff-dev         # TIFF input
   libssl-dev          # SHA-256 of micrographs (libcrypto)
-  zlib1g-dev          # xlsx containers (ZIPFoundation)
+  libxlsxwriter-dev   # workbooks
+  libcairo2-dev libpango1.0-dev fonts-dejavu-core   # figures and pictures (PNG, SVG, PDF), text in any script
+  dpkg-dev fakeroot binutils adduser                 # make deb and its test (dpkg-shlibdeps, strip)
   python3-openpyxl    # tests open the written workbooks with openpyxl
   python3             # test helpers that check written files
 )

@@ -19,9 +19,11 @@ public struct CSVTable: Sendable {
         return s
     }
 
+    /// A number with the precision it carries: 7 significant digits (calibrations are float32
+    /// in DM files, and every measurement derives from one): 0.1, not 0.10000000149011612.
     public static func number(_ v: Double?) -> String {
         guard let v, v.isFinite else { return "" }
-        return "\(v)"
+        return String(format: "%.7g", v)
     }
 
     /// The table as RFC 4180 text (CRLF line ends, for files).

@@ -1,7 +1,11 @@
 import Foundation
+import ImageFiles
 import Pipeline
 
-/// Pictures to check at a glance that the analysis saw what the microscopist sees.
+/// Pictures to check at a glance that the analysis saw what the microscopist sees: the
+/// micrograph as it is (contrast-stretched, one picture pixel per image pixel) with vector
+/// outlines and text drawn over it by cairo and pango. PNG for the report folder; the particle
+/// map also as SVG, which keeps every particle's number (zoom in).
 public enum Pictures {
     /// A scale bar length of 1, 2 or 5 x 10^k nm close to a fifth of the image width.
     public static func scaleBarNm(widthPx: Int, pixelSizeNm: Double) -> Double {
@@ -12,7 +16,7 @@ public enum Pictures {
     }
 
     static func label(_ nm: Double) -> String {
-        if nm >= 1000 { return "\(formatted(nm / 1000)) um" }
+        if nm >= 1000 { return "\(formatted(nm / 1000)) µm" }
         return "\(formatted(nm)) nm"
     }
 
@@ -20,175 +24,240 @@ public enum Pictures {
         v == v.rounded() ? String(Int(v)) : String(format: "%g", v)
     }
 
-    static func textScale(_ width: Int) -> Int { max(1, min(6, width / 320)) }
+    /// Text size in picture pixels for an image of this width.
+    static func fontPx(_ width: Int) -> Double { max(9, min(40, Double(width) / 70)) }
 
-    /// Draws a labelled scale bar in the bottom-right corner, or, where the micrograph's own
-    /// burned-in annotations (`avoid`) lie there, in the first free corner of bottom-left,
-    /// top-left, top-right (bottom-right again when none is free).
-    public static func drawScaleBar(_ c: inout Canvas, pixelSizeNm: Double, avoid: BinaryImage? = nil) {
-        guard pixelSizeNm > 0 else { return }
-        let nm = scaleBarNm(widthPx: c.width, pixelSizeNm: pixelSizeNm)
-        let lengthPx = max(1, Int((nm / pixelSizeNm).rounded()))
-        let s = textScale(c.width)
-        let thickness = max(3, c.height / 100)
-        let margin = max(8, c.width / 40)
-        let labelHeight = 9 * s + 4
-        // the box the bar and its label cover, for a bar whose top-left is (x, y)
-        func free(_ x: Int, _ y: Int) -> Bool {
-            guard let avoid, avoid.width == c.width, avoid.height == c.height else { return true }
-            for row in max(0, y - labelHeight - 2)..<min(c.height, y + thickness + 2) {
-                for col in max(0, x - 2)..<min(c.width, x + lengthPx + 2) where avoid[row, col] { return false }
-            }
-            return true
-        }
-        let right = c.width - margin - lengthPx, bottom = c.height - margin - thickness, top = margin + labelHeight
+    /// Where the scale bar goes: the bottom-right corner, or the corner (bottom-left, top-left,
+    /// top-right) whose box covers no burned-in annotation and the fewest particle pixels.
+    /// Returns the bar's top-left corner.
+    static func scaleBarPlace(width: Int, height: Int, lengthPx: Int, thickness: Int, labelPx: Double,
+                              avoid: BinaryImage?, particles: BinaryImage?) -> (x: Int, y: Int) {
+        let margin = max(8, width / 40)
+        let labelHeight = Int(labelPx * 1.4) + 4
+        let right = width - margin - lengthPx, bottom = height - margin - thickness, top = margin + labelHeight
         let corners = [(right, bottom), (margin, bottom), (margin, top), (right, top)]
-        let (x, y) = corners.first { free($0.0, $0.1) } ?? corners[0]
-        c.fillRect(x: x - 2, y: y - 2, width: lengthPx + 4, height: thickness + 4, .black)
-        c.fillRect(x: x, y: y, width: lengthPx, height: thickness, .white)
-        let text = label(nm)
-        let tw = Canvas.textWidth(text, scale: s)
-        c.text(text, x: x + (lengthPx - tw) / 2, y: y - 9 * s - 4, scale: s, .white, halo: .black)
+        func cost(_ x: Int, _ y: Int) -> Int {
+            var c = 0
+            for row in stride(from: max(0, y - labelHeight - 2), to: min(height, y + thickness + 2), by: 1) {
+                for col in stride(from: max(0, x - 2), to: min(width, x + lengthPx + 2), by: 1) {
+                    if let avoid, avoid.width == width, avoid[row, col] { c += 1_000_000 }
+                    if let particles, particles.width == width, particles[row, col] { c += 1 }
+                }
+            }
+            return c
+        }
+        let costs = corners.map { cost($0.0, $0.1) }
+        let best = costs.indices.min { costs[$0] < costs[$1] }!
+        return corners[best]
+    }
+
+    /// The box the scale bar and its label cover (x, y, width, height), where `drawScaleBar` puts it.
+    static func scaleBarBox(width: Int, height: Int, pixelSizeNm: Double, avoid: BinaryImage?, particles: BinaryImage?) -> (Double, Double, Double, Double)? {
+        guard pixelSizeNm > 0 else { return nil }
+        let lengthPx = max(1, Int((scaleBarNm(widthPx: width, pixelSizeNm: pixelSizeNm) / pixelSizeNm).rounded()))
+        let thickness = max(3, height / 100), font = fontPx(width)
+        let (x, y) = scaleBarPlace(width: width, height: height, lengthPx: lengthPx, thickness: thickness, labelPx: font, avoid: avoid, particles: particles)
+        let top = Double(y) - font * 1.5 - 2
+        return (Double(x) - 2, top, Double(lengthPx) + 4, Double(y + thickness) + 2 - top)
+    }
+
+    static func drawScaleBar(_ p: Painter, width: Int, height: Int, pixelSizeNm: Double, avoid: BinaryImage?, particles: BinaryImage?) {
+        guard pixelSizeNm > 0 else { return }
+        let nm = scaleBarNm(widthPx: width, pixelSizeNm: pixelSizeNm)
+        let lengthPx = max(1, Int((nm / pixelSizeNm).rounded()))
+        let thickness = max(3, height / 100)
+        let font = fontPx(width)
+        let (x, y) = scaleBarPlace(width: width, height: height, lengthPx: lengthPx, thickness: thickness, labelPx: font, avoid: avoid, particles: particles)
+        p.rect(Double(x) - 1.5, Double(y) - 1.5, Double(lengthPx) + 3, Double(thickness) + 3)
+        p.colour(.black)
+        p.fill()
+        p.rect(Double(x), Double(y), Double(lengthPx), Double(thickness))
+        p.colour(.white)
+        p.fill()
+        p.text(label(nm), x: Double(x) + Double(lengthPx) / 2, y: Double(y) - font * 1.3 - 2, size: font, colour: .white, bold: true, anchor: 0.5, halo: .black)
+    }
+
+    /// The legend strip's height for an image of this width.
+    static func legendHeight(_ width: Int) -> Double { fontPx(width) * 2.2 }
+
+    static func drawLegend(_ p: Painter, width: Int, top: Double, entries: [(String, Colour)]) {
+        let font = fontPx(width)
+        p.rect(0, top, Double(width), legendHeight(width))
+        p.colour(Colour(0.12, 0.12, 0.12))
+        p.fill()
+        var x = font * 0.6
+        let y = top + font * 0.55
+        for (text, colour) in entries {
+            let w = p.measure(text, size: font).width + font * 2.2
+            if x + w > Double(width) && x > font { break }  // narrow images: what fits
+            p.rect(x, y + font * 0.2, font * 0.8, font * 0.8)
+            p.colour(colour)
+            p.fill()
+            p.text(text, x: x + font * 1.1, y: y, size: font, colour: .white)
+            x += w
+        }
     }
 
     /// The micrograph, contrast-stretched, with a scale bar.
-    public static func micrograph(_ image: GrayImage, pixelSizeNm: Double, annotations: BinaryImage? = nil) -> Canvas {
-        var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
-        drawScaleBar(&c, pixelSizeNm: pixelSizeNm, avoid: annotations)
-        return c
+    public static func micrograph(_ image: GrayImage, pixelSizeNm: Double, annotations: BinaryImage? = nil) -> Figure {
+        let gray = Canvas(gray: image.pixels, width: image.width, height: image.height)
+        let rgb = gray.rgbBytes()
+        return Figure(widthPt: Double(image.width), heightPt: Double(image.height)) { p in
+            p.image(rgb, width: image.width, height: image.height)
+            drawScaleBar(p, width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: nil)
+        }
     }
 
     /// The micrograph with the segmentation tinted over it.
-    public static func segmentationOverlay(_ image: GrayImage, mask: BinaryImage, pixelSizeNm: Double, annotations: BinaryImage? = nil) -> Canvas {
+    public static func segmentationOverlay(_ image: GrayImage, mask: BinaryImage, pixelSizeNm: Double, annotations: BinaryImage? = nil) -> Figure {
         var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
         for i in mask.pixels.indices where mask.pixels[i] { c.blend(i % c.width, i / c.width, .segmentation, 0.45) }
-        drawScaleBar(&c, pixelSizeNm: pixelSizeNm, avoid: annotations)
-        return withLegend(c, [("segmentation (before clean-up)", .segmentation)])
-    }
-
-    /// The particles outlined and numbered as in the workbook: measured particles in blue,
-    /// separated ones in purple, flagged overlaps in orange, border particles (excluded) faint.
-    public static func particleMap(_ image: GrayImage, particles: [(Region, ParticleMeasurement)], borderExcluded: [Region], pixelSizeNm: Double,
-                                   annotations: BinaryImage? = nil) -> Canvas {
-        var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
-        for i in c.pixels.indices { c.pixels[i] = RGB(UInt8(40 + Int(c.pixels[i].r) * 6 / 10), UInt8(40 + Int(c.pixels[i].g) * 6 / 10), UInt8(40 + Int(c.pixels[i].b) * 6 / 10)) }
-        for r in borderExcluded { outline(&c, r, .border, alpha: 0.6) }
-        for (r, m) in particles { outline(&c, r, m.overlapFlag ? .flagged : m.separated ? .separated : .particle, alpha: 1) }
-        let s = max(1, textScale(image.width) - (particles.count > 150 ? 1 : 0))
-        for (k, (_, m)) in particles.enumerated() {
-            let t = String(k + 1)
-            c.text(t, x: Int(m.centroidXPx) - Canvas.textWidth(t, scale: s) / 2, y: Int(m.centroidYPx) - 7 * s / 2, scale: s, .white, halo: .black)
+        let rgb = c.rgbBytes()
+        return Figure(widthPt: Double(image.width), heightPt: Double(image.height) + legendHeight(image.width)) { p in
+            p.image(rgb, width: image.width, height: image.height)
+            drawScaleBar(p, width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: mask)
+            drawLegend(p, width: image.width, top: Double(image.height), entries: [("segmentation (before clean-up)", Colour(RGB.segmentation))])
         }
-        drawScaleBar(&c, pixelSizeNm: pixelSizeNm, avoid: annotations)
-        return withLegend(c, [("particle", .particle), ("separated", .separated), ("overlap, kept whole", .flagged), ("touches border, excluded", .border)])
     }
 
-    /// Outlines a region: its boundary pixels, thickened inwards to stay visible on large images.
-    static func outline(_ c: inout Canvas, _ region: Region, _ color: RGB, alpha: Double) {
-        let m = region.mask(pad: 1)
-        let t = max(1, c.width / 512)
-        var painted = Set<Int>()
-        for r in 1..<(m.height - 1) {
-            for k in 1..<(m.width - 1) where m[r, k] && (!m[r - 1, k] || !m[r + 1, k] || !m[r, k - 1] || !m[r, k + 1]) {
-                for dr in 0..<t {
-                    for dk in 0..<t {
-                        let rr = r + (m[r + 1, k] ? dr : -dr), kk = k + (m[r, k + 1] ? dk : -dk)
-                        guard rr >= 0, kk >= 0, rr < m.height, kk < m.width, m[rr, kk] else { continue }
-                        let x = kk + region.box.minCol - 1, y = rr + region.box.minRow - 1
-                        if painted.insert(y * c.width + x).inserted { c.blend(x, y, color, alpha) }
+    /// Where each particle's number goes: centred on the particle when it fits inside it,
+    /// else beside it (right, left, above, below), never over another particle or another
+    /// number; nil where it fits nowhere (the SVG keeps every number at the particle's centre).
+    static func labelPlaces(_ particles: [(Region, ParticleMeasurement)], width: Int, height: Int, font: Double,
+                            reserved: [(Double, Double, Double, Double)] = [],
+                            measure: (String) -> (width: Double, height: Double)) -> [(x: Double, y: Double)?] {
+        var owner = [Int32](repeating: -1, count: width * height)
+        for (k, (r, _)) in particles.enumerated() { for px in r.pixels { owner[px.row * width + px.col] = Int32(k) } }
+        var taken = reserved
+        var out: [(x: Double, y: Double)?] = []
+        for (k, (r, m)) in particles.enumerated() {
+            let size = measure(String(k + 1))
+            let w = size.width, h = size.height
+            let cx = m.centroidXPx + 0.5, cy = m.centroidYPx + 0.5
+            let b = r.box
+            let candidates = [(cx - w / 2, cy - h / 2), (Double(b.maxCol) + 2, cy - h / 2), (Double(b.minCol) - 1 - w, cy - h / 2),
+                              (cx - w / 2, Double(b.minRow) - 1 - h), (cx - w / 2, Double(b.maxRow) + 2)]
+            var placed: (x: Double, y: Double)? = nil
+            for (i, (x, y)) in candidates.enumerated() {
+                guard x >= 0, y >= 0, x + w <= Double(width), y + h <= Double(height) else { continue }
+                if taken.contains(where: { x < $0.0 + $0.2 && $0.0 < x + w && y < $0.1 + $0.3 && $0.1 < y + h }) { continue }
+                var fits = true
+                scan: for row in Int(y)..<min(height, Int(ceil(y + h))) {
+                    for col in Int(x)..<min(width, Int(ceil(x + w))) {
+                        let o = owner[row * width + col]
+                        // centred: inside its own particle only; beside: over no particle at all
+                        if (i == 0 && o != Int32(k)) || (i > 0 && o >= 0) { fits = false; break scan }
                     }
                 }
+                if fits { placed = (x, y); break }
             }
-        }
-    }
-
-    /// The picture with a legend strip below it (so that the legend hides no particle): the
-    /// entries side by side, wrapping to more lines on narrow images.
-    static func withLegend(_ c: Canvas, _ entries: [(String, RGB)]) -> Canvas {
-        let s = max(1, textScale(c.width))
-        let line = 12 * s, pad = 4 * s
-        var placed: [(x: Int, row: Int)] = []
-        var x = pad, row = 0
-        for (text, _) in entries {
-            let w = 10 * s + Canvas.textWidth(text, scale: s) + 4 * pad
-            if x + w > c.width && x > pad { x = pad; row += 1 }
-            placed.append((x, row))
-            x += w
-        }
-        let strip = (row + 1) * line + 2 * pad
-        var out = Canvas(width: c.width, height: c.height + strip, fill: RGB(30, 30, 30))
-        for y in 0..<c.height { for k in 0..<c.width { out.pixels[y * c.width + k] = c.pixels[y * c.width + k] } }
-        for ((text, color), p) in zip(entries, placed) {
-            let y = c.height + pad + p.row * line
-            out.fillRect(x: p.x, y: y, width: 7 * s, height: 7 * s, color)
-            out.text(text, x: p.x + 10 * s, y: y, scale: s, .white)
+            if let placed { taken.append((placed.x, placed.y, w, h)) }
+            out.append(placed)
         }
         return out
     }
 
-    /// A histogram with axes, counts and `n, mean ± sd` (sample standard deviation).
-    public static func histogram(_ values: [Double], title: String, unit: String, width: Int = 900, height: Int = 560) -> Canvas {
-        var c = Canvas(width: width, height: height)
-        let s = 2
-        let left = 90, right = 30, top = 70, bottom = 80
-        let plotW = width - left - right, plotH = height - top - bottom
-        c.text(title, x: left, y: 16, scale: 3, .black)
-        let finite = values.filter(\.isFinite)
-        guard let lo0 = finite.min(), let hi0 = finite.max() else {
-            c.text("no particles", x: left, y: top + plotH / 2, scale: s, .black)
-            return c
+    /// The outline of a region as closed paths along pixel edges (x = column, y = row, in
+    /// pixel-corner coordinates: pixel (r, c) spans [c, c + 1] x [r, r + 1]).
+    static func outlines(_ region: Region) -> [[(x: Int, y: Int)]] {
+        let m = region.mask(pad: 1)
+        let ox = region.box.minCol - 1, oy = region.box.minRow - 1
+        var next: [Int: [Int]] = [:]  // start vertex -> end vertices, vertex = y * (w + 1) + x
+        let w1 = m.width + 1
+        func add(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int) { next[y0 * w1 + x0, default: []].append(y1 * w1 + x1) }
+        for r in 1..<(m.height - 1) {
+            for c in 1..<(m.width - 1) where m[r, c] {
+                if !m[r - 1, c] { add(c, r, c + 1, r) }
+                if !m[r, c + 1] { add(c + 1, r, c + 1, r + 1) }
+                if !m[r + 1, c] { add(c + 1, r + 1, c, r + 1) }
+                if !m[r, c - 1] { add(c, r + 1, c, r) }
+            }
         }
-        let n = Double(finite.count)
-        let summary = Summary(finite)
-        let mean = summary.mean ?? 0, sd = summary.sd ?? 0
-        // bins: Freedman-Diaconis-like count between 8 and 40
-        let bins = max(8, min(40, Int(sqrt(n).rounded())))
-        let span = hi0 > lo0 ? hi0 - lo0 : max(abs(lo0), 1) * 0.1
-        let step = niceStep(span / Double(bins))
-        let lo = floor(lo0 / step) * step, hi = max(lo + step, ceil(hi0 / step) * step + (hi0 == ceil(hi0 / step) * step ? step : 0))
-        let count = max(1, Int(((hi - lo) / step).rounded()))
-        var counts = [Int](repeating: 0, count: count)
-        for v in finite { counts[min(count - 1, max(0, Int((v - lo) / step)))] += 1 }
-        let maxCount = max(1, counts.max()!)
-        // axes
-        c.line(left, top + plotH, left + plotW, top + plotH, .black)
-        c.line(left, top, left, top + plotH, .black)
-        let barW = Double(plotW) / Double(count)
-        for (i, k) in counts.enumerated() where k > 0 {
-            let h = Int(Double(plotH) * Double(k) / Double(maxCount))
-            let x = left + Int(Double(i) * barW)
-            c.fillRect(x: x + 1, y: top + plotH - h, width: max(1, Int(barW) - 1), height: h, .bar)
+        var loops: [[(x: Int, y: Int)]] = []
+        while let start = next.keys.min() {
+            var loop: [(x: Int, y: Int)] = []
+            var v = start
+            while var ends = next[v], !ends.isEmpty {
+                let e = ends.removeLast()
+                next[v] = ends.isEmpty ? nil : ends
+                let p = (x: v % w1 + ox, y: v / w1 + oy)
+                // keep corners only
+                if loop.count >= 2 {
+                    let a = loop[loop.count - 2], b = loop[loop.count - 1]
+                    if (a.x == b.x && b.x == p.x) || (a.y == b.y && b.y == p.y) { loop.removeLast() }
+                }
+                loop.append(p)
+                v = e
+                if v == start { break }
+            }
+            if loop.count >= 3 { loops.append(loop) }
         }
-        // x ticks: about 6 labels
-        let labelEvery = max(1, count / 6)
-        for i in stride(from: 0, through: count, by: labelEvery) {
-            let x = left + Int(Double(i) * barW)
-            c.line(x, top + plotH, x, top + plotH + 6, .black)
-            let t = String(format: "%g", ((lo + Double(i) * step) * 1e6).rounded() / 1e6)
-            c.text(t, x: x - Canvas.textWidth(t, scale: s) / 2, y: top + plotH + 12, scale: s, .black)
-        }
-        let xlabel = unit.isEmpty ? title : "\(title) [\(unit)]"
-        c.text(xlabel, x: left + (plotW - Canvas.textWidth(xlabel, scale: s)) / 2, y: height - 30, scale: s, .black)
-        // y ticks
-        let yStep = max(1, Int(niceStep(Double(maxCount) / 5)))
-        for k in stride(from: 0, through: maxCount, by: yStep) {
-            let y = top + plotH - Int(Double(plotH) * Double(k) / Double(maxCount))
-            c.line(left - 6, y, left, y, .black)
-            let t = String(k)
-            c.text(t, x: left - 10 - Canvas.textWidth(t, scale: s), y: y - 7, scale: s, .black)
-        }
-        let stats = String(format: "n = %d   mean = %.3g ± %.2g %@", finite.count, mean, sd, unit)
-        c.text(stats, x: width - right - Canvas.textWidth(stats, scale: s), y: top - 26, scale: s, .black)
-        return c
+        return loops
     }
 
-    static func niceStep(_ raw: Double) -> Double {
-        guard raw > 0, raw.isFinite else { return 1 }
-        let base = pow(10, floor(log10(raw)))
-        return [1.0, 2, 2.5, 5, 10].map { $0 * base }.first { $0 >= raw } ?? 10 * base
+    /// The particles outlined and numbered as in the workbook: measured particles in blue,
+    /// separated ones in purple, flagged overlaps in orange, border particles (excluded) grey.
+    /// Numbers where they fit without covering a particle (all of them in the SVG, `allLabels`).
+    public static func particleMap(_ image: GrayImage, particles: [(Region, ParticleMeasurement)], borderExcluded: [Region], pixelSizeNm: Double,
+                                   annotations: BinaryImage? = nil, allLabels: Bool = false) -> Figure {
+        var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
+        for i in c.pixels.indices { c.pixels[i] = RGB(UInt8(40 + Int(c.pixels[i].r) * 6 / 10), UInt8(40 + Int(c.pixels[i].g) * 6 / 10), UInt8(40 + Int(c.pixels[i].b) * 6 / 10)) }
+        let rgb = c.rgbBytes()
+        var occupied = BinaryImage(width: image.width, height: image.height)
+        for (r, _) in particles { for px in r.pixels { occupied[px.row, px.col] = true } }
+        let width = image.width, height = image.height
+        let shapes = particles.map { (outlines($0.0), $0.1.overlapFlag ? RGB.flagged : $0.1.separated ? RGB.separated : RGB.particle) }
+        let borders = borderExcluded.map(outlines)
+        let occupiedCopy = occupied
+        return Figure(widthPt: Double(width), heightPt: Double(height) + legendHeight(width)) { p in
+            p.image(rgb, width: width, height: height)
+            let line = max(1, Double(width) / 600)
+            func stroke(_ loops: [[(x: Int, y: Int)]], _ colour: Colour, alpha: Double) {
+                for loop in loops {
+                    p.move(Double(loop[0].x), Double(loop[0].y))
+                    for v in loop.dropFirst() { p.line(Double(v.x), Double(v.y)) }
+                    p.close()
+                }
+                p.colour(colour, alpha: alpha)
+                p.lineWidth(line)
+                p.stroke()
+            }
+            for b in borders { stroke(b, Colour(RGB.border), alpha: 0.7) }
+            for (loops, colour) in shapes { stroke(loops, Colour(colour), alpha: 1) }
+            let font = fontPx(width) * (particles.count > 150 ? 0.75 : 1)
+            let bar = scaleBarBox(width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupiedCopy)
+            let places = labelPlaces(particles, width: width, height: height, font: font, reserved: bar.map { [$0] } ?? []) { p.measure($0, size: font) }
+            for (k, place) in places.enumerated() {
+                if let place {
+                    p.text(String(k + 1), x: place.x, y: place.y, size: font, colour: .white, halo: .black)
+                } else if allLabels {
+                    let m = particles[k].1
+                    p.text(String(k + 1), x: m.centroidXPx + 0.5, y: m.centroidYPx + 0.5 - font * 0.3, size: font * 0.45, colour: .white, anchor: 0.5)
+                }
+            }
+            drawScaleBar(p, width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupiedCopy)
+            let shown = places.compactMap { $0 }.count
+            let entries: [(String, Colour)] = [("particle", Colour(RGB.particle)), ("separated", Colour(RGB.separated)),
+                                               ("overlap, kept whole", Colour(RGB.flagged)), ("touches border, excluded", Colour(RGB.border))]
+            drawLegend(p, width: width, top: Double(height), entries: entries + (shown < particles.count && !allLabels
+                ? [("\(shown) of \(particles.count) numbered (all in the SVG)", Colour(0.12, 0.12, 0.12))] : []))
+        }
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
+extension Figure {
+    /// A picture (one point per image pixel) as PNG with antema's fast encoder (the daemon
+    /// writes pictures for every image: cairo's own PNG encoder takes several times longer).
+    public func picturePNG() throws -> [UInt8] {
+        let (rgb, w, h) = try rasterRGB()
+        // grey pictures (the micrograph with its scale bar) as grey PNGs: a third of the data
+        var gray = [UInt8](repeating: 0, count: w * h), isGray = true
+        for i in 0..<(w * h) {
+            let r = rgb[3 * i]
+            if r != rgb[3 * i + 1] || r != rgb[3 * i + 2] { isGray = false; break }
+            gray[i] = r
+        }
+        if isGray { return try PNGFile.encode(gray8: gray, width: w, height: h, compression: .fast) }
+        return try PNGFile.encode(rgb8: rgb, width: w, height: h, compression: .fast)
+    }
+}

@@ -61,6 +61,12 @@ public func pictureStem(path: String, frame: Int, frames: Int) -> String {
 /// file is written under a temporary name and renamed into place, so a reader never sees half a
 /// file, and writing again replaces the same files.
 public enum SampleReport {
+    /// Sizes: summarised with a log-normal fit as well.
+    static let sizeMeasurements: Set<String> = ["equivalent_diameter_nm", "feret_max_nm", "feret_min_nm", "area_nm2", "perimeter_nm"]
+    /// The histograms of every report.
+    static let histogramMeasurements = [("equivalent_diameter_nm", "Equivalent diameter", "nm"), ("feret_max_nm", "Max. Feret diameter", "nm"),
+                                        ("circularity", "Circularity", "")]
+
     /// The measurements summarised per sample (statistics, histograms), from the catalog.
     public static var measurements: [ParticleColumn] { MeasurementCatalog.summarised }
 
@@ -175,51 +181,81 @@ public enum SampleReport {
             try directory.write(data, to: name)
             written.append(name)
         }
-        let stats = measurements.map { m in (m, Summary(input.particles.compactMap { m.value($0.m).double })) }
-        let date = ISO8601DateFormatter()
-        // histograms
-        var histograms: [(String, [UInt8])] = []
-        for (column, title, unit) in [("equivalent_diameter_nm", "Equivalent diameter", "nm"), ("feret_max_nm", "Max. Feret diameter", "nm"), ("circularity", "Circularity", "")] {
+        let values = { (m: ParticleColumn) in input.particles.compactMap { m.value($0.m).double } }
+        let stats = measurements.map { m in (m, Summary(values(m))) }
+        let fits = Dictionary(uniqueKeysWithValues: measurements.map { ($0.column, sizeMeasurements.contains($0.column) ? SizeStatistics.logNormal(values($0)) : nil) })
+        // histograms: PNG (300 dpi), SVG and PDF
+        for (column, title, unit) in histogramMeasurements {
             let m = MeasurementCatalog.column(column)!
-            let png = try Pictures.histogram(input.particles.compactMap { m.value($0.m).double }, title: title, unit: unit).pngData()
-            histograms.append((column, png))
-            try put("histogram_\(column).png", Data(png))
+            let figure = Charts.histogram(values(m), title: title, unit: unit, fit: sizeMeasurements.contains(column))
+            for format in FigureFormat.allCases {
+                try put("histogram_\(column).\(format.rawValue)", Data(try figure.render(format)))
+            }
         }
         // CSV
         try put("\(base)_particles.csv", Data(particleTable(input.particles).text.utf8))
         let imagesCSV = imageTable(input)
         try put("\(base)_images.csv", Data(imagesCSV.text.utf8))
-        var summaryCSV = CSVTable(header: ["measurement", "n", "mean", "sd", "min", "p10", "median", "p90", "max"])
+        var summaryCSV = CSVTable(header: ["measurement", "n", "mean", "sd", "min", "p10", "median", "p90", "max", "geometric_mean", "geometric_mean_ci95_low",
+                                           "geometric_mean_ci95_high", "geometric_sd", "geometric_sd_ci95_low", "geometric_sd_ci95_high"])
         for (m, s) in stats {
-            summaryCSV.append([m.column, String(s.n)] + [s.mean, s.sd, s.min, s.p10, s.median, s.p90, s.max].map(CSVTable.number))
+            let f = fits[m.column] ?? nil
+            summaryCSV.append([m.column, String(s.n)] + [s.mean, s.sd, s.min, s.p10, s.median, s.p90, s.max].map(CSVTable.number)
+                              + [f?.geometricMean, f?.geometricMeanCI95.low, f?.geometricMeanCI95.high, f?.geometricSD, f?.geometricSDCI95.low,
+                                 f?.geometricSDCI95.high].map(CSVTable.number))
         }
         try put("\(base)_summary.csv", Data(summaryCSV.text.utf8))
         // workbook
-        let pixelSizes = Set(input.images.compactMap { $0.pixelSizeXNm.map { String(format: "%.6g", $0) } }).sorted()
+        let pixelSizes = Set(input.images.compactMap { $0.pixelSizeXNm.map(Precision.text) }).sorted()
         var summary: [[Cell]] = [[.text("Sample"), .text(input.sample)],
                                  [.text("Folder"), .text(input.folder)],
-                                 [.text("First image"), .text(date.string(from: input.openedAt))],
-                                 [.text("Last image"), .text(input.lastImageAt.map(date.string) ?? "")],
-                                 [.text("Closed"), .text(input.closedAt.map(date.string) ?? "")],
+                                 [.text("First image (UTC)"), .date(input.openedAt)],
+                                 [.text("Last image (UTC)"), input.lastImageAt.map { .date($0) } ?? .empty],
+                                 [.text("Closed (UTC)"), input.closedAt.map { .date($0) } ?? .empty],
                                  [.text("Images"), .int(input.images.count)],
                                  [.text("Images analysed"), .int(input.images.filter { $0.state == "done" }.count)],
                                  [.text("Particles"), .int(input.particles.count)],
                                  [.text("Pixel sizes [nm]"), .text(pixelSizes.joined(separator: ", "))],
                                  [.text("Segmenter"), .text(input.segmenter)],
                                  [.text("Parameters"), .text(input.parametersJson)],
-                                 [.empty],
-                                 [.text("Measurement"), .text("n"), .text("mean"), .text("standard deviation"), .text("min"), .text("p10"), .text("median"), .text("p90"), .text("max")]]
+                                 [.empty]]
+        let statisticsHeader = summary.count
+        summary.append(["Measurement", "n", "mean", "standard deviation", "min", "p10", "median", "p90", "max", "geometric mean (log-normal fit)",
+                        "GM 95 % CI low", "GM 95 % CI high", "geometric SD", "GSD 95 % CI low", "GSD 95 % CI high"].map { .text($0) })
         for (m, s) in stats {
-            summary.append([.text(m.header), .int(s.n), .num(s.mean), .num(s.sd), .num(s.min), .num(s.p10), .num(s.median), .num(s.p90), .num(s.max)])
+            let f = fits[m.column] ?? nil
+            summary.append([.text(m.header), .int(s.n), .num(s.mean), .num(s.sd), .num(s.min), .num(s.p10), .num(s.median), .num(s.p90), .num(s.max),
+                            .num(f?.geometricMean), .num(f?.geometricMeanCI95.low), .num(f?.geometricMeanCI95.high), .num(f?.geometricSD),
+                            .num(f?.geometricSDCI95.low), .num(f?.geometricSDCI95.high)])
         }
         var summarySheet = Worksheet(name: "Summary", rows: summary)
         summarySheet.freezeHeader = false
-        summarySheet.columnWidths = [28, 14, 14, 18, 12, 12, 12, 12, 12]
-        summarySheet.picture = (histograms[0].1, 0, summary.count + 2, 900, 560)
+        summarySheet.autofilter = false
+        summarySheet.columnWidths = [30, 10, 12, 18, 12, 12, 12, 12, 12, 16, 14, 14, 14, 14, 14]
+        summarySheet.numberFormats = [nil, "0"] + Array(repeating: "0.0000", count: 13)
+        _ = statisticsHeader
+        // the histogram of the equivalent diameter as data and as a native chart
+        let diameters = values(MeasurementCatalog.column("equivalent_diameter_nm")!)
+        let edges = SizeStatistics.binEdges(diameters)
+        let counts = SizeStatistics.counts(diameters, edges: edges)
+        var histogramRows: [[Cell]] = [["Bin from [nm]", "Bin to [nm]", "Bin", "Count"].map { .text($0) }]
+        for (k, c) in counts.enumerated() {
+            histogramRows.append([.num(edges[k]), .num(edges[k + 1]), .text(Precision.text(edges[k]) + "–" + Precision.text(edges[k + 1])), .int(c)])
+        }
+        var histogramSheet = Worksheet(name: "Histogram", rows: histogramRows)
+        histogramSheet.numberFormats = ["0.000", "0.000", nil, "0"]
+        histogramSheet.autofilter = false
+        if !counts.isEmpty {
+            summarySheet.charts = [ChartSpec(kind: .column, title: "Equivalent diameter (n = \(diameters.count))", xTitle: "Equivalent diameter (nm)",
+                                             yTitle: "Count", dataSheet: "Histogram", firstRow: 1, lastRow: counts.count, categoryColumn: 2, valueColumn: 3,
+                                             anchorRow: summary.count + 2, anchorColumn: 0)]
+        }
         var particleRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Particle")] + MeasurementCatalog.particleColumns.map { .text($0.header) }]
         for p in input.particles {
             particleRows.append([.text((p.imagePath as NSString).lastPathComponent), .int(p.frame), .int(p.index)] + MeasurementCatalog.values(p.m).map(cell))
         }
+        var particleSheet = Worksheet(name: "Particles", rows: particleRows)
+        particleSheet.numberFormats = [nil, "0", "0"] + MeasurementCatalog.particleColumns.map { $0.decimals == 0 ? "0" : "0." + String(repeating: "0", count: $0.decimals) }
         let meanDiameter = Dictionary(grouping: input.particles) { ImageKey(path: $0.imagePath, frame: $0.frame) }
             .compactMapValues { Statistics.meanAndSD($0.map(\.m.equivalentDiameterNm))?.mean }
         var imageRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Pixel size x [nm]"), .text("Pixel size y [nm]"), .text("Width [px]"),
@@ -230,28 +266,39 @@ public enum SampleReport {
                               .int(i.heightPx), .int(i.particleCount), .num(meanDiameter[ImageKey(path: i.path, frame: i.frame)]), .text(i.state), .text(i.error ?? ""),
                               .num(i.seconds), .text(i.path)])
         }
-        let workbook = try XLSXWriter.data([summarySheet, Worksheet(name: "Particles", rows: particleRows), Worksheet(name: "Images", rows: imageRows)])
+        var imageSheet = Worksheet(name: "Images", rows: imageRows)
+        imageSheet.numberFormats = [nil, "0", "0.0000000", "0.0000000", "0", "0", "0", "0.000", nil, nil, "0.00", nil]
+        let workbook = try XLSXWriter.data([summarySheet, particleSheet, imageSheet, histogramSheet])
         try put("\(base).xlsx", workbook)
         var readme = """
             antema report for sample \(input.sample)
             folder: \(input.folder)
             images: \(input.images.count), particles: \(input.particles.count)
 
-            \(base).xlsx                  workbook: Summary (statistics and histogram), Particles, Images
+            \(base).xlsx                  workbook: Summary (statistics, log-normal fits, a native histogram chart),
+                                         Particles, Images, Histogram (the chart's bins)
             \(base)_particles.csv         one row per particle (columns as in the antema database, units in the names)
             \(base)_images.csv            one row per image (state, error, pixel size, timing)
-            \(base)_summary.csv           n, mean, sd (N-1), min, p10, median, p90, max per measurement
-            histogram_*.png              size and shape distributions
+            \(base)_summary.csv           n, mean, sd (N-1), min, p10, median, p90, max per measurement; for sizes the
+                                         log-normal fit: geometric mean and geometric sd with 95 % confidence intervals
+            histogram_*.png/.svg/.pdf    size and shape distributions (PNG at 300 dpi; Freedman-Diaconis bins;
+                                         sizes with their log-normal fit)
             images/                      per image: <name>_mask.png (the segmentation, 255 = particle, before
                                          clean-up), <name>_overlay.png (the segmentation over the micrograph),
                                          <name>_particles.png (particles outlined and numbered as in the workbook;
                                          separated purple, kept-whole overlaps orange, border particles grey and
-                                         excluded), <name>_micrograph.png (scale bar)
+                                         excluded; <name>_particles.svg keeps every number, zoom in),
+                                         <name>_micrograph.png (scale bar)
 
             """
         readme += "Statistics of the equivalent diameter: "
         if let s = stats.first(where: { $0.0.column == "equivalent_diameter_nm" })?.1, let mean = s.mean {
-            readme += String(format: "n = %d, mean = %.4f nm, sd = %.4f nm\n", s.n, mean, s.sd ?? 0)
+            readme += "n = \(s.n), mean ± sd = \(SizeStatistics.meanSD(mean, s.sd ?? 0, unit: "nm"))"
+            if let f = fits["equivalent_diameter_nm"] ?? nil {
+                readme += ", log-normal GM = \(SizeStatistics.withInterval(f.geometricMean, f.geometricMeanCI95.low, f.geometricMeanCI95.high)) nm, GSD = "
+                    + SizeStatistics.withInterval(f.geometricSD, f.geometricSDCI95.low, f.geometricSDCI95.high) + " (95 % CI)"
+            }
+            readme += "\n"
         } else {
             readme += "no particles\n"
         }
@@ -266,7 +313,7 @@ public enum SampleReport {
     /// micrograph with a scale bar.
     public enum PictureKind: String, CaseIterable, Sendable {
         case micrograph, mask, overlay, particles
-        public func fileName(stem: String) -> String { "\(safeName(stem))_\(rawValue).png" }
+        public func fileName(stem: String, extension ext: String = "png") -> String { "\(safeName(stem))_\(rawValue).\(ext)" }
     }
 
     /// Writes one image's mask and (with `pictures`) its three pictures into a folder the
@@ -286,15 +333,19 @@ public enum SampleReport {
         let mask = try PNGFile.encode(gray8: segmentation.pixels.map { $0 ? 255 : 0 }, width: segmentation.width, height: segmentation.height)
         try directory.write(Data(mask), to: PictureKind.mask.fileName(stem: stem))
         guard pictures else { return }
-        let drawn: [(PictureKind, Canvas)] = [
+        let particles = Array(zip(result.regions, result.particles))
+        let drawn: [(PictureKind, Figure)] = [
             (.micrograph, Pictures.micrograph(image, pixelSizeNm: pixelSizeNm, annotations: annotations)),
             (.overlay, Pictures.segmentationOverlay(image, mask: segmentation, pixelSizeNm: pixelSizeNm, annotations: annotations)),
-            (.particles, Pictures.particleMap(image, particles: Array(zip(result.regions, result.particles)), borderExcluded: result.borderRegions,
-                                              pixelSizeNm: pixelSizeNm, annotations: annotations)),
+            (.particles, Pictures.particleMap(image, particles: particles, borderExcluded: result.borderRegions, pixelSizeNm: pixelSizeNm, annotations: annotations)),
         ]
-        for (kind, canvas) in drawn {
-            try directory.write(canvas.pngData(), to: kind.fileName(stem: stem))
+        for (kind, figure) in drawn {
+            try directory.write(figure.picturePNG(), to: kind.fileName(stem: stem))
         }
+        // the particle map as SVG: every number, zoomable
+        let svg = try Pictures.particleMap(image, particles: particles, borderExcluded: result.borderRegions, pixelSizeNm: pixelSizeNm,
+                                           annotations: annotations, allLabels: true).render(.svg)
+        try directory.write(svg, to: PictureKind.particles.fileName(stem: stem, extension: "svg"))
     }
 }
 

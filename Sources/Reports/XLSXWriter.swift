@@ -1,26 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CXLSXWriter
 import Foundation
-import ZIPFoundation
 
 /// A cell of a worksheet.
 public enum Cell: Sendable, Equatable {
     case number(Double)
     case text(String)
+    /// A date-time cell (shown as yyyy-mm-dd hh:mm:ss, UTC).
+    case date(Date)
     case empty
 
-    /// A number, or empty for nil/NaN/infinite.
-    public static func num(_ v: Double?) -> Cell { v.map { $0.isFinite ? .number($0) : .empty } ?? .empty }
+    /// A number with the precision it carries (7 significant digits, `Precision`), or empty
+    /// for nil/NaN/infinite.
+    public static func num(_ v: Double?) -> Cell { v.map { $0.isFinite ? .number(Precision.significant($0)) : .empty } ?? .empty }
     public static func int(_ v: Int?) -> Cell { v.map { .number(Double($0)) } ?? .empty }
 }
 
-/// One worksheet: rows of cells, the first row a header (frozen, bold).
+/// A native chart of a column against another on the same sheet (Excel draws it; the user can
+/// restyle it).
+public struct ChartSpec: Sendable {
+    public enum Kind: Sendable { case column, scatterLines }
+    public var kind: Kind
+    public var title: String
+    public var xTitle: String
+    public var yTitle: String
+    /// The sheet holding the data, and 0-based rows and columns of categories and values.
+    public var dataSheet: String
+    public var firstRow: Int
+    public var lastRow: Int
+    public var categoryColumn: Int
+    public var valueColumn: Int
+    /// Where the chart goes on its sheet (0-based row, column).
+    public var anchorRow: Int
+    public var anchorColumn: Int
+}
+
+/// One worksheet: rows of cells, the first row a header (bold; frozen and filtered when asked).
 public struct Worksheet: Sendable {
     public var name: String
     public var rows: [[Cell]]
-    /// Column widths in characters; computed from the content when nil.
+    /// Column widths in characters; from the content when nil.
     public var columnWidths: [Double]?
-    /// A PNG to show on the sheet, anchored at (column, row), 0-based, with its size in pixels.
-    public var picture: (png: [UInt8], column: Int, row: Int, widthPx: Int, heightPx: Int)?
+    /// Excel number formats per column for the rows below the header (`0.000`, `0`); nil: General.
+    public var numberFormats: [String?] = []
     public var freezeHeader = true
+    public var autofilter = true
+    public var charts: [ChartSpec] = []
 
     public init(name: String, rows: [[Cell]]) {
         self.name = name
@@ -28,164 +55,120 @@ public struct Worksheet: Sendable {
     }
 }
 
-/// A minimal, valid Office Open XML workbook (SpreadsheetML), written by hand because no Swift
-/// xlsx writer is worth depending on. Text goes into inline-string cells, so a value such as
-/// `=cmd|' /C calc'!A0` is stored as text and never evaluated as a formula.
+/// Numbers as precise as what they were computed from: calibrations are float32 in DM files, so
+/// measurements carry about 7 significant digits; tables show those (0.1, not
+/// 0.10000000149011612). The database keeps the full values.
+public enum Precision {
+    public static func significant(_ v: Double, digits: Int = 7) -> Double {
+        guard v.isFinite, v != 0 else { return v }
+        return Double(String(format: "%.\(digits)g", v)) ?? v
+    }
+
+    /// `v` as text with 7 significant digits (plain notation from 1e-4 to 1e7).
+    public static func text(_ v: Double) -> String {
+        guard v.isFinite else { return "" }
+        return String(format: "%.7g", v)
+    }
+}
+
+/// Workbooks through libxlsxwriter (Debian's libxlsxwriter): numeric formats per column, real
+/// date-time cells, an autofilter, frozen headers and native charts. Text always goes into
+/// string cells, so `=cmd|' /C calc'!A0` stays text and is never evaluated.
 public enum XLSXWriter {
     public static func data(_ sheets: [Worksheet]) throws -> Data {
         precondition(!sheets.isEmpty)
-        let archive = try Archive(accessMode: .create)
-        func add(_ path: String, _ text: String) throws { try add(path, Data(text.utf8)) }
-        func add(_ path: String, _ data: Data) throws {
-            try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count), compressionMethod: .deflate) { position, size in
-                data.subdata(in: Int(position)..<(Int(position) + size))
-            }
+        var template = Array("\(NSTemporaryDirectory())/antema-xlsx-XXXXXX".utf8CString)
+        guard let dir = mkdtemp(&template) else { throw ReportError("cannot create a temporary folder for the workbook") }
+        let folder = String(cString: dir)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/workbook.xlsx"
+        var options = lxw_workbook_options()
+        let tmp = strdup(folder)
+        defer { free(tmp) }
+        options.tmpdir = tmp
+        guard let wb = workbook_new_opt(path, &options) else { throw ReportError("cannot create the workbook") }
+        let bold = workbook_add_format(wb)
+        format_set_bold(bold)
+        format_set_text_wrap(bold)
+        format_set_align(bold, UInt8(LXW_ALIGN_VERTICAL_TOP.rawValue))
+        let dateFormat = workbook_add_format(wb)
+        format_set_num_format(dateFormat, "yyyy-mm-dd hh:mm:ss")
+        var numberFormats: [String: UnsafeMutablePointer<lxw_format>] = [:]
+        func format(_ code: String?) -> UnsafeMutablePointer<lxw_format>? {
+            guard let code else { return nil }
+            if let f = numberFormats[code] { return f }
+            let f = workbook_add_format(wb)!
+            format_set_num_format(f, code)
+            numberFormats[code] = f
+            return f
         }
-        var contentTypes = """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
-            <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
-            <Default Extension="xml" ContentType="application/xml"/>
-            <Default Extension="png" ContentType="image/png"/>
-            <Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
-            <Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>
-            <Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>
-            """
-        for i in sheets.indices {
-            contentTypes += "<Override PartName=\"/xl/worksheets/sheet\(i + 1).xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>\n"
-            if sheets[i].picture != nil {
-                contentTypes += "<Override PartName=\"/xl/drawings/drawing\(i + 1).xml\" ContentType=\"application/vnd.openxmlformats-officedocument.drawing+xml\"/>\n"
-            }
+        var used = Set<String>()
+        var names: [String] = []
+        for sheet in sheets {
+            var name = sanitizeSheetName(sheet.name), k = 2
+            while used.contains(name.lowercased()) { name = String(sanitizeSheetName(sheet.name).prefix(28)) + " \(k)"; k += 1 }
+            used.insert(name.lowercased())
+            names.append(name)
         }
-        contentTypes += "</Types>"
-        try add("[Content_Types].xml", contentTypes)
-        try add("_rels/.rels", """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-            <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>
-            <Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>
-            </Relationships>
-            """)
-        try add("docProps/core.xml", """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-            <dc:creator>antema</dc:creator>
-            </cp:coreProperties>
-            """)
-        var workbook = """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
-            <sheets>
-            """
-        var workbookRels = """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-            """
-        var usedNames = Set<String>()
-        for (i, sheet) in sheets.enumerated() {
-            var name = sanitizeSheetName(sheet.name)
-            while usedNames.contains(name.lowercased()) { name = String(name.prefix(28)) + "_\(i + 1)" }
-            usedNames.insert(name.lowercased())
-            workbook += "<sheet name=\"\(escape(name))\" sheetId=\"\(i + 1)\" r:id=\"rId\(i + 1)\"/>\n"
-            workbookRels += "<Relationship Id=\"rId\(i + 1)\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet\(i + 1).xml\"/>\n"
-        }
-        workbook += "</sheets>\n</workbook>"
-        workbookRels += "<Relationship Id=\"rId\(sheets.count + 1)\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" Target=\"styles.xml\"/>\n</Relationships>"
-        try add("xl/workbook.xml", workbook)
-        try add("xl/_rels/workbook.xml.rels", workbookRels)
-        try add("xl/styles.xml", """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
-            <fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts>
-            <fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>
-            <borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>
-            <cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>
-            <cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>
-            <cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
-            </styleSheet>
-            """)
-        for (i, sheet) in sheets.enumerated() {
-            try add("xl/worksheets/sheet\(i + 1).xml", worksheetXML(sheet, drawing: sheet.picture != nil ? "rId1" : nil))
-            if let picture = sheet.picture {
-                try add("xl/worksheets/_rels/sheet\(i + 1).xml.rels", """
-                    <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-                    <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-                    <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/drawing" Target="../drawings/drawing\(i + 1).xml"/>
-                    </Relationships>
-                    """)
-                try add("xl/drawings/_rels/drawing\(i + 1).xml.rels", """
-                    <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-                    <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-                    <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="../media/image\(i + 1).png"/>
-                    </Relationships>
-                    """)
-                let emuPerPixel = 9525
-                try add("xl/drawings/drawing\(i + 1).xml", """
-                    <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-                    <xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
-                    <xdr:oneCellAnchor>
-                    <xdr:from><xdr:col>\(picture.column)</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>\(picture.row)</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from>
-                    <xdr:ext cx="\(picture.widthPx * emuPerPixel)" cy="\(picture.heightPx * emuPerPixel)"/>
-                    <xdr:pic>
-                    <xdr:nvPicPr><xdr:cNvPr id="2" name="Histogram"/><xdr:cNvPicPr><a:picLocks noChangeAspect="1"/></xdr:cNvPicPr></xdr:nvPicPr>
-                    <xdr:blipFill><a:blip r:embed="rId1"/><a:stretch><a:fillRect/></a:stretch></xdr:blipFill>
-                    <xdr:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="\(picture.widthPx * emuPerPixel)" cy="\(picture.heightPx * emuPerPixel)"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></xdr:spPr>
-                    </xdr:pic>
-                    <xdr:clientData/>
-                    </xdr:oneCellAnchor>
-                    </xdr:wsDr>
-                    """)
-                try add("xl/media/image\(i + 1).png", Data(picture.png))
-            }
-        }
-        guard let data = archive.data else { throw ReportError("the workbook could not be assembled") }
-        return data
-    }
-
-    static func worksheetXML(_ sheet: Worksheet, drawing: String?) -> String {
-        var out = """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-            <worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
-            """
-        if sheet.freezeHeader && sheet.rows.count > 1 {
-            out += "<sheetViews><sheetView workbookViewId=\"0\"><pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" state=\"frozen\"/></sheetView></sheetViews>"
-        }
-        let columns = sheet.rows.map(\.count).max() ?? 0
-        if columns > 0 {
-            let widths = sheet.columnWidths ?? (0..<columns).map { c in
-                min(60, max(8, sheet.rows.prefix(200).map { row -> Double in
-                    guard c < row.count else { return 0 }
-                    switch row[c] {
-                    case .text(let s): return Double(s.count) + 2
-                    case .number: return 12
-                    case .empty: return 0
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        for (sheet, name) in zip(sheets, names) {
+            guard let ws = workbook_add_worksheet(wb, name) else { throw ReportError("cannot add the sheet \(name)") }
+            let columns = sheet.rows.map(\.count).max() ?? 0
+            for (r, row) in sheet.rows.enumerated() {
+                for (c, cell) in row.enumerated() {
+                    let f = r == 0 && sheet.freezeHeader ? bold : (c < sheet.numberFormats.count ? format(sheet.numberFormats[c]) : nil)
+                    switch cell {
+                    case .number(let v): worksheet_write_number(ws, lxw_row_t(r), lxw_col_t(c), v, f)
+                    case .text(let s): worksheet_write_string(ws, lxw_row_t(r), lxw_col_t(c), cleaned(s), r == 0 && sheet.freezeHeader ? bold : nil)
+                    case .date(let d):
+                        let p = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .nanosecond], from: d)
+                        var dt = lxw_datetime(year: Int32(p.year!), month: Int32(p.month!), day: Int32(p.day!), hour: Int32(p.hour!),
+                                              min: Int32(p.minute!), sec: Double(p.second!) + Double(p.nanosecond!) / 1e9)
+                        worksheet_write_datetime(ws, lxw_row_t(r), lxw_col_t(c), &dt, dateFormat)
+                    case .empty: break
                     }
-                }.max() ?? 8))
-            }
-            out += "<cols>"
-            for (c, w) in widths.enumerated() { out += "<col min=\"\(c + 1)\" max=\"\(c + 1)\" width=\"\(w)\" customWidth=\"1\"/>" }
-            out += "</cols>"
-        }
-        out += "<sheetData>"
-        var row = ""
-        for (r, cells) in sheet.rows.enumerated() {
-            row = "<row r=\"\(r + 1)\">"
-            for (c, cell) in cells.enumerated() {
-                let ref = columnName(c) + String(r + 1)
-                let style = r == 0 && sheet.freezeHeader ? " s=\"1\"" : ""
-                switch cell {
-                case .empty: continue
-                case .number(let v): row += "<c r=\"\(ref)\"\(style)><v>\(v)</v></c>"
-                case .text(let s): row += "<c r=\"\(ref)\"\(style) t=\"inlineStr\"><is><t xml:space=\"preserve\">\(escape(s))</t></is></c>"
                 }
             }
-            row += "</row>"
-            out += row
+            for c in 0..<columns {
+                let width = sheet.columnWidths.flatMap { c < $0.count ? $0[c] : nil } ?? autoWidth(sheet.rows, column: c)
+                worksheet_set_column(ws, lxw_col_t(c), lxw_col_t(c), width, nil)
+            }
+            if sheet.freezeHeader && sheet.rows.count > 1 { worksheet_freeze_panes(ws, 1, 0) }
+            if sheet.autofilter && sheet.rows.count > 1 && columns > 0 {
+                worksheet_autofilter(ws, 0, 0, lxw_row_t(sheet.rows.count - 1), lxw_col_t(columns - 1))
+            }
+            for spec in sheet.charts {
+                guard let chart = workbook_add_chart(wb, UInt8(spec.kind == .column ? LXW_CHART_COLUMN.rawValue : LXW_CHART_SCATTER_STRAIGHT.rawValue)) else { continue }
+                let data = "'\(spec.dataSheet.replacingOccurrences(of: "'", with: "''"))'"
+                let categories = "=\(data)!$\(columnName(spec.categoryColumn))$\(spec.firstRow + 1):$\(columnName(spec.categoryColumn))$\(spec.lastRow + 1)"
+                let values = "=\(data)!$\(columnName(spec.valueColumn))$\(spec.firstRow + 1):$\(columnName(spec.valueColumn))$\(spec.lastRow + 1)"
+                let series = chart_add_series(chart, categories, values)
+                _ = series
+                if spec.kind == .column { chart_set_series_gap(chart, 10) }
+                chart_title_set_name(chart, spec.title)
+                chart_axis_set_name(chart.pointee.x_axis, spec.xTitle)
+                chart_axis_set_name(chart.pointee.y_axis, spec.yTitle)
+                chart_legend_set_position(chart, UInt8(LXW_CHART_LEGEND_NONE.rawValue))
+                worksheet_insert_chart(ws, lxw_row_t(spec.anchorRow), lxw_col_t(spec.anchorColumn), chart)
+            }
         }
-        out += "</sheetData>"
-        if let drawing { out += "<drawing r:id=\"\(drawing)\"/>" }
-        out += "</worksheet>"
-        return out
+        let status = workbook_close(wb)
+        guard status == LXW_NO_ERROR else { throw ReportError("the workbook could not be written: \(String(cString: lxw_strerror(status)))") }
+        return try Data(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    static func autoWidth(_ rows: [[Cell]], column c: Int) -> Double {
+        var w = 8.0
+        for row in rows.prefix(200) where c < row.count {
+            switch row[c] {
+            case .text(let s): w = max(w, min(50, Double(s.count) + 2))
+            case .number: w = max(w, 12)
+            case .date: w = max(w, 20)
+            case .empty: break
+            }
+        }
+        return w
     }
 
     /// A1-style column name: 0 -> A, 25 -> Z, 26 -> AA.
@@ -195,31 +178,24 @@ public enum XLSXWriter {
         return s
     }
 
-    /// XML text: escaped, and without the characters XML 1.0 cannot hold.
-    static func escape(_ s: String) -> String {
+    /// Text without the characters XML 1.0 cannot hold (replaced by U+FFFD).
+    static func cleaned(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.count)
         for u in s.unicodeScalars {
-            switch u {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default:
-                let v = u.value
-                if v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) || (v >= 0xE000 && v <= 0xFFFD) || v >= 0x10000 {
-                    out.unicodeScalars.append(u)
-                } else {
-                    out += "\u{FFFD}"
-                }
+            let v = u.value
+            if v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) || (v >= 0xE000 && v <= 0xFFFD) || v >= 0x10000 {
+                out.unicodeScalars.append(u)
+            } else {
+                out += "\u{FFFD}"
             }
         }
-        return out
+        return String(out.prefix(32767))
     }
 
     /// Sheet names: at most 31 characters, none of `[]:*?/\`.
     static func sanitizeSheetName(_ s: String) -> String {
-        let cleaned = String(s.map { "[]:*?/\\".contains($0) ? "_" : $0 }.prefix(31))
+        let cleaned = String(s.map { "[]:*?/\\'".contains($0) ? "_" : $0 }.prefix(31))
         return cleaned.isEmpty ? "Sheet" : cleaned
     }
 }

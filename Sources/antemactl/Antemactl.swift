@@ -9,7 +9,7 @@ struct Antemactl: ParsableCommand {
         commandName: "antemactl",
         abstract: "Control and query antema, the nanoparticle TEM analysis service.",
         version: AntemaVersion.string,
-        subcommands: [Status.self, Inspect.self, Analyze.self, Query.self, Samples.self, Show.self, Close.self, Retry.self, Reprocess.self, Report.self, Backup.self, Config.self, Evaluate.self, ExampleMicrograph.self, WriteDM3.self])
+        subcommands: [Status.self, Inspect.self, Analyze.self, Query.self, Samples.self, Show.self, Compare.self, Close.self, Retry.self, Reprocess.self, Report.self, Backup.self, Config.self, Evaluate.self, ExampleMicrograph.self, WriteDM3.self])
 
     /// Wrong usage exits 64 with the usage text (swift-argument-parser); a runtime `Failure`
     /// prints `antemactl: message` alone and exits with its sysexits code.

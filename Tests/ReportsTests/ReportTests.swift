@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import ImageFiles
 import Pipeline
@@ -64,11 +65,13 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
               'sheets': wb.sheetnames, 'sample': s['B1'].value, 'sample_type': s['B1'].data_type,
               'particles': p.max_row - 1, 'header': [c.value for c in p[1]][:5], 'first_d': p['E2'].value, 'first_d_type': p['E2'].data_type,
               'freeze': p.freeze_panes, 'images': i.max_row - 1, 'error': i['J4'].value, 'error_type': i['J4'].data_type,
-              'images_in_summary': sum(1 for n in __import__('zipfile').ZipFile(r'''\(dir)/\(xlsx)''').namelist() if n.startswith('xl/media/'))}))
+              'charts': sum(1 for n in __import__('zipfile').ZipFile(r'''\(dir)/\(xlsx)''').namelist() if n.startswith('xl/charts/chart')),
+              'first_image': str(s['B3'].value), 'first_image_is_date': s['B3'].is_date, 'filter': p.auto_filter.ref,
+              'formats': [p.cell(row=2, column=c).number_format for c in (4, 5, 13, 21)], 'pixel': i['C2'].value}))
             """)
         #expect(status == 0, "\(out)")
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
-        #expect(doc["sheets"] as? [String] == ["Summary", "Particles", "Images"])
+        #expect(doc["sheets"] as? [String] == ["Summary", "Particles", "Images", "Histogram"])
         #expect(doc["sample"] as? String == name && doc["sample_type"] as? String == "s")
         #expect(doc["particles"] as? Int == 40)
         #expect(doc["header"] as? [String] == ["Image", "Frame", "Particle", "Area [nm²]", "Equivalent diameter [nm]"])
@@ -76,7 +79,11 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         #expect(doc["freeze"] as? String == "A2")
         #expect(doc["images"] as? Int == 3)
         #expect(doc["error"] as? String == "=HYPERLINK(\"x\")" && doc["error_type"] as? String == "s")
-        #expect(doc["images_in_summary"] as? Int == 1)
+        #expect(doc["charts"] as? Int == 1, "a native chart of the histogram")
+        #expect(doc["first_image_is_date"] as? Bool == true && (doc["first_image"] as? String)?.hasPrefix("2026-05-28") == true, "\(doc)")
+        #expect((doc["filter"] as? String)?.hasPrefix("A1:") == true)
+        #expect(doc["formats"] as? [String] == ["0.000", "0.000", "0", "0"], "\(doc)")
+        #expect(doc["pixel"] as? Double == 0.1, "float32 noise shown: \(doc)")
     }
 
     @Test("the workbook converts with LibreOffice without errors", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/libreoffice"), "LibreOffice is not installed: skipping"))
@@ -95,10 +102,12 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         #expect(csv.contains("Equivalent diameter [nm],10,"))
     }
 
-    @Test("column names run A..Z, AA..; XML-hostile text is escaped")
+    @Test("column names run A..Z, AA..; text XML cannot hold is replaced; numbers keep 7 significant digits")
     func cells() {
         #expect(XLSXWriter.columnName(0) == "A" && XLSXWriter.columnName(25) == "Z" && XLSXWriter.columnName(26) == "AA" && XLSXWriter.columnName(701) == "ZZ")
-        #expect(XLSXWriter.escape("a<b & \"c\"\u{1}") == "a&lt;b &amp; &quot;c&quot;\u{FFFD}")
+        #expect(XLSXWriter.cleaned("a<b & \"c\"\u{1}") == "a<b & \"c\"\u{FFFD}")
+        #expect(Cell.num(Double(Float(0.1))) == .number(0.1) && Cell.num(0.30298078180524735) == .number(0.3029808))
+        #expect(CSVTable.number(Double(Float(0.1))) == "0.1" && CSVTable.number(0.30298078180524735) == "0.3029808")
         #expect(XLSXWriter.sanitizeSheetName("a/b[c]:d*e?f\\g") == "a_b_c__d_e_f_g")
     }
 }
@@ -165,12 +174,16 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         #expect(SampleReport.safeName("金ナノ粒子") == "金ナノ粒子")
     }
 
-    @Test("histograms draw for no, one, equal and spread values")
+    @Test("histograms render as PNG at 300 dpi (recorded in the file), SVG and PDF for no, one, equal and spread values")
     func histogramEdges() throws {
-        for values in [[], [2.0], [3, 3, 3], [0.5, 1, 40, 100], (0..<5000).map { Double($0 % 97) / 10 }] {
-            let png = try Pictures.histogram(values, title: "Equivalent diameter", unit: "nm").pngData()
+        for values in [[], [2.0], [3, 3, 3], [0.5, 1, 40, 100], (0..<5000).map { Double($0 % 97) / 10 + 0.1 }] {
+            let figure = Charts.histogram(values, title: "Equivalent diameter", unit: "nm", fit: true)
+            let png = try figure.render(.png)
             let decoded = try PNGFile.decode(png)
-            #expect(decoded.width == 900 && decoded.height == 560)
+            #expect(decoded.width == 1890 && decoded.height == 1299, "160 x 110 mm at 300 dpi")
+            #expect(abs((PNGChunks.dotsPerInch(png) ?? 0) - 300) < 0.1)
+            #expect(String(decoding: try figure.render(.svg).prefix(200), as: UTF8.self).contains("<svg"))
+            #expect(String(decoding: try figure.render(.pdf).prefix(5), as: UTF8.self) == "%PDF-")
         }
     }
 
@@ -182,11 +195,13 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         let gray = GrayImage(width: 200, height: 160, pixels: mask.pixels.map { $0 ? 200 : 1000 })
         let result = ParticleAnalysis.analyze(mask, pixelSize: .init(y: 0.1, x: 0.1))
         #expect(result.particles.count == 3)
-        let map = Pictures.particleMap(gray, particles: Array(zip(result.regions, result.particles)), borderExcluded: [], pixelSizeNm: 0.1)
+        let map = try Pictures.particleMap(gray, particles: Array(zip(result.regions, result.particles)), borderExcluded: [], pixelSizeNm: 0.1).rasterRGB()
+        func colour(_ r: Int, _ c: Int) -> RGB { let k = (r * map.width + c) * 3; return RGB(map.rgb[k], map.rgb[k + 1], map.rgb[k + 2]) }
+        func near(_ a: RGB, _ b: RGB) -> Bool { abs(Int(a.r) - Int(b.r)) + abs(Int(a.g) - Int(b.g)) + abs(Int(a.b) - Int(b.b)) < 60 }
         for (cy, cx) in centres {
-            // the outline passes 10 px from each centre: look for the particle colour around it
-            let around = [(cy - 10, cx), (cy + 10, cx), (cy, cx - 10), (cy, cx + 10)]
-            #expect(around.contains { map.pixels[$0.0 * 200 + $0.1] == RGB.particle }, "no outline near \(cy),\(cx)")
+            // the outline runs along the pixel edges 10-11 px from each centre: look for the particle colour there
+            let around = (9...11).flatMap { d in [(cy - d, cx), (cy + d, cx), (cy, cx - d), (cy, cx + d)] }
+            #expect(around.contains { near(colour($0.0, $0.1), RGB.particle) }, "no outline near \(cy),\(cx)")
         }
         #expect(map.height > 160 && map.width == 200)   // the legend strip is below the image
         let dir = try tempDir()
@@ -194,7 +209,8 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         try SampleReport.writeImagePictures(stem: "a/b", image: gray, segmentation: mask, result: result, pixelSizeNm: 0.1, to: dir)
         let stem = SampleReport.safeName("a/b")
         #expect(stem.hasPrefix("a_b-") && stem.count == 12)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["mask", "micrograph", "overlay", "particles"].map { "\(stem)_\($0).png" })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+                == ["mask.png", "micrograph.png", "overlay.png", "particles.png", "particles.svg"].map { "\(stem)_\($0)" })
         // PNG colour type (byte 25): the micrograph is grey (a third of the data), the maps are RGB
         let colourType = { (name: String) in try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))[25] }
         #expect(try colourType("\(stem)_micrograph.png") == 0)

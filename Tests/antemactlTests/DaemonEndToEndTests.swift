@@ -187,7 +187,7 @@ final class DaemonFixture: @unchecked Sendable {
         for name in ["marked.xlsx", "marked_particles.csv", "marked_images.csv", "marked_summary.csv", "README.txt", "histogram_equivalent_diameter_nm.png", "images"] {
             #expect(files.contains(name), "\(name) missing from \(files)")
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: report + "/images").sorted() == ["m_mask.png", "m_micrograph.png", "m_overlay.png", "m_particles.png"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: report + "/images").sorted() == ["m_mask.png", "m_micrograph.png", "m_overlay.png", "m_particles.png", "m_particles.svg"])
         // an image arriving later reopens the session
         try FileManager.default.moveItem(at: f.micrograph("late.dm3", seed: 8), to: marked.appendingPathComponent("late.dm3"))
         #expect(try f.wait(seconds: 15) { try f.scalar("SELECT image_count FROM sample WHERE name = 'marked'") == "2" })
@@ -357,18 +357,18 @@ final class DaemonFixture: @unchecked Sendable {
         #expect(p.terminationStatus == 78)
         #expect(text.contains("analysis.overlap"))
         let check = try AntemactlInspect.run(["config", "check", f.config.path])
-        #expect(check.status == 1 && check.stderr.contains("analysis.overlap"))
+        #expect(check.status == 78 && check.stderr.contains("analysis.overlap"))
     }
 
     @Test("config check lists a missing root and a second problem together; antemad starts with a missing root and warns")
     func configCheckListsEverything() throws {
         let f = try DaemonFixture(extra: "[reports]\ndirectory = \"{sampel}/report\"")
         let check = try AntemactlInspect.run(["config", "check", f.config.path])
-        #expect(check.status == 1 && check.stderr.contains("reports.directory: unknown placeholder {sampel}"), "\(check.stderr)")
+        #expect(check.status == 78 && check.stderr.contains("reports.directory: unknown placeholder {sampel}"), "\(check.stderr)")
         let g = try DaemonFixture()
         try FileManager.default.removeItem(at: g.root)
         let missing = try AntemactlInspect.run(["config", "check", g.config.path])
-        #expect(missing.status == 1 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
+        #expect(missing.status == 78 && missing.stderr.contains("does not exist"), "\(missing.stderr)")
         try g.start()
         #expect(g.wait(seconds: 20) { g.log.contains("does not exist") && g.log.contains("starting") }, "\(g.log)")
     }

@@ -1,0 +1,123 @@
+import Foundation
+import Pipeline
+import Testing
+@testable import Reports
+
+/// Reference values from SciPy 1.14 (`scipy.stats`), computed for these inputs with
+/// `t.ppf`, `chi2.ppf`, `ks_2samp(method='exact')`, `mannwhitneyu(method='asymptotic')` and
+/// `numpy.histogram_bin_edges(bins='fd')`.
+@Suite struct SizeStatisticsTests {
+    static let a = [1.1, 1.5, 1.9, 2.0, 2.2, 2.6, 3.1, 3.3, 4.0, 4.8]
+    static let b = [1.8, 2.5, 2.7, 3.0, 3.4, 3.9, 4.4, 4.6, 5.2, 5.9, 6.3]
+
+    @Test("t and chi-square quantiles match SciPy to 1e-6")
+    func quantiles() {
+        #expect(abs(Distributions.studentTQuantile(0.975, df: 9) - 2.262157162798205) < 1e-6)
+        #expect(abs(Distributions.studentTQuantile(0.975, df: 99) - 1.9842169515864174) < 1e-6)
+        #expect(abs(Distributions.chiSquareQuantile(0.025, df: 9) - 2.7003894999803584) < 1e-6)
+        #expect(abs(Distributions.chiSquareQuantile(0.975, df: 9) - 19.02276779864163) < 1e-6)
+    }
+
+    @Test("the log-normal fit gives SciPy's geometric mean and sd with their 95 % intervals")
+    func logNormal() throws {
+        let f = try #require(SizeStatistics.logNormal(Self.a))
+        for (ours, theirs) in [(f.geometricMean, 2.425403741577305), (f.geometricMeanCI95.low, 1.755358754948898), (f.geometricMeanCI95.high, 3.351214270628368),
+                               (f.geometricSD, 1.5714155393863367), (f.geometricSDCI95.low, 1.3646330664545043), (f.geometricSDCI95.high, 2.2821854263080428)] {
+            #expect(abs(ours - theirs) < 1e-6, "\(ours) vs \(theirs)")
+        }
+        #expect(SizeStatistics.logNormal([2, 2]) == nil && SizeStatistics.logNormal([3, 3, 3]) == nil)
+        // the density integrates to 1
+        let dx = 0.001
+        let area = stride(from: dx, through: 40, by: dx).reduce(0) { $0 + f.pdf($1) * dx }
+        #expect(abs(area - 1) < 1e-3)
+    }
+
+    @Test("Kolmogorov-Smirnov: SciPy's D, and a p-value within 0.01 of the exact one; Mann-Whitney: SciPy's U and p")
+    func twoSampleTests() throws {
+        let ks = try #require(SizeStatistics.kolmogorovSmirnov(Self.a, Self.b))
+        #expect(abs(ks.d - 0.43636363636363634) < 1e-12)
+        #expect(abs(ks.p - 0.19552841379466765) < 0.01, "\(ks.p)")
+        let mw = try #require(SizeStatistics.mannWhitney(Self.a, Self.b))
+        #expect(mw.u == 27 && abs(mw.p - 0.05280751141611358) < 1e-6, "\(mw)")
+        // identical samples: no difference
+        #expect(SizeStatistics.kolmogorovSmirnov(Self.a, Self.a)!.p == 1 && SizeStatistics.mannWhitney(Self.a, Self.a)!.p == 1)
+    }
+
+    @Test("Freedman-Diaconis bins: width 2 IQR n^(-1/3) rounded to the nearest 1, 2, 2.5 or 5 x 10^k, covering every value; Sturges without spread")
+    func bins() {
+        // IQR 3.25 - 1.925 = 1.325 (type 7, as numpy), 2 x 1.325 / 10^(1/3) = 1.23 -> 1
+        let edges = SizeStatistics.binEdges(Self.a)
+        #expect(edges.first == 1 && edges.last! > 4.8 && abs(edges[1] - edges[0] - 1) < 1e-12, "\(edges)")
+        #expect(SizeStatistics.counts(Self.a, edges: edges).reduce(0, +) == Self.a.count)
+        let flat = SizeStatistics.binEdges([3, 3, 3])
+        #expect(flat.count >= 2 && SizeStatistics.counts([3, 3, 3], edges: flat).reduce(0, +) == 3)
+        #expect(SizeStatistics.binEdges([]).isEmpty)
+    }
+
+    @Test("mean ± sd share their decimals, from two significant figures of the sd")
+    func precision() {
+        #expect(SizeStatistics.meanSD(1.9812, 0.7034, unit: "nm") == "1.98 ± 0.70 nm")
+        #expect(SizeStatistics.meanSD(153.2, 28.4) == "153 ± 28")
+        #expect(SizeStatistics.meanSD(12.345, 4.1) == "12.3 ± 4.1")
+    }
+}
+
+@Suite struct FigureLayout {
+    /// A map of `n` x `n` discs of radius `r` on a grid with spacing `s`.
+    static func discs(_ n: Int, radius r: Int, spacing s: Int) -> (GrayImage, ParticleAnalysisResult) {
+        let size = n * s
+        var mask = BinaryImage(width: size, height: size)
+        for i in 0..<n { for j in 0..<n {
+            let cy = s / 2 + i * s, cx = s / 2 + j * s
+            for y in (cy - r)...(cy + r) { for x in (cx - r)...(cx + r) where (y - cy) * (y - cy) + (x - cx) * (x - cx) <= r * r { mask[y, x] = true } }
+        } }
+        return (GrayImage(width: size, height: size, pixels: mask.pixels.map { $0 ? 100 : 900 }), ParticleAnalysis.analyze(mask, pixelSize: .init(y: 0.1, x: 0.1)))
+    }
+
+    @Test("numbers are placed only where they cover no other particle and no other number; large particles get theirs inside")
+    func labelsNeverCoverParticles() throws {
+        let (_, result) = Self.discs(12, radius: 6, spacing: 16)
+        let particles = Array(zip(result.regions, result.particles))
+        let font = 10.0
+        let places = Pictures.labelPlaces(particles, width: 192, height: 192, font: font) { text in (Double(text.count) * 6.5, 12) }
+        var owner = [Int](repeating: -1, count: 192 * 192)
+        for (k, (r, _)) in particles.enumerated() { for p in r.pixels { owner[p.row * 192 + p.col] = k } }
+        var rects: [(Double, Double, Double, Double)] = []
+        for (k, place) in places.enumerated() {
+            guard let place else { continue }
+            let w = Double(String(k + 1).count) * 6.5
+            for row in Int(place.y)..<min(192, Int(ceil(place.y + 12))) { for col in Int(place.x)..<min(192, Int(ceil(place.x + w))) {
+                #expect(owner[row * 192 + col] == -1 || owner[row * 192 + col] == k, "number \(k + 1) covers particle \(owner[row * 192 + col] + 1)")
+            } }
+            #expect(!rects.contains { place.x < $0.0 + $0.2 && $0.0 < place.x + w && place.y < $0.1 + $0.3 && $0.1 < place.y + 12 })
+            rects.append((place.x, place.y, w, 12))
+        }
+        #expect(places.contains { $0 == nil }, "a dense field leaves some numbers to the SVG")
+        let (_, big) = Self.discs(2, radius: 30, spacing: 80)
+        let bigPlaces = Pictures.labelPlaces(Array(zip(big.regions, big.particles)), width: 160, height: 160, font: font) { text in (Double(text.count) * 6.5, 12) }
+        #expect(bigPlaces.allSatisfy { $0 != nil })
+    }
+
+    @Test("the scale bar goes to the corner that covers no burned-in annotation and the fewest particles")
+    func scaleBarAvoidsParticlesAndAnnotations() {
+        var particles = BinaryImage(width: 400, height: 300), annotations = BinaryImage(width: 400, height: 300)
+        for y in 200..<300 { for x in 250..<400 { particles[y, x] = true } }  // bottom right full of particles
+        for y in 220..<300 { for x in 0..<150 { annotations[y, x] = true } }   // a burned-in bar bottom left
+        let place = Pictures.scaleBarPlace(width: 400, height: 300, lengthPx: 80, thickness: 4, labelPx: 10, avoid: annotations, particles: particles)
+        #expect(place.y < 100, "expected a top corner, got \(place)")
+        let free = Pictures.scaleBarPlace(width: 400, height: 300, lengthPx: 80, thickness: 4, labelPx: 10, avoid: nil, particles: nil)
+        #expect(free.x > 200 && free.y > 200, "bottom right by default, got \(free)")
+    }
+
+    @Test("text in any script renders (Å, µ, ², a sample name in Japanese) and the SVG keeps every particle number")
+    func textAndSVG() throws {
+        let figure = Charts.histogram([1.2, 1.5, 1.9, 2.3], title: "Größe Å µm² 金ナノ粒子", unit: "nm", fit: true)
+        _ = try figure.render(.png)
+        let (gray, result) = Self.discs(12, radius: 6, spacing: 16)
+        let svg = String(decoding: try Pictures.particleMap(gray, particles: Array(zip(result.regions, result.particles)), borderExcluded: [],
+                                                            pixelSizeNm: 0.1, allLabels: true).render(.svg), as: UTF8.self)
+        #expect(svg.hasPrefix("<?xml") && svg.contains("<svg"))
+        let png = try Pictures.particleMap(gray, particles: Array(zip(result.regions, result.particles)), borderExcluded: [], pixelSizeNm: 0.1).picturePNG()
+        #expect(png.count > 100)
+    }
+}
