@@ -207,6 +207,8 @@ public struct InputLoader: Sendable {
             let pixels = raster.pixels
             return OpenedFile(frames: [FrameSource(path: path, frame: 0, frameCount: 1, widthPx: raster.width, heightPx: raster.height, problem: nil,
                                                    metadata: nil, pixelSize: pixelSize, pixels: { pixels }, statedPixelSize: stated)], problems: [])
+        } catch let error as ImageFileError {
+            return failed(error.message)  // the path is the problem's own
         } catch {
             return failed("\(error)")
         }

@@ -8,8 +8,8 @@ struct Evaluate: ParsableCommand {
         abstract: "Score segmenters against label masks: accuracy, IoU, Dice, confusion matrix, particle matching.",
         discussion: """
             Each image in --images (DM3/DM4, PNG, TIFF) is paired with the label mask of the same stem \
-            in --labels (PNG or TIFF, non-zero = particle). For each segmenter (both the bundled model \
-            and the classical one by default) prints, per image and pooled over all images: global \
+            in --labels (PNG or TIFF, non-zero = particle). For each segmenter (the bundled model, the \
+            bundled instance model and the classical one by default; only --model when it is given) prints, per image and pooled over all images: global \
             accuracy, per-class accuracy, IoU and Dice per class, the 2 x 2 confusion matrix, and, \
             after the full analysis of prediction and truth alike, particle precision, recall and F1 \
             (a predicted particle matches a true one at IoU >= 0.5) and the error of the mean \
@@ -19,7 +19,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Folder of micrographs.") var images: String
     @Option(help: "Folder of label masks (same stem as the image; non-zero = particle).") var labels: String
     @Option(name: .customLong("pixel-size"), help: "Pixel size in nm for images without one.") var pixelSizeNm: Double?
-    @Option(parsing: .singleValue, help: "Segmenter to score (repeatable): model, classical. Default: both.")
+    @Option(parsing: .singleValue, help: "Segmenter to score (repeatable): model, instance, classical. Default: all three (with --model: that model).")
     var segmenter: [SegmenterKind] = []
     @Option(help: "Score this ONNX model as the 'model' segmenter instead of the bundled one.") var model: String?
     @Option(help: "Model probability threshold.") var threshold = 0.5
