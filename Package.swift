@@ -35,11 +35,13 @@ let package = Package(
         // File access beside folders many people write into: no link followed below a trusted
         // base, unpredictable temporary names created exclusively, bounded reads.
         .target(name: "SafeFiles"),
+        // Logging: untrusted text made printable, the stderr handler and the journal's native protocol.
+        .target(name: "Journal", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Watching folders: inotify and polling sources, the pure stability tracker.
-        .target(name: "Watcher", dependencies: ["SafeFiles"]),
+        .target(name: "Watcher", dependencies: ["SafeFiles", "Journal"]),
         // The service: configuration, ingest, processing, sessions, status (antemad's logic).
         .target(name: "AntemaService", dependencies: [
-            "GatanDM", "Pipeline", "Store", "Watcher", "SafeFiles", "Analysis", "Reports", "CSHA256",
+            "GatanDM", "Pipeline", "Store", "Watcher", "SafeFiles", "Analysis", "Reports", "CSHA256", "Journal",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -47,7 +49,7 @@ let package = Package(
         ]),
         .systemLibrary(name: "CSHA256", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .executableTarget(name: "Daemon", dependencies: [
-            "AntemaService", "Store",
+            "AntemaService", "Store", "Journal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -69,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports", "Inference", "Watcher", "SafeFiles",
+                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports", "Inference", "Watcher", "SafeFiles", "Journal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
@@ -85,9 +87,9 @@ let package = Package(
         .testTarget(name: "ImageFilesTests", dependencies: ["ImageFiles"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Inference", "DefaultModel"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "WatcherTests", dependencies: ["Watcher"]),
+        .testTarget(name: "WatcherTests", dependencies: ["Watcher", "Journal"]),
         .testTarget(name: "SafeFilesTests", dependencies: ["SafeFiles"]),
-        .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService", "Journal", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline", "ImageFiles"]),

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Analysis
 import Foundation
+import Journal
 import Logging
 import Pipeline
 import SafeFiles
@@ -222,7 +223,7 @@ extension Configuration {
                     // toml++ asserts when a value starts with a value terminator ('r = [ [}', a fuzzer finding)
                     let closesArray = c == "]" && after != "="
                     if !closesArray && (c == "}" || c == "]" || c == "," || c == "\n" || c == "\r" || c == "#") {
-                        throw fail("a value is missing before '\(FileSystem.printable(String(c)))'")
+                        throw fail("a value is missing before '\(LogText.printable(String(c)))'")
                     }
                     // an unquoted value must be a whole TOML number or boolean: toml++ asserted on
                     // malformed ones ('ter =0"...') and broken date-times ('-=0080-02-24 0'; no
@@ -233,10 +234,10 @@ extension Configuration {
                         let looksLikeDate = token.unicodeScalars.count > 4 && token.unicodeScalars.prefix(4).allSatisfy { $0 >= "0" && $0 <= "9" }
                             && Array(token.unicodeScalars)[4] == "-"
                         if looksLikeDate || token.contains(":") {
-                            throw fail("'\(FileSystem.printable(token))': no setting takes a date or a time (quote it to make it text)")
+                            throw fail("'\(LogText.printable(token))': no setting takes a date or a time (quote it to make it text)")
                         }
                         guard Self.isBareValue(token) else {
-                            throw fail("'\(FileSystem.printable(token))' is not a value (text is quoted; numbers, true and false are written bare)")
+                            throw fail("'\(LogText.printable(token))' is not a value (text is quoted; numbers, true and false are written bare)")
                         }
                     }
                     valueExpected = nil
@@ -248,7 +249,7 @@ extension Configuration {
                 } else if keyExpected && c != " " && c != "\t" {
                     guard c != "\n" && c != "\r" else { throw fail("a table or key name is missing") }
                     guard isKeyStart(c) || (c == "}" && brackets.last == .table) else {
-                        throw fail("a table or key name cannot start with '\(FileSystem.printable(String(c)))' (letters, digits, '_', '-' or a quoted name)")
+                        throw fail("a table or key name cannot start with '\(LogText.printable(String(c)))' (letters, digits, '_', '-' or a quoted name)")
                     }
                     keyExpected = false
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import Journal
 import Logging
 import ServiceLifecycle
 import Store
@@ -102,7 +103,7 @@ final class Watch: Sendable {
             for f in tree.files where isInteresting(f) { observe(f, closed: true) }
             for bad in tree.unnamable {
                 let d = (bad as NSString).deletingLastPathComponent, n = (bad as NSString).lastPathComponent
-                warn(FileSystem.unnamableWarning(dir: d, name: FileSystem.printable(n)))
+                warn(FileSystem.unnamableWarning(dir: d, name: LogText.printable(n)))
             }
             for (path, reason) in tree.unreadable { warn(FileSystem.unreadableWarning(path: path, reason: reason)) }
             for link in tree.linkedFolders { warn(FileSystem.linkedFolderWarning(path: link)) }

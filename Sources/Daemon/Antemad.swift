@@ -5,6 +5,7 @@ import Glibc
 import AntemaService
 import ArgumentParser
 import Foundation
+import Journal
 import Logging
 import ServiceLifecycle
 import Store

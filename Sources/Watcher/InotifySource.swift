@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Journal
 import Synchronization
 
 /// Recursive inotify watching of folders: files closed after writing, moved in, created or
@@ -137,7 +138,7 @@ public final class InotifySource: Sendable {
                 let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
                 if validName == nil {
                     if mask & (UInt32(IN_CLOSE_WRITE) | UInt32(IN_MOVED_TO) | UInt32(IN_CREATE)) != 0 {
-                        out.yield(.warning(FileSystem.unnamableWarning(dir: dir, name: FileSystem.printable(bytes: nameBytes))))
+                        out.yield(.warning(FileSystem.unnamableWarning(dir: dir, name: LogText.printable(bytes: nameBytes))))
                     }
                     continue
                 }
@@ -194,7 +195,7 @@ public final class PollingSource: Sendable {
                     }
                     for bad in tree.unnamable {
                         continuation.yield(.warning(FileSystem.unnamableWarning(dir: (bad as NSString).deletingLastPathComponent,
-                                                                                 name: FileSystem.printable((bad as NSString).lastPathComponent))))
+                                                                                 name: LogText.printable((bad as NSString).lastPathComponent))))
                     }
                     for (path, reason) in tree.unreadable {
                         continuation.yield(.warning(FileSystem.unreadableWarning(path: path, reason: reason)))

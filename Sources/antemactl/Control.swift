@@ -4,6 +4,7 @@ import Glibc
 import AntemaService
 import ArgumentParser
 import Foundation
+import Journal
 import Store
 import Watcher
 
@@ -104,7 +105,7 @@ struct StatusReport: Encodable {
             out += "recent problems:\n"
             for e in lastErrors { out += "  \(f.string(from: e.at)) \(e.level): \(e.message)\n" }
         }
-        return out.split(separator: "\n", omittingEmptySubsequences: false).map { FileSystem.printable(String($0)) }.joined(separator: "\n")
+        return out.split(separator: "\n", omittingEmptySubsequences: false).map { LogText.printable(String($0)) }.joined(separator: "\n")
     }
 
     static func duration(_ s: Double) -> String {
@@ -124,9 +125,9 @@ struct Close: ParsableCommand {
         guard !found.isEmpty else { throw Failure(.noInput, "no sample named \(sample)") }
         for s in found where s.state == .open {
             try store.setSampleState(s.id!, .closing)
-            print("\(FileSystem.printable(s.name)): closing (\(FileSystem.printable(s.folder)))")
+            print("\(LogText.printable(s.name)): closing (\(LogText.printable(s.folder)))")
         }
-        for s in found where s.state != .open { print("\(FileSystem.printable(s.name)): already \(s.state.rawValue)") }
+        for s in found where s.state != .open { print("\(LogText.printable(s.name)): already \(s.state.rawValue)") }
     }
 }
 

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Testing
 @testable import AntemaService
+@testable import Journal
 
 /// The journal's native protocol, against a datagram socket of the test's own.
 @Suite struct JournalProtocol {

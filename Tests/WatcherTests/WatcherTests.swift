@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Journal
 import Testing
 @testable import Watcher
 
@@ -146,12 +147,12 @@ import Testing
 
     @Test("printable escapes control characters, invalid bytes and format characters; ordinary text is unchanged")
     func printable() {
-        #expect(FileSystem.printable("Au-01 µm échantillon") == "Au-01 µm échantillon")
-        #expect(FileSystem.printable("a\nb\tc\r\u{1}\u{1B}[2J") == "a\\nb\\tc\\r\\u{1}\\u{1B}[2J")
-        #expect(FileSystem.printable("back\\slash") == "back\\slash")
-        #expect(FileSystem.printable(FileSystem.printable("a\nb")) == FileSystem.printable("a\nb"))
-        #expect(FileSystem.printable("rtl\u{202E}gpj.dm3") == "rtl\\u{202E}gpj.dm3")
-        #expect(FileSystem.printable(bytes: Array("bad".utf8) + [0xFF, 0xFE] + Array("é.dm3".utf8)) == "bad\\xFF\\xFEé.dm3")
+        #expect(LogText.printable("Au-01 µm échantillon") == "Au-01 µm échantillon")
+        #expect(LogText.printable("a\nb\tc\r\u{1}\u{1B}[2J") == "a\\nb\\tc\\r\\u{1}\\u{1B}[2J")
+        #expect(LogText.printable("back\\slash") == "back\\slash")
+        #expect(LogText.printable(LogText.printable("a\nb")) == LogText.printable("a\nb"))
+        #expect(LogText.printable("rtl\u{202E}gpj.dm3") == "rtl\\u{202E}gpj.dm3")
+        #expect(LogText.printable(bytes: Array("bad".utf8) + [0xFF, 0xFE] + Array("é.dm3".utf8)) == "bad\\xFF\\xFEé.dm3")
     }
 
     @Test("a scan lists names that are not UTF-8 as unnamable instead of dropping them silently")

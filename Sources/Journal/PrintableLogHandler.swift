@@ -1,9 +1,9 @@
 import Logging
-import Watcher
+import Journal
 
 /// Wraps a log handler so that messages and metadata are printable: a file or sample name with a
 /// newline or a terminal escape cannot forge a log line or reach the terminal raw
-/// (`FileSystem.printable`).
+/// (`LogText.printable`).
 public struct PrintableLogHandler: LogHandler {
     public var inner: any LogHandler
 
@@ -26,8 +26,8 @@ public struct PrintableLogHandler: LogHandler {
 
     static func clean(_ v: Logger.Metadata.Value) -> Logger.Metadata.Value {
         switch v {
-        case .string(let s): return .string(FileSystem.printable(s))
-        case .stringConvertible(let c): return .string(FileSystem.printable(c.description))
+        case .string(let s): return .string(LogText.printable(s))
+        case .stringConvertible(let c): return .string(LogText.printable(c.description))
         case .array(let a): return .array(a.map(clean))
         case .dictionary(let d): return .dictionary(d.mapValues(clean))
         }
@@ -35,7 +35,7 @@ public struct PrintableLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var e = event
-        e.message = "\(FileSystem.printable(event.message.description))"
+        e.message = "\(LogText.printable(event.message.description))"
         e.metadata = event.metadata?.mapValues(Self.clean)
         inner.log(event: e)
     }
