@@ -197,9 +197,9 @@ public enum Pictures {
 
     /// The particles outlined and numbered as in the workbook: measured particles in blue,
     /// separated ones in purple, flagged overlaps in orange, border particles (excluded) grey.
-    /// Numbers where they fit without covering a particle (all of them in the SVG, `allLabels`).
+    /// Numbers where they fit without covering a particle (all of them in `particleMapSVG`).
     public static func particleMap(_ image: GrayImage, particles: [(Region, ParticleMeasurement)], borderExcluded: [Region], pixelSizeNm: Double,
-                                   annotations: BinaryImage? = nil, allLabels: Bool = false) -> Figure {
+                                   annotations: BinaryImage? = nil) -> Figure {
         var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
         for i in c.pixels.indices { c.pixels[i] = RGB(UInt8(40 + Int(c.pixels[i].r) * 6 / 10), UInt8(40 + Int(c.pixels[i].g) * 6 / 10), UInt8(40 + Int(c.pixels[i].b) * 6 / 10)) }
         let rgb = c.rgbBytes()
@@ -228,20 +228,51 @@ public enum Pictures {
             let bar = scaleBarBox(width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupiedCopy)
             let places = labelPlaces(particles, width: width, height: height, font: font, reserved: bar.map { [$0] } ?? []) { p.measure($0, size: font) }
             for (k, place) in places.enumerated() {
-                if let place {
-                    p.text(String(k + 1), x: place.x, y: place.y, size: font, colour: .white, halo: .black)
-                } else if allLabels {
-                    let m = particles[k].1
-                    p.text(String(k + 1), x: m.centroidXPx + 0.5, y: m.centroidYPx + 0.5 - font * 0.3, size: font * 0.45, colour: .white, anchor: 0.5)
-                }
+                if let place { p.text(String(k + 1), x: place.x, y: place.y, size: font, colour: .white, halo: .black) }
             }
             drawScaleBar(p, width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupiedCopy)
             let shown = places.compactMap { $0 }.count
             let entries: [(String, Colour)] = [("particle", Colour(RGB.particle)), ("separated", Colour(RGB.separated)),
                                                ("overlap, kept whole", Colour(RGB.flagged)), ("touches border, excluded", Colour(RGB.border))]
-            drawLegend(p, width: width, top: Double(height), entries: entries + (shown < particles.count && !allLabels
+            drawLegend(p, width: width, top: Double(height), entries: entries + (shown < particles.count
                 ? [("\(shown) of \(particles.count) numbered (all in the SVG)", Colour(0.12, 0.12, 0.12))] : []))
         }
+    }
+}
+
+extension Pictures {
+    /// The particle map as SVG over the micrograph picture it links (`micrographFile`, beside
+    /// it): every particle's outline and its number at its centre, small, for zooming in. Linking
+    /// instead of embedding keeps it a few tens of kB and quick to write for every image.
+    public static func particleMapSVG(width: Int, height: Int, micrographFile: String, particles: [(Region, ParticleMeasurement)],
+                                      borderExcluded: [Region]) -> String {
+        func escape(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: "\"", with: "&quot;")
+        }
+        func hex(_ c: RGB) -> String { String(format: "#%02x%02x%02x", c.r, c.g, c.b) }
+        func path(_ loops: [[(x: Int, y: Int)]]) -> String {
+            loops.map { loop in "M" + loop.map { "\($0.x) \($0.y)" }.joined(separator: "L") + "Z" }.joined()
+        }
+        let line = max(1, Double(width) / 600)
+        let font = max(3, fontPx(width) * 0.45)
+        var svg = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)">
+            <title>antema particle map: \(particles.count) particles, numbered as in the tables</title>
+            <image x="0" y="0" width="\(width)" height="\(height)" xlink:href="\(escape(micrographFile))" href="\(escape(micrographFile))" style="image-rendering:pixelated"/>
+            <g fill="none" stroke-width="\(line)" stroke-linejoin="round">
+
+            """
+        for r in borderExcluded { svg += "<path d=\"\(path(outlines(r)))\" stroke=\"\(hex(.border))\" stroke-opacity=\"0.7\"/>\n" }
+        for (r, m) in particles {
+            svg += "<path d=\"\(path(outlines(r)))\" stroke=\"\(hex(m.overlapFlag ? .flagged : m.separated ? .separated : .particle))\"/>\n"
+        }
+        svg += "</g>\n<g font-family=\"DejaVu Sans, sans-serif\" font-size=\"\(String(format: "%.1f", font))\" text-anchor=\"middle\" dominant-baseline=\"central\" fill=\"#ffffff\" stroke=\"#000000\" stroke-width=\"\(String(format: "%.2f", font / 6))\" paint-order=\"stroke\">\n"
+        for (k, (_, m)) in particles.enumerated() {
+            svg += String(format: "<text x=\"%.2f\" y=\"%.2f\">%d</text>\n", m.centroidXPx + 0.5, m.centroidYPx + 0.5, k + 1)
+        }
+        svg += "</g>\n</svg>\n"
+        return svg
     }
 }
 

@@ -342,10 +342,10 @@ public enum SampleReport {
         for (kind, figure) in drawn {
             try directory.write(figure.picturePNG(), to: kind.fileName(stem: stem))
         }
-        // the particle map as SVG: every number, zoomable
-        let svg = try Pictures.particleMap(image, particles: particles, borderExcluded: result.borderRegions, pixelSizeNm: pixelSizeNm,
-                                           annotations: annotations, allLabels: true).render(.svg)
-        try directory.write(svg, to: PictureKind.particles.fileName(stem: stem, extension: "svg"))
+        // the particle map as SVG over the micrograph picture: every number, zoomable
+        let svg = Pictures.particleMapSVG(width: image.width, height: image.height, micrographFile: PictureKind.micrograph.fileName(stem: stem),
+                                          particles: particles, borderExcluded: result.borderRegions)
+        try directory.write(Array(svg.utf8), to: PictureKind.particles.fileName(stem: stem, extension: "svg"))
     }
 }
 

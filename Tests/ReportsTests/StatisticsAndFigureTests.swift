@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Pipeline
 import Testing
 @testable import Reports
@@ -114,9 +117,12 @@ import Testing
         let figure = Charts.histogram([1.2, 1.5, 1.9, 2.3], title: "Größe Å µm² 金ナノ粒子", unit: "nm", fit: true)
         _ = try figure.render(.png)
         let (gray, result) = Self.discs(12, radius: 6, spacing: 16)
-        let svg = String(decoding: try Pictures.particleMap(gray, particles: Array(zip(result.regions, result.particles)), borderExcluded: [],
-                                                            pixelSizeNm: 0.1, allLabels: true).render(.svg), as: UTF8.self)
-        #expect(svg.hasPrefix("<?xml") && svg.contains("<svg"))
+        let svg = Pictures.particleMapSVG(width: 192, height: 192, micrographFile: "m_micrograph.png", particles: Array(zip(result.regions, result.particles)),
+                                          borderExcluded: [])
+        #expect(svg.hasPrefix("<?xml") && svg.contains("<svg") && svg.contains("href=\"m_micrograph.png\""))
+        for k in 1...144 { #expect(svg.contains(">\(k)</text>"), "number \(k) missing") }
+        // well-formed XML
+        #expect(XMLParser(data: Data(svg.utf8)).parse())
         let png = try Pictures.particleMap(gray, particles: Array(zip(result.regions, result.particles)), borderExcluded: [], pixelSizeNm: 0.1).picturePNG()
         #expect(png.count > 100)
     }
