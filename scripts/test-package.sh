@@ -12,9 +12,11 @@ bin="$(bash scripts/build-release.sh)"
 say "static Swift runtime: no toolchain library in ldd (checked by build-release.sh)"
 work="$(mktemp -d)"
 had_user=0; id antema >/dev/null 2>&1 && had_user=1
+had_state=0; [ -e /var/lib/antema ] && had_state=1
 cleanup() {
   dpkg --purge antema >/dev/null 2>&1 || true
   [ "$had_user" = 1 ] || userdel antema >/dev/null 2>&1 || true
+  [ "$had_state" = 1 ] || rm -rf /var/lib/antema
   rm -rf "$work"
 }
 trap cleanup EXIT
