@@ -26,8 +26,6 @@ public struct RunSettings: Sendable, Codable {
     /// Find burned-in scale bars, labels and panel letters and leave them out the same way
     /// (`AnnotationDetector`). Default true.
     public var detectAnnotations: Bool = true
-    /// How a network's input scale is chosen (`--network-scale`).
-    public var networkScale: NetworkScale.Mode = .calibration
 
     public init(antemaVersion: String, segmenter: SegmenterChoice, analysis: AnalysisParameters, fallbackPixelSizeNm: Double?,
                 excludeRegions: [[Int]] = [], detectAnnotations: Bool = true) {

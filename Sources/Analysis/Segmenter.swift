@@ -77,32 +77,23 @@ public struct Segmenter: Sendable {
     }
 
     /// The network's prediction: particle probability and, for instance-aware models, distance.
-    /// With `estimateScale` the image is resized so that its particles reach the network at the
-    /// size it works best on (`NetworkScale`), whatever its pixel size says.
-    public func predict(_ input: InputFrame, estimateScale: Bool = false) throws -> Prediction {
+    public func predict(_ input: InputFrame) throws -> Prediction {
         guard let runner else { throw ModelError.invalid("the \(label) segmenter has no probabilities") }
-        var scale: Double? = nil
-        if estimateScale {
-            scale = try NetworkScale.estimate(input) { image, s in
-                try runner.predict(image.image.pixels, width: image.image.width, height: image.image.height, pixelSizeNm: image.pixelSize.geometricMeanNm,
-                                   brightParticles: contrast == .brightParticles, exclude: image.exclude?.pixels, inputScale: s).probability
-            }
-        }
         return try runner.predict(input.image.pixels, width: input.image.width, height: input.image.height,
                                   pixelSizeNm: input.pixelSize.geometricMeanNm,
-                                  brightParticles: contrast == .brightParticles, exclude: input.exclude?.pixels, inputScale: scale)
+                                  brightParticles: contrast == .brightParticles, exclude: input.exclude?.pixels)
     }
 
     /// The binary segmentation before any clean-up, and the network's prediction it came from
     /// (nil for masks and the classical segmenter): the one place the segmenters differ.
-    public func segment(_ input: InputFrame, estimateScale: Bool = false) throws -> (mask: BinaryImage, prediction: Prediction?) {
+    public func segment(_ input: InputFrame) throws -> (mask: BinaryImage, prediction: Prediction?) {
         switch choice {
         case .mask:
             return (BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 }), nil)
         case .classical(let c):
             return (c.segment(input.image, pixelSizeNm: input.pixelSize.geometricMeanNm), nil)
         case .model(_, _, _, let threshold):
-            let p = try predict(input, estimateScale: estimateScale)
+            let p = try predict(input)
             return (BinaryImage(width: input.image.width, height: input.image.height, pixels: p.probability.map { Double($0) >= threshold }), p)
         }
     }
@@ -114,7 +105,7 @@ public struct Segmenter: Sendable {
         var input = input
         if input.exclude == nil && choice != .mask { input.exclude = settings.exclusion(for: input.image) }
         let start = DispatchTime.now().uptimeNanoseconds
-        let (mask, prediction) = try segment(input, estimateScale: settings.networkScale == .estimate)
+        let (mask, prediction) = try segment(input)
         var outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence)
         outcome.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return outcome

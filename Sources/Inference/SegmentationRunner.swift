@@ -108,14 +108,11 @@ public struct SegmentationRunner: Sendable {
     /// Particle probability and (for instance-aware models) distance per pixel, the input's
     /// size. `exclude` (row-major, the input's size): pixels left out of the normalisation's
     /// statistics (burned-in annotations, excluded regions).
-    /// `inputScale`: the factor the image is resized by before the network (0.5: half the
-    /// pixels a side); by default the one its pixel size asks for.
     public func predict(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double, brightParticles: Bool = false,
-                        exclude: [Bool]? = nil, inputScale: Double? = nil) throws -> Prediction {
+                        exclude: [Bool]? = nil) throws -> Prediction {
         guard width > 0, height > 0, pixels.count == width * height else { throw ModelError.invalid("image of \(pixels.count) values for \(width) x \(height)") }
         guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
-        if let inputScale, !(inputScale > 0 && inputScale <= 8) { throw ModelError.invalid("input scale \(inputScale)") }
-        let scale = inputScale ?? pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)
+        let scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)
         let mw = max(1, Int((Double(width) * scale).rounded())), mh = max(1, Int((Double(height) * scale).rounded()))
         // shrinking averages each model pixel's area (no aliasing: the noise of a fine micrograph
         // averages out as it would in a coarser one); enlarging interpolates

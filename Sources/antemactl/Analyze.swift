@@ -9,7 +9,6 @@ import SafeFiles
 
 extension OverlapMode: ExpressibleByArgument {}
 extension Contrast: ExpressibleByArgument {}
-extension NetworkScale.Mode: ExpressibleByArgument {}
 
 extension SegmenterKind: ExpressibleByArgument {}
 
@@ -67,9 +66,6 @@ struct Analyze: ParsableCommand {
 
     @Flag(name: .customLong("no-annotation-detection"), help: "Do not look for burned-in scale bars, labels and panel letters.")
     var noAnnotationDetection = false
-
-    @Option(name: .customLong("network-scale"), help: "calibration (the network sees the image at the scale its pixel size asks for, the default) or estimate (shrinks images whose particles are large for the network, from a quick look at a quarter of the size: for uncalibrated figures and exports).")
-    var networkScale: NetworkScale.Mode = .calibration
 
     @Option(help: "Particles darker (bright-field TEM), brighter (HAADF-STEM, SEM) than the background, or auto (decided per image, the default).")
     var contrast: Contrast = .auto
@@ -132,10 +128,9 @@ struct Analyze: ParsableCommand {
         parameters.convexityThreshold = convexityThreshold
         parameters.minimumConfidence = minimumConfidence
         let seg = try makeSegmenter(name: segmenter, modelPath: model, threshold: threshold, contrast: contrast, mask: mask)
-        var settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: seg.choice,
+        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: seg.choice,
                                    analysis: parameters, fallbackPixelSizeNm: pixelSizeNm,
                                    excludeRegions: try excludeRegions(), detectAnnotations: !noAnnotationDetection)
-        settings.networkScale = networkScale
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {

@@ -27,9 +27,6 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Touching particles: network (the default), separate (UECS), flag or watershed; as antemactl analyze.")
     var overlap: OverlapMode = .network
 
-    @Option(name: .customLong("network-scale"), help: "calibration or estimate; as antemactl analyze.")
-    var networkScale: NetworkScale.Mode = .calibration
-
     @Option(name: .customLong("exclude-box"), help: "Leave out a box of every image, x,y,width,height in pixels (x = column), e.g. a burned-in scale bar.")
     var excludeBox: String?
     @Option(help: "Write evaluation.csv and evaluation.json into this folder.") var out: String?
@@ -68,8 +65,7 @@ struct Evaluate: ParsableCommand {
         var failures = 0
         var parameters = AnalysisParameters()
         parameters.overlap = overlap
-        var settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: .mask, analysis: parameters, fallbackPixelSizeNm: pixelSizeNm)
-        settings.networkScale = networkScale
+        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: .mask, analysis: parameters, fallbackPixelSizeNm: pixelSizeNm)
         for path in paths {
             let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             guard let lp = labelPath(stem: stem) else {
