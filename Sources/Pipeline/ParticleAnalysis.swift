@@ -82,12 +82,14 @@ public enum ParticleAnalysis {
         case .watershed:
             // as ImageJ does: every object is offered to the watershed
             for (region, pieces) in zip(objects, objects.parallelMap { Watershed.separate($0, minimumPixels: minPixels) }) {
-                if pieces.count >= 2 { separated += pieces } else { unseparated.append(region) }
+                // a split counts when it leaves two particles of at least the minimum size;
+                // otherwise the object stays whole (a speck cut off is not a second particle)
+                if pieces.filter({ $0.area >= minPixels }).count >= 2 { separated += pieces } else { unseparated.append(region) }
             }
         case .network:
             let distance = MarkerSeparation.smoothed(distance!, width: mask.width, height: mask.height)
             for (region, pieces) in zip(objects, objects.parallelMap { MarkerSeparation.separate($0, distance: distance, imageWidth: mask.width) }) {
-                if pieces.count >= 2 { separated += pieces } else { unseparated.append(region) }
+                if pieces.filter({ $0.area >= minPixels }).count >= 2 { separated += pieces } else { unseparated.append(region) }
             }
         case .flag, .separate:
             var nonConvex: [Region] = []

@@ -116,4 +116,31 @@ import Testing
             #expect(result.particles.first?.areaPx == mask.holesFilled().pixels.filter { $0 }.count, "\(mode)")
         }
     }
+
+    @Test("a split that leaves only one particle above the minimum size keeps the object whole and unseparated")
+    func specksCutOffAreNotSecondParticles() throws {
+        let w = 60, h = 30
+        var mask = BinaryImage(width: w, height: h)
+        var d = [Float](repeating: 0, count: w * h)
+        for (cx, cy, radius) in [(19.5, 14.5, 11.0), (34.0, 14.5, 4.5)] {
+            for r in 0..<h { for c in 0..<w {
+                let dist = ((Double(c) - cx) * (Double(c) - cx) + (Double(r) - cy) * (Double(r) - cy)).squareRoot()
+                if dist <= radius {
+                    mask[r, c] = true
+                    d[r * w + c] = max(d[r * w + c], Float(1 - dist / radius))
+                }
+            } }
+        }
+        let object = try #require(mask.regions(.eight).first)
+        let smoothed = MarkerSeparation.smoothed(d, width: w, height: h)
+        let pieces = MarkerSeparation.separate(object, distance: smoothed, imageWidth: w)
+        try #require(pieces.count == 2, "the distance map must split off the small bump for this test")
+        var p = AnalysisParameters()
+        p.overlap = .network
+        p.minimumDiameterNm = 10  // 79 px: the bump (about 64 px) is a speck
+        let result = ParticleAnalysis.analyze(mask, pixelSize: PixelSizeNm(y: 1, x: 1), parameters: p, distance: d)
+        #expect(result.particles.count == 1)
+        #expect(result.particles.first?.separated == false)
+        #expect(result.particles.first?.areaPx == object.area)
+    }
 }
