@@ -14,6 +14,8 @@ packages=(
   libcairo2-dev libpango1.0-dev fonts-dejavu-core   # figures and pictures (PNG, SVG, PDF), text in any script
   dpkg-dev fakeroot binutils adduser                 # make deb and its test (dpkg-shlibdeps, strip)
   python3-openpyxl    # tests open the written workbooks with openpyxl
+  libreoffice-calc    # ... and convert them with LibreOffice (headless)
+  poppler-utils       # tests render the PDF charts (pdftoppm)
   python3             # test helpers that check written files
 )
 

@@ -100,6 +100,11 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         let csv = try String(contentsOfFile: dir + "/lo/LO.csv", encoding: .utf8)
         #expect(csv.hasPrefix("Sample,LO"))
         #expect(csv.contains("Equivalent diameter [nm],10,"))
+        // the values LibreOffice reads are the input's: n and the mean of the equivalent diameter
+        let input = reportInput(sample: "LO", particles: 10)
+        let row = try #require(csv.split(separator: "\n").first { $0.hasPrefix("Equivalent diameter [nm],") }).split(separator: ",")
+        let mean = input.particles.map(\.m.equivalentDiameterNm).reduce(0, +) / 10
+        #expect(abs((Double(row[2]) ?? 0) - mean) < 1e-3, "\(row)")
     }
 
     @Test("column names run A..Z, AA..; text XML cannot hold is replaced; numbers keep 7 significant digits")

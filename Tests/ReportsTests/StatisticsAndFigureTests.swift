@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import ImageFiles
 import Pipeline
 import Testing
 @testable import Reports
@@ -125,5 +126,58 @@ import Testing
         #expect(XMLParser(data: Data(svg.utf8)).parse())
         let png = try Pictures.particleMap(gray, particles: Array(zip(result.regions, result.particles)), borderExcluded: [], pixelSizeNm: 0.1).picturePNG()
         #expect(png.count > 100)
+    }
+}
+
+@Suite struct ChartFiles {
+    static let reference = ProcessInfo.processInfo.environment["ANTEMA_SHARED_DATA"].map { $0 + "/antema-reference/antema-v1.0-Sheet1.csv" }
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/data/antema-reference/antema-v1.0-Sheet1.csv").path
+
+    static func run(_ exe: String, _ args: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    @Test("every chart's SVG parses as XML and its PDF converts with poppler's pdftoppm, for no, one, equal and spread values",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftoppm"), "poppler-utils is not installed: skipping"))
+    func svgParsesPDFConverts() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("antema-charts-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sets: [[Double]] = [[], [2.0], [3, 3, 3], [0.5, 1, 40, 100]]
+        for (k, values) in sets.enumerated() {
+            let figures = [Charts.histogram(values, title: "Equivalent diameter", unit: "nm", fit: true),
+                           Charts.comparison([("a", values), ("b", values.map { $0 * 1.2 })], title: "Equivalent diameter", unit: "nm")]
+            for (j, figure) in figures.enumerated() {
+                #expect(XMLParser(data: Data(try figure.render(.svg))).parse(), "set \(k) figure \(j): the SVG does not parse")
+                let pdf = dir + "/c\(k)-\(j).pdf"
+                try Data(try figure.render(.pdf)).write(to: URL(fileURLWithPath: pdf))
+                #expect(try Self.run("/usr/bin/pdftoppm", ["-png", "-r", "50", "-singlefile", pdf, dir + "/c\(k)-\(j)"]) == 0)
+                let png = try PNGFile.read(path: dir + "/c\(k)-\(j).png")
+                #expect(png.width > 100 && png.height > 50, "set \(k) figure \(j): \(png.width) x \(png.height)")
+            }
+        }
+    }
+
+    @Test("a real sample: the histogram of the 263 equivalent diameters of ANTEMA's reference table, with its log-normal fit",
+          .enabled(if: FileManager.default.fileExists(atPath: reference), "../shared/data/antema-reference absent, skipping"))
+    func realSample() throws {
+        let text = try String(contentsOfFile: Self.reference, encoding: .utf8)
+        let diameters = text.split(whereSeparator: \.isNewline).dropFirst().compactMap { line -> Double? in
+            let fields = line.split(separator: ",")
+            return fields.count == 11 ? Double(fields[1].trimmingCharacters(in: .whitespaces)) : nil
+        }
+        #expect(diameters.count == 263)
+        let fit = try #require(SizeStatistics.logNormal(diameters))
+        #expect(fit.geometricMean > 1.4 && fit.geometricMean < 2.0, "\(fit.geometricMean)")
+        let png = try Charts.histogram(diameters, title: "Equivalent diameter", unit: "nm", fit: true).render(.png)
+        #expect(abs((PNGChunks.dotsPerInch(png) ?? 0) - 300) < 0.1)
     }
 }
