@@ -74,7 +74,11 @@ public enum Pictures {
         p.rect(Double(x), Double(y), Double(lengthPx), Double(thickness))
         p.colour(.white)
         p.fill()
-        p.text(label(nm), x: Double(x) + Double(lengthPx) / 2, y: Double(y) - font * 1.3 - 2, size: font, colour: .white, bold: true, anchor: 0.5, halo: .black)
+        // the label centred over the bar, kept inside the picture (small images)
+        let text = label(nm)
+        let w = p.measure(text, size: font, bold: true).width
+        let centre = min(max(Double(x) + Double(lengthPx) / 2, w / 2 + 2), Double(width) - w / 2 - 2)
+        p.text(text, x: centre, y: Double(y) - font * 1.3 - 2, size: font, colour: .white, bold: true, anchor: 0.5, halo: .black)
     }
 
     /// The legend strip's height for an image of this width.
