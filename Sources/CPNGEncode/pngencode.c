@@ -39,7 +39,7 @@ static void on_error(png_structp png, png_const_charp text) {
 static void on_warning(png_structp png, png_const_charp text) { (void)png; (void)text; }
 
 int antema_png_encode(const unsigned char *pixels, int width, int height, int channels,
-                      int level, int filter, unsigned char **out, size_t *out_size,
+                      int level, int filter, unsigned int pixels_per_metre, unsigned char **out, size_t *out_size,
                       char *message, size_t message_size) {
     antema_png_sink sink = {NULL, 0, 0, message, message_size};
     if (message && message_size) message[0] = 0;
@@ -60,6 +60,7 @@ int antema_png_encode(const unsigned char *pixels, int width, int height, int ch
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
                  channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (pixels_per_metre > 0) png_set_pHYs(png, info, pixels_per_metre, pixels_per_metre, PNG_RESOLUTION_METER);
     png_set_compression_level(png, level);
     if (filter >= 0) {
         int flags = filter == 0 ? PNG_FILTER_NONE : filter == 1 ? PNG_FILTER_SUB : PNG_FILTER_UP;

@@ -91,6 +91,27 @@ public enum PNGFile {
         return try encode(pixels, width: width, height: height, format: UInt32(PNG_FORMAT_RGB), compression: compression)
     }
 
+    /// Encodes an 8-bit RGB PNG in memory with its resolution recorded (pHYs, in pixels per
+    /// metre as PNG keeps it): figures for print. zlib level 6, libpng's adaptive filters.
+    public static func encode(rgb8 pixels: [UInt8], width: Int, height: Int, dotsPerInch: Double) throws -> [UInt8] {
+        precondition(pixels.count == width * height * 3)
+        return try encodeFull(pixels, width: width, height: height, channels: 3, level: 6, filter: -1, pixelsPerMetre: UInt32((dotsPerInch / 0.0254).rounded()))
+    }
+
+    /// The resolution a PNG records (its pHYs chunk in pixels per metre), in dots per inch; nil without one.
+    public static func dotsPerInch(_ png: [UInt8]) -> Double? {
+        var i = 8
+        while i + 8 <= png.count {
+            let length = Int(png[i]) << 24 | Int(png[i + 1]) << 16 | Int(png[i + 2]) << 8 | Int(png[i + 3])
+            if png[(i + 4)..<(i + 8)].elementsEqual("pHYs".utf8), i + 17 <= png.count, png[i + 16] == 1 {
+                let ppm = UInt32(png[i + 8]) << 24 | UInt32(png[i + 9]) << 16 | UInt32(png[i + 10]) << 8 | UInt32(png[i + 11])
+                return Double(ppm) * 0.0254
+            }
+            i += 12 + length
+        }
+        return nil
+    }
+
     /// Encodes an 8-bit greyscale PNG in memory.
     public static func encode(gray8 pixels: [UInt8], width: Int, height: Int, compression: Compression = .small) throws -> [UInt8] {
         precondition(pixels.count == width * height)
@@ -129,11 +150,16 @@ public enum PNGFile {
     /// zlib level 1 with the "sub" filter through libpng's full API (the simplified API's fast
     /// mode is fixed at level 3 without filters: three times slower for the same size here).
     static func encodeFast(_ pixels: [UInt8], width: Int, height: Int, channels: Int) throws -> [UInt8] {
+        try encodeFull(pixels, width: width, height: height, channels: channels, level: 1, filter: 1, pixelsPerMetre: 0)
+    }
+
+    /// libpng's full API (`Sources/CPNGEncode`): zlib level, row filter (-1 adaptive) and pHYs.
+    static func encodeFull(_ pixels: [UInt8], width: Int, height: Int, channels: Int, level: Int32, filter: Int32, pixelsPerMetre: UInt32) throws -> [UInt8] {
         var out: UnsafeMutablePointer<UInt8>? = nil
         var size = 0
         var message = [CChar](repeating: 0, count: 256)
         let status = pixels.withUnsafeBufferPointer { p in
-            antema_png_encode(p.baseAddress, Int32(width), Int32(height), Int32(channels), 1, 1, &out, &size, &message, message.count)
+            antema_png_encode(p.baseAddress, Int32(width), Int32(height), Int32(channels), level, filter, pixelsPerMetre, &out, &size, &message, message.count)
         }
         guard status == 0, let out else {
             throw ImageFileError(path: "<memory>", message: "cannot encode PNG: \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")

@@ -1,6 +1,4 @@
-import ImageFiles
-
-/// An RGB picture to draw on: row-major, origin top-left.
+/// An 8-bit RGB colour.
 public struct RGB: Sendable, Equatable {
     public var r: UInt8, g: UInt8, b: UInt8
     public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) { self.r = r; self.g = g; self.b = b }
@@ -14,6 +12,8 @@ public struct RGB: Sendable, Equatable {
     public static let bar = RGB(0, 114, 178)            // blue
 }
 
+/// A micrograph's pixels as RGB (contrast-stretched, tinted), row-major from the top left: the
+/// raster that `Pictures` draws over with cairo.
 public struct Canvas: Sendable {
     public let width: Int
     public let height: Int
@@ -40,11 +40,6 @@ public struct Canvas: Sendable {
         }
     }
 
-    @inline(__always) public mutating func set(_ x: Int, _ y: Int, _ c: RGB) {
-        if x >= 0 && y >= 0 && x < width && y < height { pixels[y * width + x] = c }
-    }
-
-    /// Blends `c` over the pixel with opacity `alpha` (0...1).
     public mutating func blend(_ x: Int, _ y: Int, _ c: RGB, _ alpha: Double) {
         guard x >= 0 && y >= 0 && x < width && y < height else { return }
         let p = pixels[y * width + x]
@@ -52,41 +47,9 @@ public struct Canvas: Sendable {
         pixels[y * width + x] = RGB(mix(p.r, c.r), mix(p.g, c.g), mix(p.b, c.b))
     }
 
-    public mutating func fillRect(x: Int, y: Int, width w: Int, height h: Int, _ c: RGB) {
-        let x0 = max(0, x), x1 = min(width, x + w), y0 = max(0, y), y1 = min(height, y + h)
-        guard x0 < x1, y0 < y1 else { return }
-        for yy in y0..<y1 { for xx in x0..<x1 { pixels[yy * width + xx] = c } }
-    }
-
-    /// Writes the picture as PNG, fast (see `PNGFile.Compression`): greyscale when every pixel is
-    /// grey (the micrograph with its scale bar: a third of the data to compress), RGB otherwise.
-    public func png(to path: String) throws {
-        if let gray = grayBytes() {
-            try PNGFile.write(gray8: gray, width: width, height: height, to: path, compression: .fast)
-        } else {
-            try PNGFile.write(rgb8: rgbBytes(), width: width, height: height, to: path, compression: .fast)
-        }
-    }
-
-    /// The picture encoded as PNG in memory (for workbooks), as `png(to:)` writes it.
-    public func pngData() throws -> [UInt8] {
-        if let gray = grayBytes() { return try PNGFile.encode(gray8: gray, width: width, height: height, compression: .fast) }
-        return try PNGFile.encode(rgb8: rgbBytes(), width: width, height: height, compression: .fast)
-    }
-
     func rgbBytes() -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: width * height * 3)
         for (i, p) in pixels.enumerated() { bytes[3 * i] = p.r; bytes[3 * i + 1] = p.g; bytes[3 * i + 2] = p.b }
-        return bytes
-    }
-
-    /// The grey levels if every pixel is grey, else nil.
-    func grayBytes() -> [UInt8]? {
-        var bytes = [UInt8](repeating: 0, count: width * height)
-        for (i, p) in pixels.enumerated() {
-            guard p.r == p.g, p.g == p.b else { return nil }
-            bytes[i] = p.r
-        }
         return bytes
     }
 }

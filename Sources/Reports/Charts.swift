@@ -62,6 +62,12 @@ public enum Charts {
     /// The axis label of a measurement: its name and unit in parentheses.
     static func axisLabel(_ title: String, unit: String) -> String { unit.isEmpty ? title : "\(title) (\(unit))" }
 
+    /// The top of a y axis whose data reach `dataMax`, leaving the top `reservedPt` of the plot
+    /// area (a legend, the statistics) free of data.
+    static func yMax(dataMax: Double, reservedPt: Double, plotHeightPt: Double) -> Double {
+        dataMax * 1.05 / max(0.3, 1 - (reservedPt + 6) / plotHeightPt)
+    }
+
     /// A histogram of `values` (Freedman-Diaconis bins, counts), with the log-normal fit drawn
     /// over it (`fit`: sizes; the curve is n x bin width x density) and its parameters, n and
     /// mean ± sd in the top right.
@@ -83,8 +89,17 @@ public enum Charts {
                 let peak = exp(f.mu - f.sigma * f.sigma)  // the log-normal's mode
                 top = max(top, Double(finite.count) * width * f.pdf(peak))
             }
-            var axes = Axes(x0: first, x1: last, y0: 0, y1: top * 1.08)
-            axes.y1 = max(axes.y1, 1)
+            // the statistics, top right, above the data
+            var lines: [(String, Colour)] = [("n = \(finite.count)", .black)]
+            if let mean = summary.mean, let sd = summary.sd { lines.append(("mean ± sd = " + SizeStatistics.meanSD(mean, sd, unit: unit), .black)) }
+            if let f = logNormal {
+                lines.append(("log-normal fit:", Colour.series[1]))
+                lines.append(("GM = " + SizeStatistics.withInterval(f.geometricMean, f.geometricMeanCI95.low, f.geometricMeanCI95.high) + (unit.isEmpty ? "" : " \(unit)"), Colour.series[1]))
+                lines.append(("GSD = " + SizeStatistics.withInterval(f.geometricSD, f.geometricSDCI95.low, f.geometricSDCI95.high), Colour.series[1]))
+                lines.append(("(95 % confidence intervals)", .black))
+            }
+            var axes = Axes(x0: first, x1: last, y0: 0, y1: 1)
+            axes.y1 = max(1, yMax(dataMax: top, reservedPt: Double(lines.count) * font * 1.35, plotHeightPt: axes.height))
             for (k, c) in counts.enumerated() where c > 0 {
                 let x = axes.x(edges[k]), w = axes.x(edges[k + 1]) - x
                 p.rect(x, axes.y(Double(c)), w, axes.y(0) - axes.y(Double(c)))
@@ -107,18 +122,9 @@ public enum Charts {
             }
             axes.draw(p, xLabel: axisLabel(title, unit: unit), yLabel: "Count (bin width \(tickLabel(width, step: width)) \(unit))".replacingOccurrences(of: " )", with: ")"),
                       yFormat: { String(format: "%.0f", $0) })
-            var lines = ["n = \(finite.count)"]
-            if let mean = summary.mean, let sd = summary.sd { lines.append("mean ± sd = " + SizeStatistics.meanSD(mean, sd, unit: unit)) }
-            if let f = logNormal {
-                lines.append("log-normal fit:")
-                lines.append("GM = " + SizeStatistics.withInterval(f.geometricMean, f.geometricMeanCI95.low, f.geometricMeanCI95.high) + (unit.isEmpty ? "" : " \(unit)"))
-                lines.append("GSD = " + SizeStatistics.withInterval(f.geometricSD, f.geometricSDCI95.low, f.geometricSDCI95.high))
-                lines.append("(95 % confidence intervals)")
-            }
             var y = axes.top + 4
-            for line in lines {
-                p.text(line, x: axes.left + axes.width - 4, y: y, size: font, colour: line.hasPrefix("log-normal") || line.hasPrefix("GM") || line.hasPrefix("GSD") ? Colour.series[1] : .black,
-                       anchor: 1, halo: .white)
+            for (line, colour) in lines {
+                p.text(line, x: axes.left + axes.width - 4, y: y, size: font, colour: colour, anchor: 1, halo: .white)
                 y += font * 1.35
             }
         }
@@ -162,7 +168,8 @@ public enum Charts {
                 let c = SizeStatistics.counts(s.values, edges: edges), n = Double(max(1, s.values.count))
                 return c.map { Double($0) / (n * width) }
             }
-            var hist = Axes(x0: edges.first ?? x0, x1: edges.last ?? x1, y0: 0, y1: max(1e-9, (densities.flatMap { $0 }.max() ?? 1) * 1.3))
+            var hist = Axes(x0: edges.first ?? x0, x1: edges.last ?? x1, y0: 0, y1: 1)
+            hist.y1 = max(1e-9, yMax(dataMax: densities.flatMap { $0 }.max() ?? 1, reservedPt: Double(samples.count) * font * 1.4, plotHeightPt: hist.height))
             hist.figureWidth = figureWidth
             hist.left = figureWidth / 2 + 62
             hist.draw(p, xLabel: axisLabel(title, unit: unit), yLabel: unit.isEmpty ? "Density" : "Density (1/\(unit))")

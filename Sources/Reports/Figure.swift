@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CCairo
 import Foundation
+import ImageFiles
 
 /// Output formats of figures and pictures.
 public enum FigureFormat: String, CaseIterable, Sendable {
@@ -35,52 +36,33 @@ public struct Figure: Sendable {
 
     /// The figure as a file: PNG at `dpi` (recorded in the file's pHYs chunk), SVG or PDF.
     public func render(_ format: FigureFormat, dpi: Double = 300) throws -> [UInt8] {
+        if format == .png {
+            let (rgb, w, h) = try rasterRGB(scale: dpi / 72)
+            return try PNGFile.encode(rgb8: rgb, width: w, height: h, dotsPerInch: dpi)
+        }
         let sink = ByteSink()
         let closure = Unmanaged.passUnretained(sink).toOpaque()
-        let surface: OpaquePointer?
-        var scale = 1.0
-        switch format {
-        case .png:
-            scale = dpi / 72
-            surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32((widthPt * scale).rounded()), Int32((heightPt * scale).rounded()))
-        case .svg:
-            surface = cairo_svg_surface_create_for_stream(byteSinkWrite, closure, widthPt, heightPt)
-        case .pdf:
-            surface = cairo_pdf_surface_create_for_stream(byteSinkWrite, closure, widthPt, heightPt)
-        }
+        let surface = format == .svg ? cairo_svg_surface_create_for_stream(byteSinkWrite, closure, widthPt, heightPt)
+                                     : cairo_pdf_surface_create_for_stream(byteSinkWrite, closure, widthPt, heightPt)
         guard let surface, cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else { throw FigureError("cannot create a \(format.rawValue) surface") }
+        defer { cairo_surface_destroy(surface) }
         let cr = cairo_create(surface)!
-        cairo_scale(cr, scale, scale)
-        if format == .png {
-            cairo_set_source_rgb(cr, 1, 1, 1)
-            cairo_paint(cr)
-        }
         draw(Painter(cr))
         let status = cairo_status(cr)
         cairo_destroy(cr)
-        if format == .png {
-            cairo_surface_flush(surface)
-            guard cairo_surface_write_to_png_stream(surface, byteSinkWrite, closure) == CAIRO_STATUS_SUCCESS else {
-                cairo_surface_destroy(surface)
-                throw FigureError("cannot encode the PNG")
-            }
-        } else {
-            cairo_surface_finish(surface)
-        }
-        cairo_surface_destroy(surface)
+        cairo_surface_finish(surface)
         guard status == CAIRO_STATUS_SUCCESS else { throw FigureError("drawing failed: \(String(cString: cairo_status_to_string(status)))") }
-        return format == .png ? PNGChunks.withResolution(sink.bytes, dotsPerInch: dpi) : sink.bytes
+        return sink.bytes
     }
-}
 
-extension Figure {
-    /// The figure rasterised at one pixel per point: 8-bit RGB, width, height.
-    public func rasterRGB() throws -> (rgb: [UInt8], width: Int, height: Int) {
-        let w = Int(widthPt.rounded()), h = Int(heightPt.rounded())
+    /// The figure rasterised on white at `scale` pixels per point: 8-bit RGB, width, height.
+    public func rasterRGB(scale: Double = 1) throws -> (rgb: [UInt8], width: Int, height: Int) {
+        let w = Int((widthPt * scale).rounded()), h = Int((heightPt * scale).rounded())
         guard w > 0, h > 0, let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(w), Int32(h)),
               cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else { throw FigureError("cannot create a \(w) x \(h) picture") }
         defer { cairo_surface_destroy(surface) }
         let cr = cairo_create(surface)!
+        cairo_scale(cr, scale, scale)
         cairo_set_source_rgb(cr, 1, 1, 1)
         cairo_paint(cr)
         draw(Painter(cr))
@@ -214,48 +196,5 @@ public final class Painter {
         pango_font_description_free(font)
         pango_layout_set_text(layout, text, -1)
         return layout
-    }
-}
-
-/// PNG chunk surgery: the physical resolution (pHYs) after the header.
-enum PNGChunks {
-    static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    static func crc(_ bytes: some Sequence<UInt8>) -> UInt32 {
-        var c: UInt32 = 0xFFFFFFFF
-        for b in bytes { c = crcTable[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFFFFFF
-    }
-
-    static func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-
-    /// `png` with a pHYs chunk saying `dotsPerInch` (in pixels per metre, as PNG records it)
-    /// right after IHDR; an existing pHYs is left as it is.
-    static func withResolution(_ png: [UInt8], dotsPerInch: Double) -> [UInt8] {
-        guard png.count > 33, PNGChunks.dotsPerInch(png) == nil else { return png }
-        let ppm = UInt32((dotsPerInch / 0.0254).rounded())
-        let body = Array("pHYs".utf8) + bigEndian(ppm) + bigEndian(ppm) + [1]
-        let chunk = bigEndian(9) + body + bigEndian(crc(body))
-        // signature (8) + IHDR (4 length + 4 type + 13 data + 4 crc)
-        return Array(png[0..<33]) + chunk + Array(png[33...])
-    }
-
-    /// The resolution recorded in a PNG, in dots per inch (nil without pHYs in metres).
-    static func dotsPerInch(_ png: [UInt8]) -> Double? {
-        var i = 8
-        while i + 8 <= png.count {
-            let length = Int(png[i]) << 24 | Int(png[i + 1]) << 16 | Int(png[i + 2]) << 8 | Int(png[i + 3])
-            let type = String(decoding: png[(i + 4)..<(i + 8)], as: UTF8.self)
-            if type == "pHYs", i + 17 <= png.count, png[i + 16] == 1 {
-                let ppm = UInt32(png[i + 8]) << 24 | UInt32(png[i + 9]) << 16 | UInt32(png[i + 10]) << 8 | UInt32(png[i + 11])
-                return Double(ppm) * 0.0254
-            }
-            i += 12 + length
-        }
-        return nil
     }
 }

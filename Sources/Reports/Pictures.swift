@@ -51,34 +51,41 @@ public enum Pictures {
         return corners[best]
     }
 
-    /// The box the scale bar and its label cover (x, y, width, height), where `drawScaleBar` puts it.
-    static func scaleBarBox(width: Int, height: Int, pixelSizeNm: Double, avoid: BinaryImage?, particles: BinaryImage?) -> (Double, Double, Double, Double)? {
-        guard pixelSizeNm > 0 else { return nil }
-        let lengthPx = max(1, Int((scaleBarNm(widthPx: width, pixelSizeNm: pixelSizeNm) / pixelSizeNm).rounded()))
-        let thickness = max(3, height / 100), font = fontPx(width)
-        let (x, y) = scaleBarPlace(width: width, height: height, lengthPx: lengthPx, thickness: thickness, labelPx: font, avoid: avoid, particles: particles)
-        let top = Double(y) - font * 1.5 - 2
-        return (Double(x) - 2, top, Double(lengthPx) + 4, Double(y + thickness) + 2 - top)
-    }
+    /// A scale bar placed on a picture: its length, where it goes (`scaleBarPlace`), and the
+    /// box it and its label cover.
+    struct ScaleBar: Sendable {
+        let nm: Double
+        let x: Int, y: Int, lengthPx: Int, thickness: Int
+        let font: Double
 
-    static func drawScaleBar(_ p: Painter, width: Int, height: Int, pixelSizeNm: Double, avoid: BinaryImage?, particles: BinaryImage?) {
-        guard pixelSizeNm > 0 else { return }
-        let nm = scaleBarNm(widthPx: width, pixelSizeNm: pixelSizeNm)
-        let lengthPx = max(1, Int((nm / pixelSizeNm).rounded()))
-        let thickness = max(3, height / 100)
-        let font = fontPx(width)
-        let (x, y) = scaleBarPlace(width: width, height: height, lengthPx: lengthPx, thickness: thickness, labelPx: font, avoid: avoid, particles: particles)
-        p.rect(Double(x) - 1.5, Double(y) - 1.5, Double(lengthPx) + 3, Double(thickness) + 3)
-        p.colour(.black)
-        p.fill()
-        p.rect(Double(x), Double(y), Double(lengthPx), Double(thickness))
-        p.colour(.white)
-        p.fill()
-        // the label centred over the bar, kept inside the picture (small images)
-        let text = label(nm)
-        let w = p.measure(text, size: font, bold: true).width
-        let centre = min(max(Double(x) + Double(lengthPx) / 2, w / 2 + 2), Double(width) - w / 2 - 2)
-        p.text(text, x: centre, y: Double(y) - font * 1.3 - 2, size: font, colour: .white, bold: true, anchor: 0.5, halo: .black)
+        init?(width: Int, height: Int, pixelSizeNm: Double, avoid: BinaryImage?, particles: BinaryImage?) {
+            guard pixelSizeNm > 0 else { return nil }
+            nm = scaleBarNm(widthPx: width, pixelSizeNm: pixelSizeNm)
+            lengthPx = max(1, Int((nm / pixelSizeNm).rounded()))
+            thickness = max(3, height / 100)
+            font = fontPx(width)
+            (x, y) = scaleBarPlace(width: width, height: height, lengthPx: lengthPx, thickness: thickness, labelPx: font, avoid: avoid, particles: particles)
+        }
+
+        /// (x, y, width, height) of the bar and its label.
+        var box: (Double, Double, Double, Double) {
+            let top = Double(y) - font * 1.5 - 2
+            return (Double(x) - 2, top, Double(lengthPx) + 4, Double(y + thickness) + 2 - top)
+        }
+
+        func draw(_ p: Painter, pictureWidth width: Int) {
+            p.rect(Double(x) - 1.5, Double(y) - 1.5, Double(lengthPx) + 3, Double(thickness) + 3)
+            p.colour(.black)
+            p.fill()
+            p.rect(Double(x), Double(y), Double(lengthPx), Double(thickness))
+            p.colour(.white)
+            p.fill()
+            // the label centred over the bar, kept inside the picture (small images)
+            let text = label(nm)
+            let w = p.measure(text, size: font, bold: true).width
+            let centre = min(max(Double(x) + Double(lengthPx) / 2, w / 2 + 2), Double(width) - w / 2 - 2)
+            p.text(text, x: centre, y: Double(y) - font * 1.3 - 2, size: font, colour: .white, bold: true, anchor: 0.5, halo: .black)
+        }
     }
 
     /// The legend strip's height for an image of this width.
@@ -108,7 +115,7 @@ public enum Pictures {
         let rgb = gray.rgbBytes()
         return Figure(widthPt: Double(image.width), heightPt: Double(image.height)) { p in
             p.image(rgb, width: image.width, height: image.height)
-            drawScaleBar(p, width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: nil)
+            ScaleBar(width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: nil)?.draw(p, pictureWidth: image.width)
         }
     }
 
@@ -119,7 +126,7 @@ public enum Pictures {
         let rgb = c.rgbBytes()
         return Figure(widthPt: Double(image.width), heightPt: Double(image.height) + legendHeight(image.width)) { p in
             p.image(rgb, width: image.width, height: image.height)
-            drawScaleBar(p, width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: mask)
+            ScaleBar(width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: mask)?.draw(p, pictureWidth: image.width)
             drawLegend(p, width: image.width, top: Double(image.height), entries: [("segmentation (before clean-up)", Colour(RGB.segmentation))])
         }
     }
@@ -212,7 +219,7 @@ public enum Pictures {
         let width = image.width, height = image.height
         let shapes = particles.map { (outlines($0.0), $0.1.overlapFlag ? RGB.flagged : $0.1.separated ? RGB.separated : RGB.particle) }
         let borders = borderExcluded.map(outlines)
-        let occupiedCopy = occupied
+        let bar = ScaleBar(width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupied)
         return Figure(widthPt: Double(width), heightPt: Double(height) + legendHeight(width)) { p in
             p.image(rgb, width: width, height: height)
             let line = max(1, Double(width) / 600)
@@ -229,12 +236,11 @@ public enum Pictures {
             for b in borders { stroke(b, Colour(RGB.border), alpha: 0.7) }
             for (loops, colour) in shapes { stroke(loops, Colour(colour), alpha: 1) }
             let font = fontPx(width) * (particles.count > 150 ? 0.75 : 1)
-            let bar = scaleBarBox(width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupiedCopy)
-            let places = labelPlaces(particles, width: width, height: height, font: font, reserved: bar.map { [$0] } ?? []) { p.measure($0, size: font) }
+            let places = labelPlaces(particles, width: width, height: height, font: font, reserved: bar.map { [$0.box] } ?? []) { p.measure($0, size: font) }
             for (k, place) in places.enumerated() {
                 if let place { p.text(String(k + 1), x: place.x, y: place.y, size: font, colour: .white, halo: .black) }
             }
-            drawScaleBar(p, width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupiedCopy)
+            bar?.draw(p, pictureWidth: width)
             let shown = places.compactMap { $0 }.count
             let entries: [(String, Colour)] = [("particle", Colour(RGB.particle)), ("separated", Colour(RGB.separated)),
                                                ("overlap, kept whole", Colour(RGB.flagged)), ("touches border, excluded", Colour(RGB.border))]

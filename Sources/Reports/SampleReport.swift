@@ -67,8 +67,6 @@ public enum SampleReport {
     static let histogramMeasurements = [("equivalent_diameter_nm", "Equivalent diameter", "nm"), ("feret_max_nm", "Max. Feret diameter", "nm"),
                                         ("circularity", "Circularity", "")]
 
-    /// The measurements summarised per sample (statistics, histograms), from the catalog.
-    public static var measurements: [ParticleColumn] { MeasurementCatalog.summarised }
 
     /// The particle CSV's header: where the particle is, then the catalog's columns.
     public static let particleColumns = ["image", "frame", "particle"] + MeasurementCatalog.particleColumns.map(\.column)
@@ -182,8 +180,8 @@ public enum SampleReport {
             written.append(name)
         }
         let values = { (m: ParticleColumn) in input.particles.compactMap { m.value($0.m).double } }
-        let stats = measurements.map { m in (m, Summary(values(m))) }
-        let fits = Dictionary(uniqueKeysWithValues: measurements.map { ($0.column, sizeMeasurements.contains($0.column) ? SizeStatistics.logNormal(values($0)) : nil) })
+        let stats = MeasurementCatalog.summarised.map { m in (m, Summary(values(m))) }
+        let fits = Dictionary(uniqueKeysWithValues: MeasurementCatalog.summarised.map { ($0.column, sizeMeasurements.contains($0.column) ? SizeStatistics.logNormal(values($0)) : nil) })
         // histograms: PNG (300 dpi), SVG and PDF
         for (column, title, unit) in histogramMeasurements {
             let m = MeasurementCatalog.column(column)!
@@ -206,7 +204,7 @@ public enum SampleReport {
         }
         try put("\(base)_summary.csv", Data(summaryCSV.text.utf8))
         // workbook
-        let pixelSizes = Set(input.images.compactMap { $0.pixelSizeXNm.map(Precision.text) }).sorted()
+        let pixelSizes = Set(input.images.compactMap { $0.pixelSizeXNm.map(CSVTable.number) }).sorted()
         var summary: [[Cell]] = [[.text("Sample"), .text(input.sample)],
                                  [.text("Folder"), .text(input.folder)],
                                  [.text("First image (UTC)"), .date(input.openedAt)],
@@ -219,7 +217,6 @@ public enum SampleReport {
                                  [.text("Segmenter"), .text(input.segmenter)],
                                  [.text("Parameters"), .text(input.parametersJson)],
                                  [.empty]]
-        let statisticsHeader = summary.count
         summary.append(["Measurement", "n", "mean", "standard deviation", "min", "p10", "median", "p90", "max", "geometric mean (log-normal fit)",
                         "GM 95 % CI low", "GM 95 % CI high", "geometric SD", "GSD 95 % CI low", "GSD 95 % CI high"].map { .text($0) })
         for (m, s) in stats {
@@ -233,14 +230,13 @@ public enum SampleReport {
         summarySheet.autofilter = false
         summarySheet.columnWidths = [30, 10, 12, 18, 12, 12, 12, 12, 12, 16, 14, 14, 14, 14, 14]
         summarySheet.numberFormats = [nil, "0"] + Array(repeating: "0.0000", count: 13)
-        _ = statisticsHeader
         // the histogram of the equivalent diameter as data and as a native chart
         let diameters = values(MeasurementCatalog.column("equivalent_diameter_nm")!)
         let edges = SizeStatistics.binEdges(diameters)
         let counts = SizeStatistics.counts(diameters, edges: edges)
         var histogramRows: [[Cell]] = [["Bin from [nm]", "Bin to [nm]", "Bin", "Count"].map { .text($0) }]
         for (k, c) in counts.enumerated() {
-            histogramRows.append([.num(edges[k]), .num(edges[k + 1]), .text(Precision.text(edges[k]) + "–" + Precision.text(edges[k + 1])), .int(c)])
+            histogramRows.append([.num(edges[k]), .num(edges[k + 1]), .text(CSVTable.number(edges[k]) + "–" + CSVTable.number(edges[k + 1])), .int(c)])
         }
         var histogramSheet = Worksheet(name: "Histogram", rows: histogramRows)
         histogramSheet.numberFormats = ["0.000", "0.000", nil, "0"]

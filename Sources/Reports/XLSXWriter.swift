@@ -64,11 +64,6 @@ public enum Precision {
         return Double(String(format: "%.\(digits)g", v)) ?? v
     }
 
-    /// `v` as text with 7 significant digits (plain notation from 1e-4 to 1e7).
-    public static func text(_ v: Double) -> String {
-        guard v.isFinite else { return "" }
-        return String(format: "%.7g", v)
-    }
 }
 
 /// Workbooks through libxlsxwriter (Debian's libxlsxwriter): numeric formats per column, real

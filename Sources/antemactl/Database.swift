@@ -3,7 +3,6 @@ import AntemaService
 import ArgumentParser
 import Foundation
 import GRDB
-import Reports
 import Store
 
 /// Where the database is: `--db PATH`, else `store.database` of the configuration
@@ -254,7 +253,7 @@ struct Show: ParsableCommand {
             ("name", s.name.databaseValue), ("folder", s.folder.databaseValue), ("state", s.state.rawValue.databaseValue),
             ("opened_at", s.openedAt.databaseValue), ("last_image_at", s.lastImageAt?.databaseValue ?? .null),
             ("closed_at", s.closedAt?.databaseValue ?? .null), ("image_count", s.imageCount.databaseValue),
-            ("particle_count", s.particleCount.databaseValue), ("overlap_fraction", s.overlapFraction.map { Precision.text($0).databaseValue } ?? .null),
+            ("particle_count", s.particleCount.databaseValue), ("overlap_fraction", s.overlapFraction.map { CSVTable.number($0).databaseValue } ?? .null),
         ]
         for (c, v) in fields { print("\(c): \(ResultFormatter.text(v))") }
         print("\nimages by state:")
@@ -262,7 +261,7 @@ struct Show: ParsableCommand {
                                          as: .table), terminator: "")
         print("\nstatistics of the current analyses:")
         let statistics = o.statistics.map { g -> [DatabaseValue] in
-            [g.measurement.databaseValue, g.n.databaseValue] + [g.mean, g.sd, g.min, g.p10, g.median, g.p90, g.max].map { $0.map { Precision.text($0).databaseValue } ?? .null }
+            [g.measurement.databaseValue, g.n.databaseValue] + [g.mean, g.sd, g.min, g.p10, g.median, g.p90, g.max].map { $0.map { CSVTable.number($0).databaseValue } ?? .null }
         }
         print(try ResultFormatter.render(QueryResult(columns: ["measurement", "n", "mean", "sd", "min", "p10", "median", "p90", "max"], rows: statistics),
                                          as: .table), terminator: "")

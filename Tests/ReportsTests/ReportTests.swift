@@ -186,7 +186,7 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
             let png = try figure.render(.png)
             let decoded = try PNGFile.decode(png)
             #expect(decoded.width == 1890 && decoded.height == 1299, "160 x 110 mm at 300 dpi")
-            #expect(abs((PNGChunks.dotsPerInch(png) ?? 0) - 300) < 0.1)
+            #expect(abs((PNGFile.dotsPerInch(png) ?? 0) - 300) < 0.1)
             #expect(String(decoding: try figure.render(.svg).prefix(200), as: UTF8.self).contains("<svg"))
             #expect(String(decoding: try figure.render(.pdf).prefix(5), as: UTF8.self) == "%PDF-")
         }

@@ -178,6 +178,6 @@ import Testing
         let fit = try #require(SizeStatistics.logNormal(diameters))
         #expect(fit.geometricMean > 1.4 && fit.geometricMean < 2.0, "\(fit.geometricMean)")
         let png = try Charts.histogram(diameters, title: "Equivalent diameter", unit: "nm", fit: true).render(.png)
-        #expect(abs((PNGChunks.dotsPerInch(png) ?? 0) - 300) < 0.1)
+        #expect(abs((PNGFile.dotsPerInch(png) ?? 0) - 300) < 0.1)
     }
 }
