@@ -109,8 +109,9 @@ public struct Ingest: Sendable {
     }
 
     func record(path: String, hash: String, size: Int, sampleId: Int64, state: ImageRecord.State, reason: String, at now: Date) throws -> IngestResult {
-        if let image = try store.enqueue(ImageRecord(sampleId: sampleId, path: path, contentSha256: hash, fileSizeBytes: Int64(size), frame: 0, queuedAt: now)) {
-            try store.recordProblem(imageId: image.id!, state: state, error: reason, at: now)
+        // recorded with its state at once: a worker never sees it queued
+        if let image = try store.enqueueUnanalysable(ImageRecord(sampleId: sampleId, path: path, contentSha256: hash, fileSizeBytes: Int64(size), frame: 0, queuedAt: now),
+                                                     state: state, error: reason, at: now) {
             try store.logEvent(level: state == .failed ? "error" : "info", message: "\(path): \(reason)", sampleId: sampleId, imageId: image.id)
         }
         return .recordedProblem(reason)

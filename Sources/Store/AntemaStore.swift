@@ -234,6 +234,26 @@ public final class AntemaStore: Sendable {
         }
     }
 
+    /// Records a file that will not be analysed (`failed` or `skipped`, with the reason) in one
+    /// transaction: it is never `queued`, so no worker can claim it in between. Returns nil when
+    /// the same content and frame are already recorded.
+    public func enqueueUnanalysable(_ image: ImageRecord, state: ImageRecord.State, error: String, at now: Date = Date()) throws -> ImageRecord? {
+        precondition(state == .failed || state == .skipped)
+        return try writer.write { db in
+            if try ImageRecord.filter(Column("content_sha256") == image.contentSha256 && Column("frame") == image.frame).fetchCount(db) > 0 {
+                return nil
+            }
+            var record = image
+            record.state = state
+            record.error = error
+            record.finishedAt = now
+            try record.insert(db)
+            try db.execute(sql: "UPDATE sample SET last_image_at = MAX(COALESCE(last_image_at, ''), ?) WHERE id = ?", arguments: [image.queuedAt, image.sampleId])
+            try refreshAggregatesIfDue(db, sampleId: image.sampleId, excluding: record.id!)
+            return record
+        }
+    }
+
     /// Takes the oldest queued image and marks it `processing`.
     public func claimNextQueued(at now: Date = Date()) throws -> ImageRecord? {
         try writer.write { db in

@@ -52,6 +52,17 @@ func tempPath() -> String { FileManager.default.temporaryDirectory.appendingPath
         #expect(try store.retryFailed() == 1)
     }
 
+    @Test("a file recorded as not analysable is never in the queue: no worker can claim it, and its state and reason are there at once")
+    func unanalysableIsNeverQueued() throws {
+        let store = try AntemaStore.inMemory()
+        let s = try store.openSample(name: "A", watchRoot: "/w", folder: "/w/A")
+        let record = ImageRecord(sampleId: s.id!, path: "/w/A/link.dm3", contentSha256: sha(7), fileSizeBytes: 0, frame: 0, queuedAt: Date())
+        let image = try #require(try store.enqueueUnanalysable(record, state: .skipped, error: "is a symbolic link"))
+        #expect(image.state == .skipped && image.error == "is a symbolic link" && image.finishedAt != nil)
+        #expect(try store.claimNextQueued() == nil)
+        #expect(try store.enqueueUnanalysable(record, state: .skipped, error: "again") == nil)
+    }
+
     @Test("while more images of a sample wait, its counts follow every commit and its summaries are exact again once none waits, also when the last one fails")
     func aggregatesDuringABurst() throws {
         let store = try AntemaStore.inMemory()
