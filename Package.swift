@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Physical units and conversions (the pixel size and what follows from it), in one place.
@@ -32,6 +33,13 @@ let package = Package(
         .target(name: "ImageFiles", dependencies: ["CPNG", "CPNGEncode", "CTIFFShim"]),
         // SQLite through GRDB: schema, migrations, intention-named transactions, aggregates.
         .target(name: "Store", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
+        // A facility's PostgreSQL history: its schema, shipping the local SQLite results there
+        // (in order, idempotently), read-only queries; through PostgresNIO.
+        .target(name: "Facility", dependencies: [
+            "Store", "Pipeline", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // File access beside folders many people write into: no link followed below a trusted
         // base, unpredictable temporary names created exclusively, bounded reads.
         .target(name: "SafeFiles"),
@@ -41,7 +49,7 @@ let package = Package(
         .target(name: "Watcher", dependencies: ["SafeFiles", "Journal"]),
         // The service: configuration, ingest, processing, sessions, status (antemad's logic).
         .target(name: "AntemaService", dependencies: [
-            "GatanDM", "Pipeline", "Store", "Watcher", "SafeFiles", "Analysis", "Reports", "CSHA256", "Journal",
+            "GatanDM", "Pipeline", "Store", "Watcher", "SafeFiles", "Analysis", "Reports", "CSHA256", "Journal", "Facility",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -49,7 +57,7 @@ let package = Package(
         ]),
         .systemLibrary(name: "CSHA256", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .executableTarget(name: "Daemon", dependencies: [
-            "AntemaService", "Store", "Journal",
+            "AntemaService", "Store", "Journal", "Facility",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -71,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "antemactl",
             dependencies: [
-                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports", "Inference", "Watcher", "SafeFiles", "Journal",
+                "GatanDM", "Pipeline", "ImageFiles", "Analysis", "Store", "AntemaService", "Reports", "Inference", "Watcher", "SafeFiles", "Journal", "Facility",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
@@ -92,7 +100,7 @@ let package = Package(
         .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService", "Journal", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
-        .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline", "ImageFiles"]),
+        .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline", "ImageFiles", "Facility"]),
     ],
     swiftLanguageModes: [.v6]
 )

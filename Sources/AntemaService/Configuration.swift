@@ -2,11 +2,13 @@
 import Glibc
 #endif
 import Analysis
+import Facility
 import Foundation
 import Journal
 import Logging
 import Pipeline
 import SafeFiles
+import Store
 import TOMLKit
 import Watcher
 
@@ -42,7 +44,20 @@ public struct Configuration: Sendable, Equatable {
     }
 
     public struct Store: Sendable, Equatable {
+        /// The local SQLite file: the queue and every result, always (also with `url`).
         public var database: String = "/var/lib/antema/antema.sqlite"
+        /// A facility's PostgreSQL (`postgresql://USER@HOST[:PORT]/DATABASE[?sslmode=MODE]`):
+        /// results are shipped there from the local file. nil: the local file only.
+        public var url: String? = nil
+        /// A file whose first line is the PostgreSQL password (else libpq's PGPASSFILE / ~/.pgpass).
+        public var passwordFile: String? = nil
+        /// The read-only role `antemactl query/samples/show` connect as (default: `url`).
+        public var readerUrl: String? = nil
+    }
+
+    public struct Instrument: Sendable, Equatable {
+        /// Recorded on every sample and image; tells instruments apart in a facility database.
+        public var name: String = AntemaStore.hostInstrumentName
     }
 
     public struct Reports: Sendable, Equatable {
@@ -117,6 +132,7 @@ public struct Configuration: Sendable, Equatable {
     public var watch = Watch()
     public var session = Session()
     public var store = Store()
+    public var instrument = Instrument()
     public var reports = Reports()
     public var processing = Processing()
     public var analysis = Analysis()
@@ -310,6 +326,12 @@ public struct ConfigurationProblems: Error, CustomStringConvertible, Sendable, E
 }
 
 extension Configuration {
+    /// The facility database, when `store.url` names one.
+    public func facilityTarget() throws -> PostgresTarget? {
+        guard let url = store.url else { return nil }
+        return try PostgresTarget.parse(url, passwordFile: store.passwordFile)
+    }
+
     public static func load(path: String) throws -> Configuration {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
@@ -363,9 +385,37 @@ extension Configuration {
                 c.session.reopenClosed = try reader.bool(t, "reopen_closed") ?? c.session.reopenClosed
             }
         }
-        try reader.section(table, "store", keys: ["database"]) { t, reader in
+        try reader.section(table, "store", keys: ["database", "url", "password_file", "reader_url"]) { t, reader in
             reader.check {
                 c.store.database = try reader.string(t, "database") ?? c.store.database
+            }
+            reader.check {
+                if let u = try reader.string(t, "url"), !u.isEmpty {
+                    do { _ = try PostgresTarget.parse(u) } catch { throw reader.error("url", "\(error)".replacingOccurrences(of: "store.url: ", with: "")) }
+                    c.store.url = u
+                }
+            }
+            reader.check {
+                if let u = try reader.string(t, "reader_url"), !u.isEmpty {
+                    do { _ = try PostgresTarget.parse(u, key: "store.reader_url") } catch { throw reader.error("reader_url", "\(error)".replacingOccurrences(of: "store.reader_url: ", with: "")) }
+                    c.store.readerUrl = u
+                }
+            }
+            reader.check {
+                if let f = try reader.string(t, "password_file"), !f.isEmpty {
+                    guard f.hasPrefix("/") else { throw reader.error("password_file", "\"\(f)\" is not an absolute path") }
+                    c.store.passwordFile = f
+                }
+            }
+        }
+        try reader.section(table, "instrument", keys: ["name"]) { t, reader in
+            reader.check {
+                if let n = try reader.string(t, "name") {
+                    guard !n.isEmpty, n.count <= 64, n.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) }) else {
+                        throw reader.error("name", "must be 1 to 64 printable characters")
+                    }
+                    c.instrument.name = n
+                }
             }
         }
         try reader.section(table, "reports", keys: ["directory", "group", "mode"]) { t, reader in
@@ -458,7 +508,7 @@ extension Configuration {
                 c.log.level = try reader.choice(t, "level", Logger.Level.self) ?? c.log.level
             }
         }
-        for key in table.keys where !["watch", "session", "store", "reports", "processing", "analysis", "log"].contains(key) {
+        for key in table.keys where !["watch", "session", "store", "instrument", "reports", "processing", "analysis", "log"].contains(key) {
             reader.problems.append(ConfigurationError(file: file, key: key, message: "unknown section or key"))
         }
         reader.problems += c.placementProblems(file: file)

@@ -3,6 +3,7 @@ import Analysis
 import Glibc
 #endif
 import AntemaService
+import Facility
 import ArgumentParser
 import Foundation
 import Journal
@@ -39,6 +40,14 @@ struct Antemad: AsyncParsableCommand {
             FileHandle.standardError.write(Data("antemad: \(error)\n".utf8))
             throw ExitCode(78)
         }
+        let facility: PostgresTarget?
+        do {
+            facility = try configuration.facilityTarget()
+            _ = try facility?.password()  // an unreadable password file is a configuration error, said now
+        } catch {
+            FileHandle.standardError.write(Data("antemad: \(config): \(error)\n".utf8))
+            throw ExitCode(78)
+        }
         if checkConfig { print("\(config): ok (segmenter: \(segmenter.label))"); return }
 
         let level = configuration.log.level
@@ -62,7 +71,7 @@ struct Antemad: AsyncParsableCommand {
         let databaseFolder = (configuration.store.database as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: databaseFolder, withIntermediateDirectories: true)
         let store: AntemaStore
-        do { store = try AntemaStore(path: configuration.store.database) } catch {
+        do { store = try AntemaStore(path: configuration.store.database, instrument: configuration.instrument.name) } catch {
             logger.critical("cannot open the database", metadata: ["database": "\(configuration.store.database)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
         }
@@ -84,18 +93,35 @@ struct Antemad: AsyncParsableCommand {
                             metadata: ["database": "\(configuration.store.database)", "error": "\(error)"])
             throw ExitCode(73)  // EX_CANTCREAT
         }
-        logger.notice("antemad \(antemaVersion) starting", metadata: ["config": "\(config)", "database": "\(configuration.store.database)", "pid": "\(getpid())"])
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: HeartbeatService(state: state, store: store, logger: logger, notifier: SystemdNotifier(), lock: lock)),
+            .init(service: WatchService(state: state, store: store, logger: logger)),
+            .init(service: ProcessingService(state: state, store: store, logger: logger)),
+            .init(service: SessionService(state: state, store: store, logger: logger)),
+        ]
+        do {
+            if let facility {
+                // every change from now on waits in the local outbox until the server has it;
+                // a new server gets the whole history first
+                let queued = try store.enableShipping(target: facility.description)
+                if queued > 0 { logger.notice("shipping the local history to a new facility database", metadata: ["server": "\(facility)", "items": "\(queued)"]) }
+                services.append(.init(service: ShippingService(shipper: Shipper(store: store, target: facility, softwareVersion: antemaVersion, logger: logger),
+                                                               logger: logger)))
+            } else {
+                try store.disableShipping()
+            }
+        } catch {
+            logger.critical("cannot write the database", metadata: ["database": "\(configuration.store.database)", "error": "\(error)"])
+            throw ExitCode(73)
+        }
+        logger.notice("antemad \(antemaVersion) starting", metadata: ["config": "\(config)", "database": "\(configuration.store.database)", "pid": "\(getpid())",
+                                                                     "instrument": "\(configuration.instrument.name)", "facility": "\(facility.map { "\($0)" } ?? "none")"])
 
         // SIGTERM and SIGINT start a graceful shutdown: the images being analysed may finish
         // within processing.shutdown_grace_seconds; then the group cancels, the processing
         // service abandons them (they stay `processing` and are analysed again on the next start)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [
-                .init(service: HeartbeatService(state: state, store: store, logger: logger, notifier: SystemdNotifier(), lock: lock)),
-                .init(service: WatchService(state: state, store: store, logger: logger)),
-                .init(service: ProcessingService(state: state, store: store, logger: logger)),
-                .init(service: SessionService(state: state, store: store, logger: logger)),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(configuration.processing.shutdownGraceSeconds * 1000))

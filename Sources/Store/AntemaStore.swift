@@ -72,23 +72,39 @@ public final class AntemaStore: Sendable {
     public static let aggregateRefreshIntervalSeconds = 10.0
     /// Monotonic seconds of each sample's last full refresh, in this process.
     let lastAggregateRefresh = Mutex<[Int64: Double]>([:])
+    /// The instrument recorded on every sample and image this store creates (`instrument.name`).
+    public let instrument: String
+
+    /// The default instrument name: the host name.
+    public static var hostInstrumentName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "antema" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "antema" : name
+    }
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
-    public convenience init(path: String) throws {
+    public convenience init(path: String, instrument: String = AntemaStore.hostInstrumentName) throws {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
-        try self.init(writer: DatabasePool(path: path, configuration: config))
+        try self.init(writer: DatabasePool(path: path, configuration: config), instrument: instrument)
     }
 
-    public init(writer: any DatabaseWriter) throws {
+    /// Samples and images recorded before instruments were (schema v5) take this store's.
+    public init(writer: any DatabaseWriter, instrument: String = AntemaStore.hostInstrumentName) throws {
         self.writer = writer
+        self.instrument = instrument
         try Schema.migrator.migrate(writer)
+        try writer.write { db in
+            try db.execute(sql: "UPDATE sample SET instrument = ? WHERE instrument = ''", arguments: [instrument])
+            try db.execute(sql: "UPDATE image SET instrument = ? WHERE instrument = ''", arguments: [instrument])
+        }
     }
 
     /// An empty in-memory database (tests).
-    public static func inMemory() throws -> AntemaStore {
-        try AntemaStore(writer: DatabaseQueue())
+    public static func inMemory(instrument: String = "test-instrument") throws -> AntemaStore {
+        try AntemaStore(writer: DatabaseQueue(), instrument: instrument)
     }
 
     // MARK: samples
@@ -146,7 +162,7 @@ public final class AntemaStore: Sendable {
             guard create else { throw StoreError.notFound("sample of folder \(folder)") }
             var s = SampleRecord(id: nil, name: name, watchRoot: watchRoot, folder: folder, state: .open, openedAt: now,
                                  lastImageAt: nil, closedAt: nil, reportedAt: nil, imageCount: 0, particleCount: 0, overlapFraction: nil,
-                                 folderDevice: identity?.device, folderInode: identity?.inode)
+                                 folderDevice: identity?.device, folderInode: identity?.inode, instrument: instrument)
             try s.insert(db)
             return (s, nil)
         }
@@ -228,6 +244,7 @@ public final class AntemaStore: Sendable {
                 return nil
             }
             var record = image
+            record.instrument = instrument
             try record.insert(db)
             try db.execute(sql: "UPDATE sample SET last_image_at = MAX(COALESCE(last_image_at, ''), ?) WHERE id = ?", arguments: [image.queuedAt, image.sampleId])
             return record
@@ -244,6 +261,7 @@ public final class AntemaStore: Sendable {
                 return nil
             }
             var record = image
+            record.instrument = instrument
             record.state = state
             record.error = error
             record.finishedAt = now

@@ -168,4 +168,5 @@ public struct SampleSummary: Codable, FetchableRecord, Sendable {
     public var particleCount: Int
     public var meanEquivalentDiameterNm: Double?
     public var sdEquivalentDiameterNm: Double?
+    public var instrument: String
 }

@@ -34,6 +34,8 @@ public struct StatusSnapshot: Sendable {
     public var recentProblems: [Event]
     public var imagesSince: Int
     public var particlesSince: Int
+    /// Shipping to a facility database (nil when none is configured).
+    public var shipping: ShippingStatus? = nil
 }
 
 /// What `antemactl show` prints for one sample.
@@ -42,6 +44,14 @@ public struct SampleOverview: Sendable {
     public var imagesByState: [(state: String, images: Int)]
     public var statistics: [AggregateRecord]
     public var notAnalysed: [(path: String, frame: Int, error: String?)]
+
+    public init(sample: SampleRecord, imagesByState: [(state: String, images: Int)], statistics: [AggregateRecord],
+                notAnalysed: [(path: String, frame: Int, error: String?)]) {
+        self.sample = sample
+        self.imagesByState = imagesByState
+        self.statistics = statistics
+        self.notAnalysed = notAnalysed
+    }
 }
 
 /// Everything a sample's report shows.
@@ -101,21 +111,22 @@ enum Reading {
         let images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM analysis WHERE created_at >= ?", arguments: [since]) ?? 0
         let particles = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(particle_count), 0) FROM analysis WHERE created_at >= ?", arguments: [since]) ?? 0
         return StatusSnapshot(daemon: daemon, currentImagePath: current, imagesByState: counts, openSessions: sessions, recentProblems: events,
-                              imagesSince: images, particlesSince: particles)
+                              imagesSince: images, particlesSince: particles, shipping: try ShippingReading.status(db))
     }
 
     static func samples(_ db: Database) throws -> [SampleSummary] {
         try SampleSummary.fetchAll(db, sql: """
             SELECT s.id, s.name, s.folder, s.state, s.opened_at, s.last_image_at, s.image_count, s.particle_count,
-                   g.mean AS mean_equivalent_diameter_nm, g.sd AS sd_equivalent_diameter_nm
+                   g.mean AS mean_equivalent_diameter_nm, g.sd AS sd_equivalent_diameter_nm, s.instrument
             FROM sample s LEFT JOIN sample_aggregate g ON g.sample_id = s.id AND g.measurement = 'equivalent_diameter_nm'
             ORDER BY s.opened_at DESC, s.id DESC
             """)
     }
 
-    static func overview(_ db: Database, nameOrFolder: String) throws -> SampleOverview? {
-        guard let sample = try SampleRecord.filter(Column("name") == nameOrFolder || Column("folder") == nameOrFolder)
-            .order(Column("opened_at").desc).fetchOne(db), let id = sample.id else { return nil }
+    static func overview(_ db: Database, nameOrFolder: String, instrument: String? = nil) throws -> SampleOverview? {
+        var request = SampleRecord.filter(Column("name") == nameOrFolder || Column("folder") == nameOrFolder)
+        if let instrument { request = request.filter(Column("instrument") == instrument) }
+        guard let sample = try request.order(Column("opened_at").desc).fetchOne(db), let id = sample.id else { return nil }
         let states = try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS images FROM image WHERE sample_id = ? GROUP BY state ORDER BY state",
                                       arguments: [id]).map { (state: $0["state"] as String, images: $0["images"] as Int) }
         let statistics = try AggregateRecord.filter(Column("sample_id") == id).order(Column("measurement")).fetchAll(db)
@@ -172,6 +183,8 @@ extension ReadOnlyDatabase {
     public func samples() throws -> [SampleSummary] { try read { db in try Reading.samples(db) } }
     public func status(since: Date) throws -> StatusSnapshot { try read { db in try Reading.status(db, since: since) } }
     /// The sample of this name or folder (the newest when several share the name).
-    public func overview(of nameOrFolder: String) throws -> SampleOverview? { try read { db in try Reading.overview(db, nameOrFolder: nameOrFolder) } }
+    public func overview(of nameOrFolder: String, instrument: String? = nil) throws -> SampleOverview? {
+        try read { db in try Reading.overview(db, nameOrFolder: nameOrFolder, instrument: instrument) }
+    }
     public func contents(sampleId: Int64) throws -> SampleContents { try read { db in try Reading.contents(db, sampleId: sampleId) } }
 }

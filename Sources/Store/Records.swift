@@ -33,6 +33,8 @@ public struct SampleRecord: SnakeCaseRecord, Sendable, Equatable {
     public var folderInode: Int64? = nil
     /// Why the last attempt to write the report failed (cleared when it is written).
     public var reportError: String? = nil
+    /// The instrument whose antemad saw the folder (`instrument.name`).
+    public var instrument: String = ""
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -67,6 +69,8 @@ public struct ImageRecord: SnakeCaseRecord, Sendable, Equatable {
     /// keeps its rows but counts nowhere (no current analysis, not retried, not reported).
     public var supersededBy: Int64? = nil
     public var finishedAt: Date?
+    /// The instrument whose antemad saw the file (set by the store).
+    public var instrument: String = ""
 
     public init(sampleId: Int64, path: String, contentSha256: String, fileSizeBytes: Int64, frame: Int, queuedAt: Date) {
         self.sampleId = sampleId

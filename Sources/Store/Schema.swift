@@ -165,6 +165,68 @@ public enum Schema {
                 ALTER TABLE particle ADD COLUMN confidence REAL CHECK (confidence BETWEEN 0 AND 1);
                 """)
         }
+        m.registerMigration("v5-facility") { db in
+            // the instrument (antemad's instrument.name) on every sample and image; and the
+            // outbox of changes waiting to be shipped to a facility's PostgreSQL: filled by
+            // triggers while a shipping target is set (so every write path is covered), one row
+            // per sample or image however often it changes (its version counts the changes), emptied
+            // by the shipper once the server acknowledged the row's current content
+            try db.execute(sql: """
+                ALTER TABLE sample ADD COLUMN instrument TEXT NOT NULL DEFAULT '';
+                ALTER TABLE image ADD COLUMN instrument TEXT NOT NULL DEFAULT '';
+
+                CREATE TABLE shipping (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    target TEXT NOT NULL,
+                    enabled_at TEXT NOT NULL,
+                    last_shipped_at TEXT,
+                    last_error TEXT,
+                    last_error_at TEXT
+                );
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('sample', 'image')),
+                    ref_id INTEGER NOT NULL,
+                    version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+                    queued_at TEXT NOT NULL,
+                    UNIQUE (kind, ref_id)
+                );
+                CREATE TRIGGER outbox_sample_insert AFTER INSERT ON sample WHEN EXISTS (SELECT 1 FROM shipping)
+                BEGIN
+                    INSERT INTO outbox (kind, ref_id, queued_at) VALUES ('sample', NEW.id, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+                    ON CONFLICT (kind, ref_id) DO UPDATE SET version = version + 1;
+                END;
+                CREATE TRIGGER outbox_sample_update AFTER UPDATE ON sample WHEN EXISTS (SELECT 1 FROM shipping)
+                BEGIN
+                    INSERT INTO outbox (kind, ref_id, queued_at) VALUES ('sample', NEW.id, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+                    ON CONFLICT (kind, ref_id) DO UPDATE SET version = version + 1;
+                END;
+                CREATE TRIGGER outbox_image_insert AFTER INSERT ON image
+                WHEN NEW.state IN ('done', 'failed', 'skipped') AND EXISTS (SELECT 1 FROM shipping)
+                BEGIN
+                    INSERT INTO outbox (kind, ref_id, queued_at) VALUES ('image', NEW.id, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+                    ON CONFLICT (kind, ref_id) DO UPDATE SET version = version + 1;
+                END;
+                CREATE TRIGGER outbox_image_update AFTER UPDATE ON image
+                WHEN NEW.state IN ('done', 'failed', 'skipped') AND EXISTS (SELECT 1 FROM shipping)
+                BEGIN
+                    INSERT INTO outbox (kind, ref_id, queued_at) VALUES ('image', NEW.id, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+                    ON CONFLICT (kind, ref_id) DO UPDATE SET version = version + 1;
+                END;
+
+                DROP VIEW current_particle;
+                CREATE VIEW current_particle AS
+                    SELECT p.*, a.image_id, i.sample_id, i.path AS image_path, i.frame, i.instrument
+                    FROM particle p
+                    JOIN analysis a ON a.id = p.analysis_id AND a.is_current = 1
+                    JOIN image i ON i.id = a.image_id;
+                DROP VIEW sample_statistics;
+                CREATE VIEW sample_statistics AS
+                    SELECT s.id AS sample_id, s.name AS sample, s.folder, s.state, s.image_count, s.particle_count,
+                           s.overlap_fraction, g.measurement, g.n, g.mean, g.sd, g.min, g.p10, g.median, g.p90, g.max, s.instrument
+                    FROM sample s JOIN sample_aggregate g ON g.sample_id = s.id;
+                """)
+        }
         return m
     }
 }

@@ -49,6 +49,16 @@ struct StatusReport: Encodable {
     struct Queue: Encodable { var queued: Int; var processing: Int; var failed: Int; var skipped: Int; var done: Int; var currentFile: String?; var currentStage: String? }
     struct Session: Encodable { var sample: String; var folder: String; var state: String; var images: Int; var particles: Int; var queued: Int; var idleMinutes: Double }
     struct Event: Encodable { var at: Date; var level: String; var message: String }
+    /// Shipping to the facility database (absent without one).
+    struct Shipping: Encodable {
+        var server: String
+        var waitingImages: Int
+        var waitingSamples: Int
+        var waitingSince: Date?
+        var lastShippedAt: Date?
+        var lastError: String?
+        var lastErrorAt: Date?
+    }
 
     var daemon: Daemon
     var queue: Queue
@@ -56,6 +66,7 @@ struct StatusReport: Encodable {
     var lastErrors: [Event]
     var imagesLastHour: Int
     var particlesLastHour: Int
+    var shipping: Shipping?
 
     static func from(_ snapshot: StatusSnapshot, now: Date) -> StatusReport {
         var daemon = Daemon(running: false, watchRoots: [])
@@ -77,7 +88,11 @@ struct StatusReport: Encodable {
         }
         return StatusReport(daemon: daemon, queue: queue, openSessions: sessions,
                             lastErrors: snapshot.recentProblems.map { Event(at: $0.at, level: $0.level, message: $0.message) },
-                            imagesLastHour: snapshot.imagesSince, particlesLastHour: snapshot.particlesSince)
+                            imagesLastHour: snapshot.imagesSince, particlesLastHour: snapshot.particlesSince,
+                            shipping: snapshot.shipping.map {
+                                Shipping(server: $0.target, waitingImages: $0.pendingImages, waitingSamples: $0.pendingSamples, waitingSince: $0.oldestPending,
+                                         lastShippedAt: $0.lastShippedAt, lastError: $0.lastError, lastErrorAt: $0.lastErrorAt)
+                            })
     }
 
     var text: String {
@@ -95,6 +110,15 @@ struct StatusReport: Encodable {
         out += "queue: \(queue.queued) queued, \(queue.processing) processing, \(queue.failed) failed, \(queue.skipped) skipped, \(queue.done) done\n"
         if let file = queue.currentFile { out += "now: \(daemon.activity ?? "") \(file)\(queue.currentStage.map { " (\($0))" } ?? "")\n" }
         out += "last hour: \(imagesLastHour) images analysed, \(particlesLastHour) particles\n"
+        if let s = shipping {
+            if s.waitingImages + s.waitingSamples == 0 {
+                out += "facility database \(s.server): everything shipped\(s.lastShippedAt.map { " (last \(f.string(from: $0)))" } ?? "")\n"
+            } else {
+                out += "facility database \(s.server): \(s.waitingImages) image(s) and \(s.waitingSamples) sample update(s) wait to be shipped"
+                    + "\(s.waitingSince.map { " since \(f.string(from: $0))" } ?? "")\n"
+            }
+            if let e = s.lastError { out += "  last shipping error\(s.lastErrorAt.map { " (\(f.string(from: $0)))" } ?? ""): \(LogText.printable(e))\n" }
+        }
         if openSessions.isEmpty { out += "open sessions: none\n" } else {
             out += "open sessions:\n"
             for s in openSessions {

@@ -1,6 +1,7 @@
 import Analysis
 import AntemaService
 import ArgumentParser
+import Facility
 import Foundation
 import GRDB
 import Store
@@ -16,16 +17,22 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: "antemad's configuration, for its database path (default \(DatabaseOptions.defaultConfig)).")
     var configPath: String?
 
-    var path: String {
+    var configuration: AntemaService.Configuration {
         get throws {
-            if let databasePath { return databasePath }
             let config = configPath ?? DatabaseOptions.defaultConfig
             if configPath != nil || FileManager.default.fileExists(atPath: config) {
-                do { return try Configuration.load(path: config).store.database } catch {
+                do { return try AntemaService.Configuration.load(path: config) } catch {
                     throw Failure(.configuration, "\(error)")
                 }
             }
-            return Configuration().store.database
+            return AntemaService.Configuration()
+        }
+    }
+
+    var path: String {
+        get throws {
+            if let databasePath { return databasePath }
+            return try configuration.store.database
         }
     }
 
@@ -42,6 +49,50 @@ struct DatabaseOptions: ParsableArguments {
         try ReadOnlyDatabase.checkReadable(p)
         do { return try AntemaStore(path: p) } catch {
             throw Failure(access(p, W_OK) != 0 && errno == EACCES ? .noPermission : .unavailable, "cannot open \(p) for writing: \(error)")
+        }
+    }
+}
+
+/// Where `query`, `samples` and `show` read: the local file, or the facility's PostgreSQL.
+struct HistoryOptions: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: ArgumentHelp("The facility's PostgreSQL, as a read-only role (postgresql://USER@HOST/DATABASE); default: store.reader_url, else store.url of the configuration.",
+                               discussion: "The password comes from PGPASSFILE or ~/.pgpass."))
+    var url: String?
+
+    @Flag(help: "Read the local database even when the configuration names a facility database.")
+    var local = false
+
+    enum Source {
+        case local(ReadOnlyDatabase)
+        case facility(FacilityReader)
+    }
+
+    func source(timeoutSeconds: Double = 30) throws -> Source {
+        if !local && database.databasePath == nil {
+            var text = url
+            if text == nil {
+                let c = try database.configuration
+                text = c.store.readerUrl ?? c.store.url
+            }
+            if let text {
+                do { return .facility(FacilityReader(target: try PostgresTarget.parse(text, key: url != nil ? "--url" : "store.url"), timeoutSeconds: timeoutSeconds)) } catch {
+                    throw Failure(.configuration, "\(error)")
+                }
+            }
+        }
+        return .local(try database.open())
+    }
+}
+
+/// Runs a facility read and turns its errors into antemactl's exit codes.
+func facility<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    do { return try waitFor(body) } catch let e as FacilityError {
+        switch e.kind {
+        case .configuration: throw Failure(.configuration, e.message)
+        case .unreachable: throw Failure(.unavailable, e.message)
+        case .refused: throw Failure(.dataError, "query refused or failed: \(e.message)")
         }
     }
 }
@@ -204,38 +255,60 @@ struct Query: ParsableCommand {
     @Argument(help: "One SQL statement.") var sql: String
     @Option(help: "table, csv or json.") var format: OutputFormat = .table
     @Option(help: "Stop a query that runs longer than this many seconds.") var timeout: Double = 30
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var history: HistoryOptions
 
     func validate() throws {
         guard timeout > 0 && timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
     func run() throws {
-        let db = try database.open()
         let out = StreamingRenderer(format: format)
-        do {
-            try db.stream(sql, timeoutSeconds: timeout, columns: out.begin, row: out.add)
-        } catch {
-            out.flush()
-            throw Failure(.dataError, "query refused or failed: \(error)")
+        switch try history.source(timeoutSeconds: timeout) {
+        case .local(let db):
+            do {
+                try db.stream(sql, timeoutSeconds: timeout, columns: out.begin, row: out.add)
+            } catch {
+                out.flush()
+                throw Failure(.dataError, "query refused or failed: \(error)")
+            }
+        case .facility(let reader):
+            let sql = self.sql
+            let sink = UncheckedSink(out)
+            do {
+                _ = try facility { try await reader.stream(sql, columns: { sink.value.begin($0) }, row: { try sink.value.add($0) }) }
+            } catch {
+                out.flush()
+                throw error
+            }
         }
         out.finish()
     }
 }
 
+/// The renderer handed to the facility's row callbacks, which run one after another on one task.
+final class UncheckedSink: @unchecked Sendable {
+    let value: StreamingRenderer
+    init(_ value: StreamingRenderer) { self.value = value }
+}
+
 struct Samples: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the samples with their counts and mean equivalent diameter.")
     @Option(help: "table, csv or json.") var format: OutputFormat = .table
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var history: HistoryOptions
 
     func run() throws {
         func rounded(_ v: Double?) -> DatabaseValue { v.map { (($0 * 10_000).rounded() / 10_000).databaseValue } ?? .null }
-        let rows = try database.open().samples().map { s -> [DatabaseValue] in
-            [s.name.databaseValue, s.state.databaseValue, s.openedAt.databaseValue, s.lastImageAt?.databaseValue ?? .null,
+        let samples: [SampleSummary]
+        switch try history.source() {
+        case .local(let db): samples = try db.samples()
+        case .facility(let reader): samples = try facility { try await reader.samples() }
+        }
+        let rows = samples.map { s -> [DatabaseValue] in
+            [s.instrument.databaseValue, s.name.databaseValue, s.state.databaseValue, s.openedAt.databaseValue, s.lastImageAt?.databaseValue ?? .null,
              s.imageCount.databaseValue, s.particleCount.databaseValue, rounded(s.meanEquivalentDiameterNm), rounded(s.sdEquivalentDiameterNm),
              s.folder.databaseValue]
         }
-        let result = QueryResult(columns: ["sample", "state", "opened_at", "last_image_at", "images", "particles", "mean_equivalent_diameter_nm",
+        let result = QueryResult(columns: ["instrument", "sample", "state", "opened_at", "last_image_at", "images", "particles", "mean_equivalent_diameter_nm",
                                            "sd_equivalent_diameter_nm", "folder"], rows: rows)
         print(try ResultFormatter.render(result, as: format), terminator: "")
     }
@@ -244,13 +317,21 @@ struct Samples: ParsableCommand {
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Summarise one sample: its images, their states, and its statistics.")
     @Argument(help: "Sample name (or folder).") var sample: String
-    @OptionGroup var database: DatabaseOptions
+    @Option(help: "The instrument (when samples of this name exist on several).") var instrument: String?
+    @OptionGroup var history: HistoryOptions
 
     func run() throws {
-        guard let o = try database.open().overview(of: sample) else { throw Failure(.noInput, "no sample named \(sample)") }
+        let found: SampleOverview?
+        switch try history.source() {
+        case .local(let db): found = try db.overview(of: sample, instrument: instrument)
+        case .facility(let reader):
+            let (name, instrument) = (sample, instrument)
+            found = try facility { try await reader.overview(of: name, instrument: instrument) }
+        }
+        guard let o = found else { throw Failure(.noInput, "no sample named \(sample)\(instrument.map { " on \($0)" } ?? "")") }
         let s = o.sample
         let fields: [(String, DatabaseValue)] = [
-            ("name", s.name.databaseValue), ("folder", s.folder.databaseValue), ("state", s.state.rawValue.databaseValue),
+            ("instrument", s.instrument.databaseValue), ("name", s.name.databaseValue), ("folder", s.folder.databaseValue), ("state", s.state.rawValue.databaseValue),
             ("opened_at", s.openedAt.databaseValue), ("last_image_at", s.lastImageAt?.databaseValue ?? .null),
             ("closed_at", s.closedAt?.databaseValue ?? .null), ("image_count", s.imageCount.databaseValue),
             ("particle_count", s.particleCount.databaseValue), ("overlap_fraction", s.overlapFraction.map { CSVTable.number($0).databaseValue } ?? .null),

@@ -1,0 +1,137 @@
+import Facility
+import Foundation
+import Logging
+import Pipeline
+import Store
+import Testing
+
+/// The shipper against a real PostgreSQL server (PostgresServer), below the daemon: what arrives,
+/// idempotency, the server going away, refusals. The daemons end to end: FacilityEndToEndTests.
+@Suite("Facility shipping", .serialized)
+struct FacilityShippingTests {
+    static func particle(_ d: Double, confidence: Double? = nil) -> ParticleMeasurement {
+        let area = Double.pi / 4 * d * d
+        return ParticleMeasurement(areaPx: Int(area * 100) + 1, areaNm2: area, equivalentDiameterNm: d, perimeterNm: Double.pi * d,
+                                   circularity: 1, feretMinNm: d, feretMaxNm: d * 1.1, aspectRatio: 1.1, convexity: 1, solidity: 1,
+                                   centroidXPx: 10.25, centroidYPx: 10.5, box: BoundingBox(minRow: 1, minCol: 2, maxRow: 5, maxCol: 6),
+                                   separated: false, overlapFlag: d > 5, confidence: confidence)
+    }
+
+    /// A local store with `images` analysed images of `particles` particles each, in sample `sample`.
+    static func analysed(_ store: AntemaStore, sample: String = "S1", images: Int, particles: Int, seed: Int = 0) throws {
+        let s = try store.openSample(name: sample, watchRoot: "/w", folder: "/w/\(sample)")
+        for k in 0..<images {
+            let hash = String(format: "%064x", seed * 100_000 + k + 1)
+            let image = try #require(try store.enqueue(ImageRecord(sampleId: s.id!, path: "/w/\(sample)/\(k).dm3", contentSha256: hash, fileSizeBytes: 100, frame: 0, queuedAt: Date())))
+            _ = try store.claimNextQueued()
+            let ds = (0..<particles).map { 2 + Double(($0 * 7 + k) % 50) / 10 }
+            try store.recordAnalysis(AnalysisOutcome(segmenter: "classical", parametersJson: "{\"k\":\(k)}", softwareVersion: "test",
+                                                     particles: ds.enumerated().map { particle($0.element, confidence: $0.offset % 2 == 0 ? 0.9 : nil) }),
+                                     imageId: image.id!, facts: ImageFacts(widthPx: 64, heightPx: 64, pixelSizeXNm: 0.5, pixelSizeYNm: 0.5))
+        }
+    }
+
+    static func logger() -> Logger { Logger(label: "test") }
+
+    @Test("every image, its analysis and its particles arrive with the values measured; shipping again (a lost acknowledgement) duplicates nothing")
+    func shipsExactlyAndIdempotently() async throws {
+        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
+        let server = try PostgresServer()
+        defer { server.shutdown() }
+        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
+        let store = try AntemaStore.inMemory(instrument: "TEM-1")
+        #expect(try store.enableShipping(target: target.description) == 0)
+        try Self.analysed(store, images: 3, particles: 40)
+        let shipper = Shipper(store: store, target: target, softwareVersion: "test", logger: Self.logger())
+        let round = try await shipper.shipPending()
+        #expect(round.shipped >= 3 && round.refused == 0)
+        #expect(try store.pendingShipments(limit: 100).isEmpty)
+        #expect(try server.scalar("SELECT COUNT(*) FROM particle WHERE instrument = 'TEM-1'") == "120")
+        #expect(try server.scalar("SELECT COUNT(*) FROM current_particle") == "120")
+        // the values as measured: a particle's diameter, its missing confidence, the flags
+        var sum = 0.0
+        for k in 0..<3 { for i in 0..<40 { sum += 2 + Double((i * 7 + k) % 50) / 10 } }
+        #expect(try server.scalar("SELECT round(SUM(equivalent_diameter_nm)::numeric, 6) FROM particle") == String(format: "%.6f", sum))
+        #expect(try server.scalar("SELECT COUNT(*) FROM particle WHERE confidence IS NULL") == "60")
+        #expect(try server.scalar("SELECT image_count || ' ' || particle_count || ' ' || instrument FROM sample") == "3 120 TEM-1")
+        #expect(try server.scalar("SELECT n FROM sample_statistics WHERE measurement = 'equivalent_diameter_nm'") == "120")
+        #expect(try server.scalar("SELECT COUNT(*) FROM image WHERE state = 'done' AND pixel_size_x_nm = 0.5 AND finished_at IS NOT NULL") == "3")
+        // a retry after a lost acknowledgement: everything shipped again
+        #expect(try store.enableShipping(target: "another description of the same server") == 4)
+        _ = try await shipper.shipPending()
+        #expect(try server.scalar("SELECT COUNT(*) FROM particle") == "120")
+        #expect(try server.scalar("SELECT COUNT(*) FROM image") == "3")
+        #expect(try server.scalar("SELECT COUNT(*) FROM analysis") == "3")
+        #expect(try server.scalar("SELECT COUNT(*) FROM antema_schema_migration") == "1")
+    }
+
+    @Test("a re-analysis replaces the image's particles at the server; the same folder on two instruments is two samples")
+    func reanalysisAndInstruments() async throws {
+        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
+        let server = try PostgresServer()
+        defer { server.shutdown() }
+        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
+        let a = try AntemaStore.inMemory(instrument: "TEM-A"), b = try AntemaStore.inMemory(instrument: "STEM-B")
+        for (k, store) in [a, b].enumerated() {
+            try store.enableShipping(target: target.description)
+            try Self.analysed(store, images: 2, particles: 10 + k, seed: k)
+            _ = try await Shipper(store: store, target: target, softwareVersion: "test", logger: Self.logger()).shipPending()
+        }
+        #expect(try server.scalar("SELECT string_agg(instrument || ':' || name || ':' || particle_count, ',' ORDER BY instrument) FROM sample")
+                == "STEM-B:S1:22,TEM-A:S1:20")
+        // a new analysis of one image of A with 3 particles
+        let image = try #require(try a.image(id: 1))
+        try a.recordAnalysis(AnalysisOutcome(segmenter: "model", parametersJson: "{}", softwareVersion: "test", particles: [2, 3, 4].map { Self.particle($0) }),
+                             imageId: image.id!, facts: nil)
+        _ = try await Shipper(store: a, target: target, softwareVersion: "test", logger: Self.logger()).shipPending()
+        #expect(try server.scalar("SELECT COUNT(*) FROM current_particle WHERE instrument = 'TEM-A'") == "13")
+        #expect(try server.scalar("SELECT particle_count FROM sample WHERE instrument = 'TEM-A'") == "13")
+        #expect(try server.scalar("SELECT COUNT(*) FROM analysis WHERE instrument = 'TEM-A'") == "2")
+    }
+
+    @Test("with the server down nothing is lost: the shipper says it cannot reach it, the outbox keeps everything, and all of it arrives once the server is back")
+    func serverDownAndBack() async throws {
+        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
+        let server = try PostgresServer()
+        defer { server.shutdown() }
+        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
+        let store = try AntemaStore.inMemory(instrument: "TEM-1")
+        try store.enableShipping(target: target.description)
+        try Self.analysed(store, images: 1, particles: 5)
+        let shipper = Shipper(store: store, target: target, softwareVersion: "test", logger: Self.logger())
+        _ = try await shipper.shipPending()
+        try server.stop()
+        try Self.analysed(store, sample: "S2", images: 4, particles: 5, seed: 9)
+        await #expect(throws: FacilityError.self) { try await shipper.shipPending() }
+        let waiting = try #require(try store.shippingStatus())
+        #expect(waiting.pendingImages == 4 && waiting.oldestPending != nil)
+        try server.start()
+        _ = try await shipper.shipPending()
+        #expect(try store.shippingStatus()?.pendingImages == 0)
+        #expect(try server.scalar("SELECT COUNT(*) FROM particle") == "25")
+        #expect(try server.scalar("SELECT COUNT(*) FROM sample") == "2")
+    }
+
+    @Test("the read-only role reads, and every write is refused, also through the daemon's own role")
+    func readOnlyRefusesWrites() async throws {
+        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
+        let server = try PostgresServer()
+        defer { server.shutdown() }
+        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
+        let store = try AntemaStore.inMemory(instrument: "TEM-1")
+        try store.enableShipping(target: target.description)
+        try Self.analysed(store, images: 1, particles: 5)
+        _ = try await Shipper(store: store, target: target, softwareVersion: "test", logger: Self.logger()).shipPending()
+        let readerTarget = try PostgresTarget.parse(server.url(user: PostgresServer.reader), passwordFile: try server.passwordFile(for: PostgresServer.reader))
+        for t in [readerTarget, target] {
+            let reader = FacilityReader(target: t)
+            #expect(try await reader.samples().map(\.particleCount) == [5])
+            for write in ["DELETE FROM particle", "UPDATE sample SET name = 'x'", "CREATE TABLE x (a int)", "DROP TABLE particle CASCADE"] {
+                await #expect(throws: FacilityError.self) { try await reader.stream(write, columns: { _ in }, row: { _ in }) }
+            }
+        }
+        #expect(try server.scalar("SELECT COUNT(*) FROM particle") == "5")
+        let slow = FacilityReader(target: readerTarget, timeoutSeconds: 1)
+        await #expect(throws: FacilityError.self) { try await slow.stream("SELECT pg_sleep(5)", columns: { _ in }, row: { _ in }) }
+    }
+}
