@@ -85,6 +85,8 @@ let package = Package(
             ]),
         // Benchmarks: executables that print figures (never timed tests).
         .executableTarget(name: "DMBench", dependencies: ["GatanDM"], path: "Benchmarks/DMBench"),
+        .executableTarget(name: "FacilityBench", dependencies: ["Facility", "Store", "Pipeline", .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio")],
+                          path: "Benchmarks/FacilityBench"),
         .executableTarget(name: "StoreBench", dependencies: ["Store", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/StoreBench"),
         .executableTarget(name: "DaemonBench", dependencies: ["GatanDM", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")], path: "Benchmarks/DaemonBench"),
         .executableTarget(name: "ReportBench", dependencies: ["Reports", "Pipeline"], path: "Benchmarks/ReportBench"),

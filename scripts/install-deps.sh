@@ -17,6 +17,7 @@ packages=(
   libreoffice-calc    # ... and convert them with LibreOffice (headless)
   poppler-utils       # tests render the PDF charts (pdftoppm)
   python3             # test helpers that check written files
+  postgresql          # the facility tests start a throw-away server (initdb, pg_ctl) on a free loopback port
 )
 
 missing=()

@@ -61,7 +61,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try AntemaStore(path: path)
         try store.writer.read { (db: Database) throws in
-            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence"])
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility"])
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle") == 1)
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE superseded_by IS NULL") == 2)
             #expect(try String.fetchOne(db, sql: "SELECT report_error FROM sample") == nil)
@@ -103,7 +103,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try AntemaStore(path: path)
         try store.writer.read { (db: Database) throws in
-            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence"])
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility"])
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle") == 2)
             #expect(try String.fetchOne(db, sql: "SELECT name FROM sample") == "Au-v1")
             #expect(try db.tableExists("daemon_status"))

@@ -16,7 +16,7 @@ final class DaemonFixture: @unchecked Sendable {
     /// `segmenter`: the classical one keeps these tests quick in debug builds; `arrivals` runs
     /// the default, the bundled network. `extra` is appended (its `[analysis]` keys go in
     /// `analysisExtra`, since a table may appear only once).
-    init(idleMinutes: Double = 30, segmenter: String = "classical", analysisExtra: String = "", extra: String = "") throws {
+    init(idleMinutes: Double = 30, segmenter: String = "classical", analysisExtra: String = "", storeExtra: String = "", extra: String = "") throws {
         dir = try AntemactlInspect.tempDir()
         root = dir.appendingPathComponent("export")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -31,6 +31,7 @@ final class DaemonFixture: @unchecked Sendable {
             idle_close_minutes = \(idleMinutes)
             [store]
             database = "\(database)"
+            \(storeExtra)
             [processing]
             shutdown_grace_seconds = 5
             [analysis]

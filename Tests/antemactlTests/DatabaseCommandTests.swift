@@ -6,7 +6,7 @@ import Testing
 @Suite struct AntemactlDatabaseCommands {
     /// A database with one sample of two analysed images, written through the Store library.
     static func database(at path: String) throws {
-        let store = try AntemaStore(path: path)
+        let store = try AntemaStore(path: path, instrument: "TEM-1")
         let s = try store.openSample(name: "Au-batch-7", watchRoot: "/w", folder: "/w/Au-batch-7")
         for (k, diameters) in [[2.0, 3.0], [4.0]].enumerated() {
             let img = try store.enqueue(ImageRecord(sampleId: s.id!, path: "/w/Au-batch-7/\(k).dm3",
@@ -66,7 +66,7 @@ import Testing
         #expect(empty.stdout == "[]\n")
     }
 
-    @Test("samples lists each sample with counts and mean diameter; show summarises one")
+    @Test("samples lists each sample with its instrument, counts and mean diameter; show summarises one")
     func samplesAndShow() throws {
         let dir = try AntemactlInspect.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -76,10 +76,12 @@ import Testing
         #expect(list.status == 0)
         let lines = list.stdout.split(separator: "\n")
         #expect(lines.count == 2)
-        #expect(lines[1].hasPrefix("Au-batch-7,open,") && lines[1].contains(",2,3,3.0,1.0,"))
+        #expect(lines[0].hasPrefix("instrument,sample,state,"))
+        #expect(lines[1].hasPrefix("TEM-1,Au-batch-7,open,") && lines[1].contains(",2,3,3.0,1.0,"))
         let show = try AntemactlInspect.run(["show", "Au-batch-7", "--db", db])
         #expect(show.status == 0)
-        #expect(show.stdout.contains("particle_count: 3") && show.stdout.contains("equivalent_diameter_nm") && show.stdout.contains("done"))
+        #expect(show.stdout.contains("instrument: TEM-1") && show.stdout.contains("particle_count: 3") && show.stdout.contains("equivalent_diameter_nm") && show.stdout.contains("done"))
+        #expect(try AntemactlInspect.run(["show", "Au-batch-7", "--instrument", "STEM", "--db", db]).status != 0)
         #expect(try AntemactlInspect.run(["show", "nope", "--db", db]).status != 0)
     }
 }

@@ -112,6 +112,35 @@ struct FacilityShippingTests {
         #expect(try server.scalar("SELECT COUNT(*) FROM sample") == "2")
     }
 
+    /// The SQL blocks of docs/database.md's PostgreSQL questions.
+    static func documentedFacilityQueries() throws -> [String] {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/database.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        guard let start = text.range(of: "**The ten questions on PostgreSQL.**"), let end = text.range(of: "## Schema versions") else { return [] }
+        let section = text[start.upperBound..<end.lowerBound]
+        return section.components(separatedBy: "```sql").dropFirst().compactMap { $0.components(separatedBy: "```").first }
+            .map { $0.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ") }
+    }
+
+    @Test("the PostgreSQL versions of the ten questions in docs/database.md run as the read-only role")
+    func documentedQueriesRun() async throws {
+        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
+        let server = try PostgresServer()
+        defer { server.shutdown() }
+        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
+        let store = try AntemaStore.inMemory(instrument: "TEM-1")
+        try store.enableShipping(target: target.description)
+        try Self.analysed(store, sample: "Au-batch-7", images: 2, particles: 10)
+        _ = try await Shipper(store: store, target: target, softwareVersion: "test", logger: Self.logger()).shipPending()
+        let queries = try Self.documentedFacilityQueries()
+        #expect(queries.count >= 8)
+        let reader = FacilityReader(target: try PostgresTarget.parse(server.url(user: PostgresServer.reader), passwordFile: try server.passwordFile(for: PostgresServer.reader)))
+        for sql in queries {
+            await #expect(throws: Never.self, "\(sql)") { try await reader.stream(sql, columns: { _ in }, row: { _ in }) }
+        }
+    }
+
     @Test("the read-only role reads, and every write is refused, also through the daemon's own role")
     func readOnlyRefusesWrites() async throws {
         guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
