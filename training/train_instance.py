@@ -151,13 +151,20 @@ def sim_iou(model, xs, ys, layout):
     return inter / max(union, 1)
 
 
-def loss_fn(out, target, valid):
+def loss_fn(out, target, valid, per_tile=False):
+    """BCE + soft Dice on the particle output, BCE on the distance output. With per_tile the Dice
+    is computed for each tile and averaged, so a tile of a few faint 2 nm particles weighs as
+    much as an EMPS crop full of large ones (pooled over the batch, the crop dominates)."""
     fg_logit, dist_logit = out[:, :1], out[:, 1:2]
     fg, dist = target[:, :1], target[:, 1:2]
     n = valid.sum() + 1
     bce = (F.binary_cross_entropy_with_logits(fg_logit, fg, reduction="none") * valid).sum() / n
     p = torch.sigmoid(fg_logit) * valid
-    dice = 1 - (2 * (p * fg).sum() + 1) / (p.sum() + (fg * valid).sum() + 1)
+    if per_tile:
+        dims = (1, 2, 3)
+        dice = (1 - (2 * (p * fg).sum(dims) + 1) / (p.sum(dims) + (fg * valid).sum(dims) + 1)).mean()
+    else:
+        dice = 1 - (2 * (p * fg).sum() + 1) / (p.sum() + (fg * valid).sum() + 1)
     dist_bce = (F.binary_cross_entropy_with_logits(dist_logit, dist, reduction="none") * valid).sum() / n
     return bce + dice + dist_bce
 
@@ -191,6 +198,9 @@ def main():
                     help="keep BatchNorm layers in eval mode (needed when starting from an exported model, whose BatchNorms are folded)")
     ap.add_argument("--select", choices=["emps", "joint"], default="emps",
                     help="checkpoint kept: best (EMPS IoU + F1) / 2, or best (EMPS IoU + F1 + simulated IoU) / 3")
+    ap.add_argument("--per-tile-dice", action="store_true", help="Dice per tile, averaged (see loss_fn)")
+    ap.add_argument("--ema", type=float, default=0.0, help="validate and export an exponential moving average of the weights with this decay (0: off)")
+    ap.add_argument("--sim-val-seed", type=int, help="seed of the simulated validation tiles (default: --seed + 1000); fixed, runs compare on the same tiles")
     ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -216,7 +226,8 @@ def main():
                      "lr": a.lr, "realFraction": a.real_fraction, "simulator": "training/simulate.py v5",
                      "realData": "EMPS training split by paper (training/emps.py): %d training, %d validation images" % (len(train_ids), len(val_ids)),
                      "channels": list(channels), "bfloat16": a.fast, "init": a.init or a.init_onnx,
-                     "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn},
+                     "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn,
+                     "perTileDice": a.per_tile_dice, "ema": a.ema},
     }
     log = open(a.out + ".log", "a")
 
@@ -224,11 +235,15 @@ def main():
         line = f"{time.strftime('%H:%M:%S')} {msg}"
         print(line, flush=True); log.write(line + "\n"); log.flush()
 
-    vx, vy = sim_validation(a.seed + 1000, 32, a.tile)
+    vx, vy = sim_validation(a.sim_val_seed if a.sim_val_seed is not None else a.seed + 1000, 32, a.tile)
     loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     layout = torch.channels_last if a.fast else torch.contiguous_format
     model = model.to(memory_format=layout)
+    ema = None
+    if a.ema > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema), use_buffers=True)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=a.warmup)
     say(f"U-Net {channels} 2 outputs, {a.steps} steps of {a.batch} x {a.tile}^2, real fraction {a.real_fraction}, seed {a.seed}, "
@@ -244,27 +259,30 @@ def main():
                     mod.eval()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.fast):
             out = model(x.contiguous(memory_format=layout))
-        loss = loss_fn(out.float(), y, v)
+        loss = loss_fn(out.float(), y, v, per_tile=a.per_tile_dice)
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        if ema is not None:
+            ema.update_parameters(model)
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:
             say(f"step {step} loss {running:.4f} lr {sched.get_last_lr()[0]:.2e} {step * a.batch / (time.time() - t0):.1f} tiles/s")
         last = step >= a.steps or (a.stop_after and step >= a.stop_after)
         if step % a.validate_every == 0 or last:
-            r_iou, r_f1 = evaluate_real(model, a.emps, val_ids, layout)
-            s_iou = sim_iou(model, vx, vy, layout)
+            kept = ema.module if ema is not None else model
+            r_iou, r_f1 = evaluate_real(kept, a.emps, val_ids, layout)
+            s_iou = sim_iou(kept, vx, vy, layout)
             score = (r_iou + r_f1) / 2 if a.select == "emps" else (r_iou + r_f1 + s_iou) / 3
             say(f"step {step} EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} sim IoU {s_iou:.4f}")
             metrics = {"empsValidationIoU": round(r_iou, 4), "empsValidationF1": round(r_f1, 4), "simValidationIoU": round(s_iou, 4),
                        "stepsDone": step, "minutes": round((time.time() - t0) / 60, 1)}
             if a.keep_all:
-                torch.save({"model": model.state_dict(), "metrics": metrics}, f"{a.out}-step{step}.pt")
-                export(model, f"{a.out}-step{step}", dict(meta, training=dict(meta["training"], **metrics)))
+                torch.save({"model": kept.state_dict(), "metrics": metrics}, f"{a.out}-step{step}.pt")
+                export(kept, f"{a.out}-step{step}", dict(meta, training=dict(meta["training"], **metrics)))
             if score > best:
                 best = score
-                torch.save({"model": model.state_dict(), "metrics": metrics}, a.out + ".pt")
+                torch.save({"model": kept.state_dict(), "metrics": metrics}, a.out + ".pt")
                 meta["training"].update(metrics)
-                export(model, a.out, meta)
+                export(kept, a.out, meta)
                 say("saved and exported (best so far)")
         if last:
             break

@@ -45,6 +45,7 @@ extension SampleReportInput {
                                               pixelSizeYNm: i.pixelSizeYNm, particleCount: i.particleCount, state: i.state, error: i.error, seconds: i.seconds)
                   },
                   particles: c.particles.map { SampleReportInput.Particle(imagePath: $0.imagePath, frame: $0.frame, index: $0.index, m: $0.measurement) })
+        instrument = c.sample.instrument
     }
 }
 

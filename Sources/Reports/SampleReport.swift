@@ -42,6 +42,8 @@ public struct SampleReportInput: Sendable {
     public var parametersJson: String
     public var images: [Image]
     public var particles: [Particle]
+    /// The instrument whose antemad analysed the sample (nil for `antemactl analyze`).
+    public var instrument: String? = nil
 
     public init(sample: String, folder: String, openedAt: Date, lastImageAt: Date?, closedAt: Date?, segmenter: String, parametersJson: String,
                 images: [Image], particles: [Particle]) {
@@ -210,6 +212,7 @@ public enum SampleReport {
                                  [.text("First image (UTC)"), .date(input.openedAt)],
                                  [.text("Last image (UTC)"), input.lastImageAt.map { .date($0) } ?? .empty],
                                  [.text("Closed (UTC)"), input.closedAt.map { .date($0) } ?? .empty],
+                                 [.text("Instrument"), input.instrument.map { .text($0) } ?? .empty],
                                  [.text("Images"), .int(input.images.count)],
                                  [.text("Images analysed"), .int(input.images.filter { $0.state == "done" }.count)],
                                  [.text("Particles"), .int(input.particles.count)],
@@ -268,7 +271,7 @@ public enum SampleReport {
         try put("\(base).xlsx", workbook)
         var readme = """
             antema report for sample \(input.sample)
-            folder: \(input.folder)
+            folder: \(input.folder)\(input.instrument.map { "\ninstrument: \($0)" } ?? "")
             images: \(input.images.count), particles: \(input.particles.count)
 
             \(base).xlsx                  workbook: Summary (statistics, log-normal fits, a native histogram chart),
