@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WatcherTests", dependencies: ["Watcher", "Journal"]),
         .testTarget(name: "SafeFilesTests", dependencies: ["SafeFiles"]),
-        .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService", "Journal", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "AntemaServiceTests", dependencies: ["AntemaService", "Journal", "Facility", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference"]),
         .testTarget(name: "antemactlTests", dependencies: ["antemactl", "Daemon", "Store", "Pipeline", "ImageFiles", "Facility"]),

@@ -30,13 +30,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--emps", default=emps.DEFAULT_DIR)
+    ap.add_argument("--separations", default="0:0.5,2:0.5,2:0.4,2:0.3,3:0.4",
+                    help="smoothing sigma (px):core level pairs to compare, comma-separated")
+    ap.add_argument("--confidence-separation", default="2:0.4", help="sigma:level of the separation the minimum confidences are swept on")
     a = ap.parse_args()
     torch.set_num_threads(2)
     model = UNet((16, 32, 64, 128, 256), cout=2)
     model.load_state_dict(torch.load(a.checkpoint)["model"])
     model.eval()
     _, val = emps.split(a.emps)
-    separations = [(0, 0.5), (2, 0.5), (2, 0.4), (2, 0.3), (3, 0.4)]
+    separations = [(float(x.split(":")[0]), float(x.split(":")[1])) for x in a.separations.split(",")]
+    conf_sigma, conf_level = (float(v) for v in a.confidence_separation.split(":"))
     confidences = [0, 0.6, 0.7, 0.8]
     counts = {k: [0, 0, 0] for k in separations + [("conf", c) for c in confidences]}
     for ident in val[::3]:
@@ -48,7 +52,7 @@ def main():
         for sigma, level in separations:
             m, p, t = match_counts(separate(pf, pd, marker=level, sigma=sigma), inst)
             c = counts[(sigma, level)]; c[0] += m; c[1] += p; c[2] += t
-        labels = separate(pf, pd, min_px=1)
+        labels = separate(pf, pd, marker=conf_level, sigma=conf_sigma, min_px=1)
         n = labels.max()
         conf = ndimage.mean(pf, labels, np.arange(1, n + 1)) if n else np.array([])
         for level in confidences:

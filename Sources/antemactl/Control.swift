@@ -224,6 +224,10 @@ struct Config: ParsableCommand {
                 print("  watch: \(c.watch.roots.joined(separator: ", ")) (mode \(c.watch.mode.rawValue), stable \(c.watch.stableSeconds) s, \(c.watch.patterns.joined(separator: " ")))")
                 print("  sessions: depth \(c.session.depth), idle close \(c.session.idleCloseMinutes) min, markers \(c.session.markerFiles.joined(separator: " "))")
                 print("  database: \(c.store.database)")
+                print("  instrument: \(c.instrument.name)")
+                if let facility = try c.facilityTarget() {
+                    print("  facility database: \(facility) (password from \(c.store.passwordFile ?? "PGPASSFILE or ~/.pgpass"))")
+                }
                 print("  reports: \(c.reports.directory)")
             } catch {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
