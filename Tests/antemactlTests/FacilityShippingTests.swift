@@ -33,12 +33,29 @@ struct FacilityShippingTests {
 
     static func logger() -> Logger { Logger(label: "test") }
 
+    /// A fresh server and the daemons' target on it; nil (said) where no server can be started.
+    static func server() throws -> (PostgresServer, PostgresTarget)? {
+        if let why = PostgresServer.unavailable { print("skipped: \(why)"); return nil }
+        let server = try PostgresServer()
+        do { return (server, try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())) } catch { server.shutdown(); throw error }
+    }
+
+    /// A local store of `instrument` that records for the server, with `images` analysed images.
+    static func shippingStore(_ instrument: String, _ target: PostgresTarget, sample: String = "S1", images: Int, particles: Int, seed: Int = 0) throws -> AntemaStore {
+        let store = try AntemaStore.inMemory(instrument: instrument)
+        try store.enableShipping(target: target.description)
+        try analysed(store, sample: sample, images: images, particles: particles, seed: seed)
+        return store
+    }
+
+    static func ship(_ store: AntemaStore, _ target: PostgresTarget) async throws {
+        _ = try await Shipper(store: store, target: target, softwareVersion: "test", logger: logger()).shipPending()
+    }
+
     @Test("every image, its analysis and its particles arrive with the values measured; shipping again (a lost acknowledgement) duplicates nothing")
     func shipsExactlyAndIdempotently() async throws {
-        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
-        let server = try PostgresServer()
+        guard let (server, target) = try Self.server() else { return }
         defer { server.shutdown() }
-        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
         let store = try AntemaStore.inMemory(instrument: "TEM-1")
         #expect(try store.enableShipping(target: target.description) == 0)
         try Self.analysed(store, images: 3, particles: 40)
@@ -67,10 +84,8 @@ struct FacilityShippingTests {
 
     @Test("a re-analysis replaces the image's particles at the server; the same folder on two instruments is two samples")
     func reanalysisAndInstruments() async throws {
-        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
-        let server = try PostgresServer()
+        guard let (server, target) = try Self.server() else { return }
         defer { server.shutdown() }
-        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
         let a = try AntemaStore.inMemory(instrument: "TEM-A"), b = try AntemaStore.inMemory(instrument: "STEM-B")
         for (k, store) in [a, b].enumerated() {
             try store.enableShipping(target: target.description)
@@ -91,10 +106,8 @@ struct FacilityShippingTests {
 
     @Test("with the server down nothing is lost: the shipper says it cannot reach it, the outbox keeps everything, and all of it arrives once the server is back")
     func serverDownAndBack() async throws {
-        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
-        let server = try PostgresServer()
+        guard let (server, target) = try Self.server() else { return }
         defer { server.shutdown() }
-        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
         let store = try AntemaStore.inMemory(instrument: "TEM-1")
         try store.enableShipping(target: target.description)
         try Self.analysed(store, images: 1, particles: 5)
@@ -125,14 +138,10 @@ struct FacilityShippingTests {
 
     @Test("the PostgreSQL versions of the ten questions in docs/database.md run as the read-only role")
     func documentedQueriesRun() async throws {
-        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
-        let server = try PostgresServer()
+        guard let (server, target) = try Self.server() else { return }
         defer { server.shutdown() }
-        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
-        let store = try AntemaStore.inMemory(instrument: "TEM-1")
-        try store.enableShipping(target: target.description)
-        try Self.analysed(store, sample: "Au-batch-7", images: 2, particles: 10)
-        _ = try await Shipper(store: store, target: target, softwareVersion: "test", logger: Self.logger()).shipPending()
+        let store = try Self.shippingStore("TEM-1", target, sample: "Au-batch-7", images: 2, particles: 10)
+        try await Self.ship(store, target)
         let queries = try Self.documentedFacilityQueries()
         #expect(queries.count >= 8)
         let reader = FacilityReader(target: try PostgresTarget.parse(server.url(user: PostgresServer.reader), passwordFile: try server.passwordFile(for: PostgresServer.reader)))
@@ -143,14 +152,10 @@ struct FacilityShippingTests {
 
     @Test("the read-only role reads, and every write is refused, also through the daemon's own role")
     func readOnlyRefusesWrites() async throws {
-        guard PostgresServer.unavailable == nil else { print("skipped: \(PostgresServer.unavailable!)"); return }
-        let server = try PostgresServer()
+        guard let (server, target) = try Self.server() else { return }
         defer { server.shutdown() }
-        let target = try PostgresTarget.parse(server.url(), passwordFile: try server.passwordFile())
-        let store = try AntemaStore.inMemory(instrument: "TEM-1")
-        try store.enableShipping(target: target.description)
-        try Self.analysed(store, images: 1, particles: 5)
-        _ = try await Shipper(store: store, target: target, softwareVersion: "test", logger: Self.logger()).shipPending()
+        let store = try Self.shippingStore("TEM-1", target, images: 1, particles: 5)
+        try await Self.ship(store, target)
         let readerTarget = try PostgresTarget.parse(server.url(user: PostgresServer.reader), passwordFile: try server.passwordFile(for: PostgresServer.reader))
         for t in [readerTarget, target] {
             let reader = FacilityReader(target: t)
