@@ -127,7 +127,8 @@ if missing > 0 {
         SELECT 'bulk', s, 'equivalent_diameter_nm', \(perSample * particlesPerImage), 4.95, 1.7, 2, 2.6, 4.9, 7.4, 7.9 FROM generate_series(1, \(samples)) s
         """), logger: logger)
     try await c.query("ANALYZE", logger: logger)
-    print(String(format: "filled to %d particles (%d samples, %d images) by SQL in %.0f s", shipped + imagesToAdd * particlesPerImage, samples,
+    for try await n in try await c.query("SELECT COUNT(*)::bigint FROM particle", logger: logger).decode(Int64.self) { shipped = Int(n) - imagesToAdd * particlesPerImage }
+    print(String(format: "filled to %d particles (counted; %d samples, %d images) by SQL in %.0f s", shipped + imagesToAdd * particlesPerImage, samples,
                  imagesToAdd, Date().timeIntervalSince(fillStart)))
 }
 try await c.closeGracefully()
