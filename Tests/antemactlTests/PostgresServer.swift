@@ -93,7 +93,8 @@ final class PostgresServer: @unchecked Sendable {
         try? FileManager.default.removeItem(at: dir)
     }
 
-    func url(user: String = PostgresServer.writer) -> String { "postgresql://\(user)@127.0.0.1:\(port)/\(Self.database)?sslmode=disable" }
+    /// No sslmode: libpq's default, prefer (this server offers no TLS, so the connection stays plain).
+    func url(user: String = PostgresServer.writer) -> String { "postgresql://\(user)@127.0.0.1:\(port)/\(Self.database)" }
 
     /// A password file for `store.password_file` (its first line is the password).
     func passwordFile(for user: String = PostgresServer.writer) throws -> String {
