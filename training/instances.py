@@ -6,10 +6,10 @@ training's validation and the Python evaluation scripts.
 1. foreground: particle probability > 0.5, holes filled;
 2. markers: connected components (8-connected) of the distance probability, smoothed by a
    Gaussian of `sigma` px, above `marker` inside the foreground: one core per particle, since the
-   distance target is 1 at each particle's centre and 0 where particles touch (sigma 2 and
-   marker 0.4 were chosen on a third of the EMPS validation part with model 3.0's stage-2
-   checkpoint at step 600: instance F1 0.147 with the raw map at 0.5, 0.349 smoothed, 0.425
-   smoothed at 0.4; training/README.md);
+   distance target is 1 at each particle's centre and 0 where particles touch (marker 0.4 was
+   chosen on a third of the EMPS validation part with model 3.0's stage-B checkpoint at step
+   600: instance F1 0.147 with the raw map at 0.5, 0.349 smoothed 2 px, 0.425 smoothed at 0.4;
+   sigma 4 on the same third with model 3.1: 0.439 at 2 px, 0.485 at 4 px; training/README.md);
 3. every foreground pixel joins the marker it reaches first when the foreground is flooded from
    the markers in order of decreasing smoothed distance (a seeded watershed); a foreground
    component without a marker is one particle.
@@ -31,7 +31,7 @@ def robust_normalize(img, exclude=None):
     return np.clip((img - med) / scale, -6, 6).astype(np.float32)
 
 
-def separate(p_fg, p_dist, marker=0.4, sigma=2.0, min_px=8):
+def separate(p_fg, p_dist, marker=0.4, sigma=4.0, min_px=8):
     from skimage.segmentation import watershed
     fg = ndimage.binary_fill_holes(p_fg > 0.5)
     d = ndimage.gaussian_filter(p_dist, sigma) if sigma else p_dist

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the bundled instance-aware model (Sources/DefaultModel/Resources/antema-unet-instance.*)
-# from fixed seeds, starting from the bundled model 2.1. About 1 h 30 on this machine (2 cores,
+# from fixed seeds, starting from the bundled model 2.1. About 2 h 45 on this machine (2 cores,
 # bfloat16). Needs ../shared/data/emps-train (read in place, never copied). Run from the
 # repository root with the training environment of training/README.md.
 set -euo pipefail
@@ -16,7 +16,17 @@ $py training/train_instance.py --out models/stage3a --seed 11 --fast --init-onnx
 # simulated tiles; the bundled checkpoint is the validation of step 1200
 $py training/train_instance.py --out models/stage3b --seed 12 --fast --init models/stage3a.pt --steps 2400 --lr 3e-4 --warmup 0.05 \
   --real-fraction 0.4 --sim-artifacts 0.15,0.3,0.2,0.25 --validate-every 600 --stop-after 1200 --model-version 3.0
-cp models/stage3b.onnx Sources/DefaultModel/Resources/antema-unet-instance.onnx
+# stage C (model 3.0 was stage B; 3.1 continues): more simulated tiles (25 % EMPS, fewer
+# artefacts), lr 2e-4 one-cycle over 1200 steps, the validation of step 600
+$py training/train_instance.py --out models/stage3c --seed 13 --fast --init models/stage3b.pt --steps 1200 --lr 2e-4 --warmup 0.05 \
+  --real-fraction 0.25 --sim-artifacts 0.1,0.2,0.1,0.2 --validate-every 600 --stop-after 600 --model-version 3.1
+# stage E (3.1; stage D was not kept, training/README.md): an exponential moving average of the
+# weights and BatchNorm statistics is validated and exported, Dice per tile, a fixed simulated
+# validation draw; 35 % EMPS, lr 2e-4 one-cycle over 3000 steps (60 min); the last validation
+$py training/train_instance.py --out models/stage3e --seed 16 --fast --init models/stage3c.pt --steps 3000 --lr 2e-4 --warmup 0.05 \
+  --real-fraction 0.35 --sim-artifacts 0.15,0.3,0.2,0.25 --validate-every 500 --per-tile-dice --ema 0.999 --sim-val-seed 4242 \
+  --select joint --model-version 3.1
+cp models/stage3e.onnx Sources/DefaultModel/Resources/antema-unet-instance.onnx
 # Sources/DefaultModel/Resources/antema-unet-instance.json is kept by hand: the export's settings
 # with name antema-unet-instance, minimumConfidence 0.7 and the record of both stages
 echo "instance model updated; evaluate it with training/evaluate_emps.py"

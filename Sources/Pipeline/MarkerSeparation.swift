@@ -4,10 +4,12 @@
 /// that particle's largest such distance (1 at each particle's centre, 0 at its edge and where
 /// two particles touch; `training/emps.py`, `normalized_distance`). Within one object of the
 /// mask:
-/// 0. the distance map is smoothed by a Gaussian of 2 px (`smoothed`, once per image): the
+/// 0. the distance map is smoothed by a Gaussian of 4 px (`smoothed`, once per image): the
 ///    network's map is noisy inside large particles, and unsmoothed it gives a particle many
-///    cores (on a third of the EMPS validation part: instance F1 0.147 raw at 0.5, 0.349
-///    smoothed, 0.425 smoothed at 0.4; training/README.md);
+///    cores. Chosen on every third image of the EMPS validation part (training/README.md,
+///    `tune_separation.py`): with instance model 3.1 and cores above 0.4, F1 0.439 at 2 px,
+///    0.471 at 3 px, 0.485 at 4 px, 0.485 at 5 px; with 3.0 earlier 2 px (0.425) against raw
+///    (0.147). On the other two thirds, never used to choose, 3.1 reaches F1 0.652;
 /// 1. markers: the 8-connected components of the pixels whose distance exceeds
 ///    `markerLevel` (0.4): one core per particle, since the map dips to 0 between particles;
 ///    cores smaller than `minimumMarkerPixels` are ignored;
@@ -20,9 +22,12 @@
 /// The same procedure is `instances.separate` in `training/instances.py`, which chose the
 /// checkpoint on the validation images.
 public enum MarkerSeparation {
-    /// The distance map smoothed as the separation expects it (sigma 2 px).
+    /// The Gaussian's sigma in pixels (see 0. above).
+    public static let smoothingSigmaPx: Double = 4
+
+    /// The distance map smoothed as the separation expects it (`smoothingSigmaPx`).
     public static func smoothed(_ distance: [Float], width: Int, height: Int) -> [Float] {
-        GrayImage(width: width, height: height, pixels: distance).gaussianBlurred(sigma: 2).pixels
+        GrayImage(width: width, height: height, pixels: distance).gaussianBlurred(sigma: smoothingSigmaPx).pixels
     }
 
     /// `distance`: the smoothed map (`smoothed`), row-major, `imageWidth` wide.

@@ -119,10 +119,11 @@ import Testing
 
     @Test("a split that leaves only one particle above the minimum size keeps the object whole and unseparated")
     func specksCutOffAreNotSecondParticles() throws {
-        let w = 60, h = 30
+        // twice the size of the first version of this test, which was drawn for 2 px smoothing
+        let w = 120, h = 60
         var mask = BinaryImage(width: w, height: h)
         var d = [Float](repeating: 0, count: w * h)
-        for (cx, cy, radius) in [(19.5, 14.5, 11.0), (34.0, 14.5, 4.5)] {
+        for (cx, cy, radius) in [(39.0, 29.0, 22.0), (68.0, 29.0, 9.0)] {
             for r in 0..<h { for c in 0..<w {
                 let dist = ((Double(c) - cx) * (Double(c) - cx) + (Double(r) - cy) * (Double(r) - cy)).squareRoot()
                 if dist <= radius {
@@ -137,7 +138,7 @@ import Testing
         try #require(pieces.count == 2, "the distance map must split off the small bump for this test")
         var p = AnalysisParameters()
         p.overlap = .network
-        p.minimumDiameterNm = 10  // 79 px: the bump (about 64 px) is a speck
+        p.minimumDiameterNm = 20  // 315 px: the bump (about 254 px) is a speck
         let result = ParticleAnalysis.analyze(mask, pixelSize: PixelSizeNm(y: 1, x: 1), parameters: p, distance: d)
         #expect(result.particles.count == 1)
         #expect(result.particles.first?.separated == false)
