@@ -29,8 +29,9 @@ public struct WatchService: Service {
     public func run() async throws {
         let watch = Watch(configuration: state.configuration, state: state, store: store, logger: logger)
         logger.info("watching", metadata: ["roots": "\(watch.configuration.watch.roots)", "mode": "\(Self.effectiveMode(watch.configuration.watch))"])
-        // reconciliation: files that arrived while the daemon was down
-        watch.scanAll("start-up reconciliation")
+        // reconciliation (files that arrived while the daemon was down) comes from the source
+        // itself once its watches are in place (inotify's first `.rescan`, polling's first scan):
+        // a scan made before the watches would miss what arrives in between
         let tick = self.tick
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in

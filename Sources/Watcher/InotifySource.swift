@@ -7,7 +7,8 @@ import Synchronization
 
 /// Recursive inotify watching of folders: files closed after writing, moved in, created or
 /// modified; new subfolders are watched as they appear (and scanned, for files that arrived
-/// before their watch). Queue overflow becomes `.rescan`; a root that disappears is reported and
+/// before their watch). Once the first watches are in place it asks for a scan of everything
+/// (`.rescan`), so nothing that arrived before or while they were set up is missed. Queue overflow becomes `.rescan`; a root that disappears is reported and
 /// watched again (with a rescan) when it comes back; the per-user watch limit becomes
 /// `.needsPolling`.
 public final class InotifySource: Sendable {
@@ -87,6 +88,10 @@ public final class InotifySource: Sendable {
                 out.yield(.warning("watch root \(root) does not exist (yet); watching for it"))
             }
         }
+        // the watches are in place: a scan now finds every file that came before them (those
+        // that came during the start are seen by it or by a watch; a scan made before the
+        // watches missed the files of that window)
+        out.yield(.rescan(reason: "start-up reconciliation"))
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var lastMissingCheck = Date()
         while !stopRequested.load(ordering: .sequentiallyConsistent) {

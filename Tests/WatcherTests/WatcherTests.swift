@@ -111,6 +111,19 @@ import Testing
         #expect(!events.contains { if case .file(let p, _) = $0 { return p.hasSuffix(".txt") } else { return false } })
     }
 
+    @Test("inotify asks for a scan once its watches are in place, so a file written at once after the start is never missed")
+    func inotifyStartUpScan() async throws {
+        let root = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = InotifySource(roots: [root]) { FileSystem.matches(($0 as NSString).lastPathComponent, patterns: ["*.dm3"]) }
+        let stream = source.events()
+        defer { source.stop() }
+        try FileManager.default.createDirectory(atPath: root + "/s", withIntermediateDirectories: true)
+        try Data([1]).write(to: URL(fileURLWithPath: root + "/s/early.dm3"))
+        let events = await Self.collect(stream, seconds: 10) { seen in seen.contains { if case .rescan = $0 { return true } else { return false } } }
+        #expect(events.contains { if case .rescan(let r) = $0 { return r.contains("start-up") } else { return false } })
+    }
+
     @Test("polling reports files and a root that is missing, then back")
     func polling() async throws {
         let base = try Self.tempDir()
