@@ -2,6 +2,11 @@
 
     .venv/bin/python training/make_testset.py --out /tmp/antema-testset          # 60 images, seed 2026, simulator v4
     .venv/bin/python training/make_testset.py --out /tmp/antema-testset-v2 --sim-version 2   # the earlier set
+    .venv/bin/python training/make_testset.py --out /tmp/antema-pairs --pairs -n 150 --size 320 --seed 2027
+
+With --pairs each micrograph shows one overlapping pair of particles at its centre (simulate.py
+pair=True), and its label is the instance map (1 and 2 = the two particles): the pair is split
+when both are matched one to one at IoU >= 0.5 (training/evaluate_pairs.py).
 
 Simulator v4 (physical dose, see simulate.py) is the test set since 2026-11-26; the v2 set, on
 which the figures of models 1.0 and 2.0 were first measured, drew the electrons per pixel
@@ -35,6 +40,7 @@ def main():
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--sim-version", type=int, default=4, help="simulator version (2: the earlier test set)")
+    ap.add_argument("--pairs", action="store_true", help="one overlapping pair per micrograph, instance labels")
     ap.add_argument("--antemactl", default=os.path.join(ROOT, ".build/release/antemactl"))
     a = ap.parse_args()
     for d in ("images", "labels"):
@@ -42,14 +48,16 @@ def main():
     rng = np.random.default_rng(a.seed)
     rows = []
     for i in range(a.n):
-        img, lab, info = simulate.simulate(rng, a.size, version=a.sim_version, network_view=False)
+        img, lab, info = simulate.simulate(rng, a.size, version=a.sim_version, network_view=False, pair=a.pairs)
         stem = f"sim{i:03d}"
         raw = os.path.join(a.out, stem + ".f32")
         img.astype("<f4").tofile(raw)
         subprocess.run([a.antemactl, "write-dm3", "--raw", raw, "--width", str(a.size), "--height", str(a.size),
                         "--pixel-size", repr(info["pixel_size_nm"]), os.path.join(a.out, "images", stem + ".dm3")], check=True)
         os.remove(raw)
-        Image.fromarray(lab * 255).save(os.path.join(a.out, "labels", stem + ".png"))
+        inst = info.pop("instances", None)
+        label = inst.astype(np.uint8) if a.pairs else lab * 255
+        Image.fromarray(label).save(os.path.join(a.out, "labels", stem + ".png"))
         rows.append({"image": stem, **{k: round(v, 5) if isinstance(v, float) else v for k, v in info.items()}})
     with open(os.path.join(a.out, "manifest.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))

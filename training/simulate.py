@@ -94,8 +94,12 @@ def area_resample_matrix(n, m):
     return w
 
 
-def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, network_view=None):
+def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, network_view=None, pair=False):
     """One micrograph: (image float32 HxW, label uint8 HxW, info dict).
+
+    pair: the specimen is one overlapping pair at the centre of the frame (the second particle's
+    centre at 0.7-0.95 times the sum of both radii from the first's, so the two overlap), for
+    the pair-splitting test set (make_testset.py --pairs); the instance map is returned.
 
     version 5: as version 4, and what real micrographs show that version 4 lacked: particles
     down to 3 px across, one image in four a dense monolayer (hexagonal packing, touching on all
@@ -159,10 +163,10 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     coverage = rng.uniform(0.03, 0.35)
     # v5: one image in four a dense monolayer or superlattice (hexagonal packing, particles
     # touching on all sides, coverage up to about 60 %), over the whole frame or a patch of it
-    monolayer = version >= 5 and rng.random() < 0.25
+    monolayer = version >= 5 and rng.random() < 0.25 and not pair
     shape_mix = [rng.choice(SHAPES)] if rng.random() < 0.35 else SHAPES
     n_target = int(coverage * h * w / (math.pi / 4 * d_px ** 2)) + 1
-    n_target = min(n_target, 400)
+    n_target = min(n_target, 400) if not pair else 2
     yy, xx = _grid(h, w)
     t = np.zeros((h, w), np.float32)        # projected thickness in px units (nm = px * p)
     lattice = np.zeros((h, w), np.float32)  # lattice modulation of the projected potential
@@ -193,7 +197,15 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     for i in range(n_target):
         r = max(1.6 if version < 5 else 1.2, 0.5 * d_px * math.exp(rng.normal(0, spread)))
         shape = rng.choice(shape_mix)
-        if centres:
+        if pair:
+            if not placed:
+                cy, cx = h / 2 + rng.uniform(-0.1, 0.1) * h, w / 2 + rng.uniform(-0.1, 0.1) * w
+            else:
+                py, px, pr = placed[0]
+                ang = rng.uniform(0, 2 * math.pi)
+                dist = (pr + r) * rng.uniform(0.7, 0.95)
+                cy, cx = py + dist * math.sin(ang), px + dist * math.cos(ang)
+        elif centres:
             cy, cx = centres[i]
         elif placed and rng.random() < 0.25:   # touching / overlapping neighbour
             py, px, pr = placed[rng.integers(len(placed))]
@@ -276,7 +288,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     visibility = float((bg.mean() - img[label].mean()) / (bg.std() + 1e-6)) if label.any() and (~label).any() else 0.0
     info = {"visibility": visibility, "pixel_size_nm": p, "mean_diameter_nm": d_nm, "mean_diameter_px": d_px, "contrast": c,
             "dose": dose, "fluence_e_per_a2": fluence, "particles": len(placed), "monolayer": monolayer}
-    if version >= 5:
+    if version >= 5 or pair:
         info["instances"] = instances
     return img, label.astype(np.uint8), info
 

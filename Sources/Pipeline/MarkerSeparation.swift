@@ -4,12 +4,15 @@
 /// that particle's largest such distance (1 at each particle's centre, 0 at its edge and where
 /// two particles touch; `training/emps.py`, `normalized_distance`). Within one object of the
 /// mask:
-/// 0. the distance map is smoothed by a Gaussian of 4 px (`smoothed`, once per image): the
-///    network's map is noisy inside large particles, and unsmoothed it gives a particle many
-///    cores. Chosen on every third image of the EMPS validation part (training/README.md,
-///    `tune_separation.py`): with instance model 3.1 and cores above 0.4, F1 0.439 at 2 px,
-///    0.471 at 3 px, 0.485 at 4 px, 0.485 at 5 px; with 3.0 earlier 2 px (0.425) against raw
-///    (0.147). On the other two thirds, never used to choose, 3.1 reaches F1 0.652;
+/// 0. the distance map is smoothed by a Gaussian whose sigma follows the object's size:
+///    `smoothingSigmaPx(inscribedRadiusPx:)`, min(4, max(1, 0.15 r)) px for an object whose
+///    largest inscribed radius is r. The network's map is noisy inside large particles, and
+///    unsmoothed it gives a particle many cores; smoothed by 4 px it loses the dip between two
+///    small overlapping particles. Chosen with instance model 3.1 on every third image of the
+///    EMPS validation part and on the pair test set (training/README.md, `tune_separation.py`,
+///    `evaluate_pairs.py`): F1 0.642 and pairs split 0.21 at a fixed 4 px (the earlier rule),
+///    0.649 and 0.33 adaptive. Only the object's box widened by the kernel's radius is blurred,
+///    so inside the object the result equals a blur of the whole map;
 /// 1. markers: the 8-connected components of the pixels whose distance exceeds
 ///    `markerLevel` (0.4): one core per particle, since the map dips to 0 between particles;
 ///    cores smaller than `minimumMarkerPixels` are ignored;
@@ -22,23 +25,29 @@
 /// The same procedure is `instances.separate` in `training/instances.py`, which chose the
 /// checkpoint on the validation images.
 public enum MarkerSeparation {
-    /// The Gaussian's sigma in pixels (see 0. above).
-    public static let smoothingSigmaPx: Double = 4
+    /// The Gaussian's sigma in pixels for an object whose largest inscribed radius is
+    /// `inscribedRadiusPx` (see 0. above).
+    public static func smoothingSigmaPx(inscribedRadiusPx r: Double) -> Double { min(4, max(1, 0.15 * r)) }
 
-    /// The distance map smoothed as the separation expects it (`smoothingSigmaPx`).
-    public static func smoothed(_ distance: [Float], width: Int, height: Int) -> [Float] {
-        GrayImage(width: width, height: height, pixels: distance).gaussianBlurred(sigma: smoothingSigmaPx).pixels
-    }
-
-    /// `distance`: the smoothed map (`smoothed`), row-major, `imageWidth` wide.
-    public static func separate(_ object: Region, distance: [Float], imageWidth: Int, markerLevel: Float = 0.4,
-                                minimumMarkerPixels: Int = 2) -> [Region] {
+    /// `distance`: the network's distance map as it comes (row-major, `imageWidth` x
+    /// `imageHeight`); `sigmaPx`: the smoothing, by default chosen from the object's size (0: none).
+    public static func separate(_ object: Region, distance: [Float], imageWidth: Int, imageHeight: Int, sigmaPx: Double? = nil,
+                                markerLevel: Float = 0.4, minimumMarkerPixels: Int = 2) -> [Region] {
         let mask = object.mask(pad: 1)
         let w = mask.width, h = mask.height, n = w * h
         let r0 = object.box.minRow - 1, c0 = object.box.minCol - 1
+        // 0. the map around the object, smoothed
+        let sigma = sigmaPx ?? smoothingSigmaPx(inscribedRadiusPx: EuclideanDistance.transform(mask).max() ?? 0)
+        let radius = sigma > 0 ? max(1, Int((3 * sigma).rounded(.up))) : 0
+        let top = max(0, object.box.minRow - radius), bottom = min(imageHeight - 1, object.box.maxRow + radius)
+        let left = max(0, object.box.minCol - radius), right = min(imageWidth - 1, object.box.maxCol + radius)
+        let cw = right - left + 1, ch = bottom - top + 1
+        var crop = [Float](repeating: 0, count: cw * ch)
+        for r in 0..<ch { for c in 0..<cw { crop[r * cw + c] = distance[(r + top) * imageWidth + c + left] } }
+        let smoothed = GrayImage(width: cw, height: ch, pixels: crop).gaussianBlurred(sigma: sigma).pixels
         var d = [Float](repeating: 0, count: n)
         for p in object.pixels {
-            d[(p.row - r0) * w + (p.col - c0)] = distance[p.row * imageWidth + p.col]
+            d[(p.row - r0) * w + (p.col - c0)] = smoothed[(p.row - top) * cw + (p.col - left)]
         }
         // 1. markers
         var core = BinaryImage(width: w, height: h)

@@ -87,8 +87,11 @@ public enum ParticleAnalysis {
                 if pieces.filter({ $0.area >= minPixels }).count >= 2 { separated += pieces } else { unseparated.append(region) }
             }
         case .network:
-            let distance = MarkerSeparation.smoothed(distance!, width: mask.width, height: mask.height)
-            for (region, pieces) in zip(objects, objects.parallelMap { MarkerSeparation.separate($0, distance: distance, imageWidth: mask.width) }) {
+            let distance = distance!
+            let pieceLists = objects.parallelMap {
+                MarkerSeparation.separate($0, distance: distance, imageWidth: mask.width, imageHeight: mask.height)
+            }
+            for (region, pieces) in zip(objects, pieceLists) {
                 if pieces.filter({ $0.area >= minPixels }).count >= 2 { separated += pieces } else { unseparated.append(region) }
             }
         case .flag, .separate:

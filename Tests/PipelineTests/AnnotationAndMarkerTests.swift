@@ -74,7 +74,7 @@ import Testing
         let (mask, d) = Self.pair()
         let object = mask.regions(.eight)
         #expect(object.count == 1)
-        let pieces = MarkerSeparation.separate(object[0], distance: d, imageWidth: mask.width)
+        let pieces = MarkerSeparation.separate(object[0], distance: d, imageWidth: mask.width, imageHeight: mask.height)
         try #require(pieces.count == 2)
         #expect(pieces.map(\.area).reduce(0, +) == object[0].area)
         for p in pieces { #expect(abs(Double(p.area) - Double.pi * 11 * 11) < 45, "\(p.area)") }
@@ -86,7 +86,7 @@ import Testing
         var (mask, d) = Self.pair()
         for r in 0..<mask.height { for c in 30..<mask.width { mask[r, c] = false; d[r * mask.width + c] = 0 } }
         let one = mask.regions(.eight)
-        #expect(MarkerSeparation.separate(one[0], distance: d, imageWidth: mask.width).count == 1)
+        #expect(MarkerSeparation.separate(one[0], distance: d, imageWidth: mask.width, imageHeight: mask.height).count == 1)
         var p = AnalysisParameters()
         p.overlap = .network
         p.minimumDiameterNm = 0
@@ -133,8 +133,7 @@ import Testing
             } }
         }
         let object = try #require(mask.regions(.eight).first)
-        let smoothed = MarkerSeparation.smoothed(d, width: w, height: h)
-        let pieces = MarkerSeparation.separate(object, distance: smoothed, imageWidth: w)
+        let pieces = MarkerSeparation.separate(object, distance: d, imageWidth: w, imageHeight: h)
         try #require(pieces.count == 2, "the distance map must split off the small bump for this test")
         var p = AnalysisParameters()
         p.overlap = .network
@@ -143,5 +142,46 @@ import Testing
         #expect(result.particles.count == 1)
         #expect(result.particles.first?.separated == false)
         #expect(result.particles.first?.areaPx == object.area)
+    }
+
+    @Test("the smoothing follows the object's size: 1 px for small objects, 0.15 of the inscribed radius, at most 4 px")
+    func smoothingFollowsSize() {
+        #expect(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 2) == 1)
+        #expect(abs(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 10) - 1.5) < 1e-12)
+        #expect(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 100) == 4)
+    }
+
+    @Test("two small overlapping particles (radius 6 px) are split, where a 4 px blur of the whole map merged them")
+    func smallOverlappingPairSplits() throws {
+        let w = 40, h = 24
+        var mask = BinaryImage(width: w, height: h)
+        var d = [Float](repeating: 0, count: w * h)
+        for cx in [14.5, 24.1] {   // centres 9.6 px apart: 0.8 of the sum of the radii
+            for r in 0..<h { for c in 0..<w {
+                let dist = ((Double(c) - cx) * (Double(c) - cx) + (Double(r) - 11.5) * (Double(r) - 11.5)).squareRoot()
+                if dist <= 6 {
+                    mask[r, c] = true
+                    d[r * w + c] = max(d[r * w + c], Float(1 - dist / 6))
+                }
+            } }
+        }
+        let object = try #require(mask.regions(.eight).first)
+        #expect(MarkerSeparation.separate(object, distance: d, imageWidth: w, imageHeight: h, sigmaPx: 4).count == 1)
+        let pieces = MarkerSeparation.separate(object, distance: d, imageWidth: w, imageHeight: h)
+        #expect(pieces.count == 2)
+        #expect(pieces.map(\.area).reduce(0, +) == object.area)
+    }
+
+    @Test("smoothing only the object's surroundings equals smoothing the whole map, inside the object")
+    func localSmoothingEqualsWholeMap() throws {
+        let (mask, d) = Self.pair()
+        let object = try #require(mask.regions(.eight).first)
+        for sigma in [1.0, 2.5, 4.0] {
+            let whole = GrayImage(width: mask.width, height: mask.height, pixels: d).gaussianBlurred(sigma: sigma).pixels
+            // the whole-map blur, then no further smoothing, splits exactly as the local blur does
+            let local = MarkerSeparation.separate(object, distance: d, imageWidth: mask.width, imageHeight: mask.height, sigmaPx: sigma)
+            let viaWhole = MarkerSeparation.separate(object, distance: whole, imageWidth: mask.width, imageHeight: mask.height, sigmaPx: 0)
+            #expect(local.map(\.pixels) == viaWhole.map(\.pixels), "sigma \(sigma)")
+        }
     }
 }
