@@ -94,12 +94,15 @@ def area_resample_matrix(n, m):
     return w
 
 
-def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, network_view=None, pair=False):
+def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, network_view=None, pair=False, monolayer=None,
+             diameter_px=None):
     """One micrograph: (image float32 HxW, label uint8 HxW, info dict).
 
     pair: the specimen is one overlapping pair at the centre of the frame (the second particle's
     centre at 0.7-0.95 times the sum of both radii from the first's, so the two overlap), for
     the pair-splitting test set (make_testset.py --pairs); the instance map is returned.
+    monolayer (True/False) and diameter_px ((low, high), drawn log-uniformly) fix what is
+    otherwise drawn, for the low-magnification monolayer test set (make_testset.py --monolayers).
 
     version 5: as version 4, and what real micrographs show that version 4 lacked: particles
     down to 3 px across, one image in four a dense monolayer (hexagonal packing, touching on all
@@ -154,7 +157,8 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     # --- specimen -----------------------------------------------------------------
     for _ in range(100):
         # v5: down to 3 px (low-magnification overviews of small particles)
-        d_px = math.exp(rng.uniform(math.log(3 if version >= 5 else 5), math.log(80)))          # mean diameter in px
+        lo_px, hi_px = diameter_px or (3 if version >= 5 else 5, 80)
+        d_px = math.exp(rng.uniform(math.log(lo_px), math.log(hi_px)))          # mean diameter in px
         p = pixel_size_nm if pixel_size_nm else math.exp(rng.uniform(math.log(0.1 if network_view else 0.02), math.log(2.0)))
         d_nm = d_px * p
         if 1.0 <= d_nm <= 100:
@@ -163,7 +167,8 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     coverage = rng.uniform(0.03, 0.35)
     # v5: one image in four a dense monolayer or superlattice (hexagonal packing, particles
     # touching on all sides, coverage up to about 60 %), over the whole frame or a patch of it
-    monolayer = version >= 5 and rng.random() < 0.25 and not pair
+    drawn_monolayer = version >= 5 and rng.random() < 0.25 and not pair
+    monolayer = drawn_monolayer if monolayer is None else monolayer
     shape_mix = [rng.choice(SHAPES)] if rng.random() < 0.35 else SHAPES
     n_target = int(coverage * h * w / (math.pi / 4 * d_px ** 2)) + 1
     n_target = min(n_target, 400) if not pair else 2
@@ -288,7 +293,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     visibility = float((bg.mean() - img[label].mean()) / (bg.std() + 1e-6)) if label.any() and (~label).any() else 0.0
     info = {"visibility": visibility, "pixel_size_nm": p, "mean_diameter_nm": d_nm, "mean_diameter_px": d_px, "contrast": c,
             "dose": dose, "fluence_e_per_a2": fluence, "particles": len(placed), "monolayer": monolayer}
-    if version >= 5 or pair:
+    if version >= 5 or pair or monolayer:
         info["instances"] = instances
     return img, label.astype(np.uint8), info
 

@@ -15,6 +15,7 @@ validation part (whole images), computed every --validate-every steps; the simul
 IoU (simulator v4 tiles) is logged beside it. Deterministic from --seed as train.py.
 """
 import argparse
+import math
 import os
 import sys
 import time
@@ -41,9 +42,10 @@ def sim_tile(rng, size, version):
 
 
 class Tiles(torch.utils.data.IterableDataset):
-    def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4)):
+    def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4), contrast_jitter=0.0):
         self.seed, self.size, self.real_fraction, self.root, self.ids = seed, size, real_fraction, root, ids
         self.sim_artifacts = sim_artifacts  # probabilities: inverted contrast, 8-bit, JPEG, annotations
+        self.contrast_jitter = contrast_jitter  # the normalised tile times exp(U(-j, j)), plus U(-j/2, j/2)
 
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
@@ -65,6 +67,12 @@ class Tiles(torch.utils.data.IterableDataset):
             fg = (inst > 0).astype(np.float32)
             dist = emps.normalized_distance(np.ascontiguousarray(inst).astype(np.int32))
             x = robust_normalize(img, exclude=ann | ~valid)
+            if self.contrast_jitter:
+                # the robust percentiles of a tile depend on what it shows (a black scale-bar box, a
+                # field of particles, an empty support): the same specimen reaches the network
+                # stretched by different factors, and the network should not care
+                j = self.contrast_jitter
+                x = np.clip(x * math.exp(rng.uniform(-j, j)) + rng.uniform(-j / 2, j / 2), -6, 6).astype(np.float32)
             yield (torch.from_numpy(x)[None], torch.from_numpy(np.stack([fg, dist])),
                    torch.from_numpy(valid.astype(np.float32))[None])
 
@@ -201,6 +209,8 @@ def main():
     ap.add_argument("--per-tile-dice", action="store_true", help="Dice per tile, averaged (see loss_fn)")
     ap.add_argument("--ema", type=float, default=0.0, help="validate and export an exponential moving average of the weights with this decay (0: off)")
     ap.add_argument("--sim-val-seed", type=int, help="seed of the simulated validation tiles (default: --seed + 1000); fixed, runs compare on the same tiles")
+    ap.add_argument("--contrast-jitter", type=float, default=0.0,
+                    help="multiply each normalised training tile by exp(U(-j, j)) and add U(-j/2, j/2) (0: off)")
     ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -227,7 +237,7 @@ def main():
                      "realData": "EMPS training split by paper (training/emps.py): %d training, %d validation images" % (len(train_ids), len(val_ids)),
                      "channels": list(channels), "bfloat16": a.fast, "init": a.init or a.init_onnx,
                      "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn,
-                     "perTileDice": a.per_tile_dice, "ema": a.ema},
+                     "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter},
     }
     log = open(a.out + ".log", "a")
 
@@ -236,7 +246,7 @@ def main():
         print(line, flush=True); log.write(line + "\n"); log.flush()
 
     vx, vy = sim_validation(a.sim_val_seed if a.sim_val_seed is not None else a.seed + 1000, 32, a.tile)
-    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts), batch_size=a.batch,
+    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     layout = torch.channels_last if a.fast else torch.contiguous_format
     model = model.to(memory_format=layout)
