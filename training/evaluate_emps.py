@@ -32,12 +32,15 @@ def main():
     ap.add_argument("--out", help="folder for the links and the evaluation (default: a temporary one)")
     ap.add_argument("--untuned", action="store_true",
                     help="only the two thirds of the validation part that tune_separation.py never sees (it uses every third image)")
+    ap.add_argument("--tuning", action="store_true", help="only the third of the validation part that tune_separation.py sees (every third image)")
     ap.add_argument("--extra", default="", help="more antemactl evaluate arguments, space-separated")
     a = ap.parse_args()
     train, val = emps.split(a.emps)
     ids = val if a.split == "validation" else train
     if a.untuned:
         ids = [i for k, i in enumerate(ids) if k % 3 != 0]
+    elif a.tuning:
+        ids = ids[::3]
     out = a.out or tempfile.mkdtemp(prefix="antema-emps-")
     for sub in ("images", "labels"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)

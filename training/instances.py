@@ -8,12 +8,10 @@ training's validation and the Python evaluation scripts.
    Gaussian, above `marker` inside the foreground: one core per particle, since the distance
    target is 1 at each particle's centre and 0 where particles touch. The Gaussian's sigma is
    chosen per foreground object from its largest inscribed radius r (the maximum of its
-   Euclidean distance map): min(4, max(1, 0.15 r)) px (`smoothing_sigma_px`). On a third of
-   the EMPS validation part with model 3.1 and the pair test set (training/README.md):
-   instance F1 0.642 at a fixed 4 px (the earlier rule), 0.651 adaptive; overlapping pairs
-   split 0.21 at 4 px, 0.33 adaptive. (Marker 0.4 was chosen on a third of the EMPS validation
-   part with model 3.0's stage-B checkpoint at step 600: instance F1 0.147 with the raw map at
-   0.5, 0.349 smoothed 2 px, 0.425 smoothed at 0.4.)
+   Euclidean distance map): min(4, max(2, 0.15 r)) px (`smoothing_sigma_px`; the figures that
+   chose it are in Sources/Pipeline/MarkerSeparation.swift and training/README.md). (Marker 0.4
+   was chosen on a third of the EMPS validation part with model 3.0's stage-B checkpoint at step
+   600: instance F1 0.147 with the raw map at 0.5, 0.349 smoothed 2 px, 0.425 smoothed at 0.4.)
 3. every foreground pixel joins the marker it reaches first when the foreground is flooded from
    the markers in order of decreasing smoothed distance (a seeded watershed); a foreground
    component without a marker is one particle.
@@ -37,7 +35,7 @@ def robust_normalize(img, exclude=None):
 
 def smoothing_sigma_px(inscribed_radius_px):
     """The Gaussian's sigma for an object whose largest inscribed radius is this (px)."""
-    return min(4.0, max(1.0, 0.15 * inscribed_radius_px))
+    return min(4.0, max(2.0, 0.15 * inscribed_radius_px))
 
 
 def gaussian_blurred(x, sigma):

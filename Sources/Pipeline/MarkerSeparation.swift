@@ -5,14 +5,17 @@
 /// two particles touch; `training/emps.py`, `normalized_distance`). Within one object of the
 /// mask:
 /// 0. the distance map is smoothed by a Gaussian whose sigma follows the object's size:
-///    `smoothingSigmaPx(inscribedRadiusPx:)`, min(4, max(1, 0.15 r)) px for an object whose
+///    `smoothingSigmaPx(inscribedRadiusPx:)`, min(4, max(2, 0.15 r)) px for an object whose
 ///    largest inscribed radius is r. The network's map is noisy inside large particles, and
 ///    unsmoothed it gives a particle many cores; smoothed by 4 px it loses the dip between two
-///    small overlapping particles. Chosen with instance model 3.1 on every third image of the
-///    EMPS validation part and on the pair test set (training/README.md, `tune_separation.py`,
-///    `evaluate_pairs.py`): F1 0.642 and pairs split 0.21 at a fixed 4 px (the earlier rule),
-///    0.649 and 0.33 adaptive. Only the object's box widened by the kernel's radius is blurred,
-///    so inside the object the result equals a blur of the whole map;
+///    small overlapping particles. Chosen with instance model 3.1 through antemactl on every
+///    third image of the EMPS validation part (`evaluate_emps.py --tuning`) and the pair test
+///    set (`evaluate_pairs.py`; training/README.md): instance F1 0.645 and pairs split 0.267 at
+///    a fixed 4 px (the earlier rule), 0.659 and 0.327 with a floor of 1 px, 0.659 and 0.320
+///    with 2 px (the smoother of the two equal ones). On the other two thirds, never used to
+///    choose: 0.652 at 4 px, 0.618 and 0.631 adaptive, a loss within the noise of 60 images
+///    that the pairs outweigh. Only the object's box widened by the kernel's radius is
+///    blurred, so inside the object the result equals a blur of the whole map;
 /// 1. markers: the 8-connected components of the pixels whose distance exceeds
 ///    `markerLevel` (0.4): one core per particle, since the map dips to 0 between particles;
 ///    cores smaller than `minimumMarkerPixels` are ignored;
@@ -27,7 +30,7 @@
 public enum MarkerSeparation {
     /// The Gaussian's sigma in pixels for an object whose largest inscribed radius is
     /// `inscribedRadiusPx` (see 0. above).
-    public static func smoothingSigmaPx(inscribedRadiusPx r: Double) -> Double { min(4, max(1, 0.15 * r)) }
+    public static func smoothingSigmaPx(inscribedRadiusPx r: Double) -> Double { min(4, max(2, 0.15 * r)) }
 
     /// `distance`: the network's distance map as it comes (row-major, `imageWidth` x
     /// `imageHeight`); `sigmaPx`: the smoothing, by default chosen from the object's size (0: none).

@@ -144,10 +144,10 @@ import Testing
         #expect(result.particles.first?.areaPx == object.area)
     }
 
-    @Test("the smoothing follows the object's size: 1 px for small objects, 0.15 of the inscribed radius, at most 4 px")
+    @Test("the smoothing follows the object's size: 0.15 of the inscribed radius, at least 2 px, at most 4 px")
     func smoothingFollowsSize() {
-        #expect(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 2) == 1)
-        #expect(abs(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 10) - 1.5) < 1e-12)
+        #expect(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 2) == 2)
+        #expect(abs(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 20) - 3) < 1e-12)
         #expect(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 100) == 4)
     }
 
