@@ -5,13 +5,12 @@ training's validation and the Python evaluation scripts.
 
 1. foreground: particle probability > 0.5, holes filled;
 2. markers: connected components (8-connected) of the distance probability, smoothed by a
-   Gaussian, above `marker` inside the foreground: one core per particle, since the distance
-   target is 1 at each particle's centre and 0 where particles touch. The Gaussian's sigma is
-   chosen per foreground object from its largest inscribed radius r (the maximum of its
-   Euclidean distance map): min(4, max(2, 0.15 r)) px (`smoothing_sigma_px`; the figures that
-   chose it are in Sources/Pipeline/MarkerSeparation.swift and training/README.md). (Marker 0.4
-   was chosen on a third of the EMPS validation part with model 3.0's stage-B checkpoint at step
-   600: instance F1 0.147 with the raw map at 0.5, 0.349 smoothed 2 px, 0.425 smoothed at 0.4.)
+   Gaussian of `sigma` px, above `marker` inside the foreground: one core per particle, since the distance
+   target is 1 at each particle's centre and 0 where particles touch (marker 0.4 was
+   chosen on a third of the EMPS validation part with model 3.0's stage-B checkpoint at step
+   600: instance F1 0.147 with the raw map at 0.5, 0.349 smoothed 2 px, 0.425 smoothed at 0.4;
+   sigma 4 on the same third with model 3.1: 0.439 at 2 px, 0.485 at 4 px; a sigma following
+   each object's size was tried and not kept, training/README.md);
 3. every foreground pixel joins the marker it reaches first when the foreground is flooded from
    the markers in order of decreasing smoothed distance (a seeded watershed); a foreground
    component without a marker is one particle.
@@ -33,48 +32,10 @@ def robust_normalize(img, exclude=None):
     return np.clip((img - med) / scale, -6, 6).astype(np.float32)
 
 
-def smoothing_sigma_px(inscribed_radius_px):
-    """The Gaussian's sigma for an object whose largest inscribed radius is this (px)."""
-    return min(4.0, max(2.0, 0.15 * inscribed_radius_px))
-
-
-def gaussian_blurred(x, sigma):
-    """As GrayImage.gaussianBlurred in Swift: kernel radius ceil(3 sigma), edges clamped, rows first."""
-    radius = max(1, int(np.ceil(3 * sigma)))
-    k = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma * sigma))
-    k = (k / k.sum()).astype(np.float32)
-    return ndimage.correlate1d(ndimage.correlate1d(x.astype(np.float32), k, axis=1, mode="nearest"), k, axis=0, mode="nearest")
-
-
-def adaptive_smoothed(p_dist, fg):
-    """The distance map smoothed object by object (smoothing_sigma_px of each 8-connected
-    object of fg); 0 outside fg. Each object's crop is its box widened by the kernel's radius
-    (clipped to the image), so inside the object the result equals a whole-image blur."""
-    out = np.zeros(p_dist.shape, np.float32)
-    lab, n = ndimage.label(fg, structure=np.ones((3, 3)))
-    h, w = fg.shape
-    for j, sl in enumerate(ndimage.find_objects(lab), 1):
-        m = lab[sl] == j
-        r = float(ndimage.distance_transform_edt(np.pad(m, 1)).max())
-        sigma = smoothing_sigma_px(r)
-        rad = max(1, int(np.ceil(3 * sigma)))
-        y0, y1 = max(0, sl[0].start - rad), min(h, sl[0].stop + rad)
-        x0, x1 = max(0, sl[1].start - rad), min(w, sl[1].stop + rad)
-        blurred = gaussian_blurred(p_dist[y0:y1, x0:x1], sigma)
-        inner = blurred[sl[0].start - y0: sl[0].stop - y0, sl[1].start - x0: sl[1].stop - x0]
-        out[sl][m] = inner[m]
-    return out
-
-
-def separate(p_fg, p_dist, marker=0.4, sigma=None, min_px=8):
-    """Particles (labels) from the two outputs; sigma None: per object (adaptive_smoothed), a
-    number: one Gaussian of that sigma over the whole map (0: raw), as the earlier rules."""
+def separate(p_fg, p_dist, marker=0.4, sigma=4.0, min_px=8):
     from skimage.segmentation import watershed
     fg = ndimage.binary_fill_holes(p_fg > 0.5)
-    if sigma is None:
-        d = adaptive_smoothed(p_dist, fg)
-    else:
-        d = ndimage.gaussian_filter(p_dist, sigma) if sigma else p_dist
+    d = ndimage.gaussian_filter(p_dist, sigma) if sigma else p_dist
     markers, _ = ndimage.label((d > marker) & fg, structure=np.ones((3, 3)))
     labels = watershed(-d, markers, mask=fg)
     # foreground components without any marker

@@ -4,18 +4,17 @@
 /// that particle's largest such distance (1 at each particle's centre, 0 at its edge and where
 /// two particles touch; `training/emps.py`, `normalized_distance`). Within one object of the
 /// mask:
-/// 0. the distance map is smoothed by a Gaussian whose sigma follows the object's size:
-///    `smoothingSigmaPx(inscribedRadiusPx:)`, min(4, max(2, 0.15 r)) px for an object whose
-///    largest inscribed radius is r. The network's map is noisy inside large particles, and
-///    unsmoothed it gives a particle many cores; smoothed by 4 px it loses the dip between two
-///    small overlapping particles. Chosen with instance model 3.1 through antemactl on every
-///    third image of the EMPS validation part (`evaluate_emps.py --tuning`) and the pair test
-///    set (`evaluate_pairs.py`; training/README.md): instance F1 0.645 and pairs split 0.267 at
-///    a fixed 4 px (the earlier rule), 0.659 and 0.327 with a floor of 1 px, 0.659 and 0.320
-///    with 2 px (the smoother of the two equal ones). On the other two thirds, never used to
-///    choose: 0.652 at 4 px, 0.618 and 0.631 adaptive, a loss within the noise of 60 images
-///    that the pairs outweigh. Only the object's box widened by the kernel's radius is
-///    blurred, so inside the object the result equals a blur of the whole map;
+/// 0. the distance map is smoothed by a Gaussian of 4 px (`smoothingSigmaPx`): the network's
+///    map is noisy inside large particles, and unsmoothed it gives a particle many cores.
+///    Chosen on every third image of the EMPS validation part (training/README.md,
+///    `tune_separation.py`): with instance model 3.1 and cores above 0.4, F1 0.439 at 2 px,
+///    0.471 at 3 px, 0.485 at 4 px, 0.485 at 5 px; with 3.0 earlier 2 px (0.425) against raw
+///    (0.147). A sigma following each object's size (0.15 of its largest inscribed radius,
+///    2-4 px) split more overlapping pairs (0.320 against 0.267, `evaluate_pairs.py`) and
+///    scored 0.659 against 0.645 on that third, but cut the reference micrograph's 2 nm
+///    particles into pieces (instance F1 0.462 against 0.704) and lost on the other two
+///    thirds (0.631 against 0.652): not kept. Only the object's box widened by the kernel's
+///    radius is blurred, which inside the object equals a blur of the whole map;
 /// 1. markers: the 8-connected components of the pixels whose distance exceeds
 ///    `markerLevel` (0.4): one core per particle, since the map dips to 0 between particles;
 ///    cores smaller than `minimumMarkerPixels` are ignored;
@@ -28,19 +27,18 @@
 /// The same procedure is `instances.separate` in `training/instances.py`, which chose the
 /// checkpoint on the validation images.
 public enum MarkerSeparation {
-    /// The Gaussian's sigma in pixels for an object whose largest inscribed radius is
-    /// `inscribedRadiusPx` (see 0. above).
-    public static func smoothingSigmaPx(inscribedRadiusPx r: Double) -> Double { min(4, max(2, 0.15 * r)) }
+    /// The Gaussian's sigma in pixels (see 0. above).
+    public static let smoothingSigmaPx: Double = 4
 
     /// `distance`: the network's distance map as it comes (row-major, `imageWidth` x
-    /// `imageHeight`); `sigmaPx`: the smoothing, by default chosen from the object's size (0: none).
-    public static func separate(_ object: Region, distance: [Float], imageWidth: Int, imageHeight: Int, sigmaPx: Double? = nil,
+    /// `imageHeight`); `sigmaPx`: the smoothing (0: none).
+    public static func separate(_ object: Region, distance: [Float], imageWidth: Int, imageHeight: Int, sigmaPx: Double = smoothingSigmaPx,
                                 markerLevel: Float = 0.4, minimumMarkerPixels: Int = 2) -> [Region] {
         let mask = object.mask(pad: 1)
         let w = mask.width, h = mask.height, n = w * h
         let r0 = object.box.minRow - 1, c0 = object.box.minCol - 1
         // 0. the map around the object, smoothed
-        let sigma = sigmaPx ?? smoothingSigmaPx(inscribedRadiusPx: EuclideanDistance.transform(mask).max() ?? 0)
+        let sigma = sigmaPx
         let radius = sigma > 0 ? max(1, Int((3 * sigma).rounded(.up))) : 0
         let top = max(0, object.box.minRow - radius), bottom = min(imageHeight - 1, object.box.maxRow + radius)
         let left = max(0, object.box.minCol - radius), right = min(imageWidth - 1, object.box.maxCol + radius)

@@ -144,34 +144,6 @@ import Testing
         #expect(result.particles.first?.areaPx == object.area)
     }
 
-    @Test("the smoothing follows the object's size: 0.15 of the inscribed radius, at least 2 px, at most 4 px")
-    func smoothingFollowsSize() {
-        #expect(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 2) == 2)
-        #expect(abs(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 20) - 3) < 1e-12)
-        #expect(MarkerSeparation.smoothingSigmaPx(inscribedRadiusPx: 100) == 4)
-    }
-
-    @Test("two small overlapping particles (radius 6 px) are split, where a 4 px blur of the whole map merged them")
-    func smallOverlappingPairSplits() throws {
-        let w = 40, h = 24
-        var mask = BinaryImage(width: w, height: h)
-        var d = [Float](repeating: 0, count: w * h)
-        for cx in [14.5, 24.1] {   // centres 9.6 px apart: 0.8 of the sum of the radii
-            for r in 0..<h { for c in 0..<w {
-                let dist = ((Double(c) - cx) * (Double(c) - cx) + (Double(r) - 11.5) * (Double(r) - 11.5)).squareRoot()
-                if dist <= 6 {
-                    mask[r, c] = true
-                    d[r * w + c] = max(d[r * w + c], Float(1 - dist / 6))
-                }
-            } }
-        }
-        let object = try #require(mask.regions(.eight).first)
-        #expect(MarkerSeparation.separate(object, distance: d, imageWidth: w, imageHeight: h, sigmaPx: 4).count == 1)
-        let pieces = MarkerSeparation.separate(object, distance: d, imageWidth: w, imageHeight: h)
-        #expect(pieces.count == 2)
-        #expect(pieces.map(\.area).reduce(0, +) == object.area)
-    }
-
     @Test("smoothing only the object's surroundings equals smoothing the whole map, inside the object")
     func localSmoothingEqualsWholeMap() throws {
         let (mask, d) = Self.pair()
