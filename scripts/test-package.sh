@@ -28,7 +28,7 @@ deb="$(bash scripts/deb.sh)"
 say "built $deb ($(du -h "$deb" | cut -f1))"
 dpkg -i "$deb" >/dev/null
 for f in /usr/bin/antemad /usr/bin/antemactl /usr/lib/systemd/system/antemad.service /etc/antema/config.toml \
-         /usr/share/man/man1/antemactl.1.gz /usr/share/bash-completion/completions/antemactl /usr/share/antema/models/antema-unet.onnx; do
+         /usr/share/man/man1/antemactl.1.gz /usr/share/bash-completion/completions/antemactl /usr/share/antema/models/antema-unet.onnx /usr/share/antema/models/antema-unet-instance.onnx; do
   [ -e "$f" ] || { say "missing after install: $f"; exit 1; }
 done
 grep -q '^ExecStart=/usr/bin/antemad ' /usr/lib/systemd/system/antemad.service || { say "unit does not start /usr/bin/antemad"; exit 1; }

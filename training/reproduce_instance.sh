@@ -26,7 +26,7 @@ $py training/train_instance.py --out models/stage3c --seed 13 --fast --init mode
 $py training/train_instance.py --out models/stage3e --seed 16 --fast --init models/stage3c.pt --steps 3000 --lr 2e-4 --warmup 0.05 \
   --real-fraction 0.35 --sim-artifacts 0.15,0.3,0.2,0.25 --validate-every 500 --per-tile-dice --ema 0.999 --sim-val-seed 4242 \
   --select joint --model-version 3.1
-# stage H (3.2; stage G, 20 % EMPS without the jitter, was stopped at step 1650, training/README.md):
+# stage H (3.2; stage G, 20 % EMPS without the jitter, was stopped after its step-1500 validation, training/README.md):
 # from stage E, the normalised tiles stretched by exp(U(-0.4, 0.4)) and shifted by U(-0.2, 0.2)
 # (--contrast-jitter 0.4), 35 % EMPS, lr 1.5e-4 one-cycle over 3000 steps (57 min); the last validation
 $py training/train_instance.py --out models/stage3h --seed 18 --fast --init models/stage3e.pt --steps 3000 --lr 1.5e-4 --warmup 0.05 \

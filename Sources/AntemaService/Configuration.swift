@@ -106,7 +106,7 @@ public struct Configuration: Sendable, Equatable {
     public struct Analysis: Sendable, Equatable {
         /// "model" (the bundled network, or `model`), "instance" (the bundled instance-aware
         /// network) or "classical".
-        public var segmenter: SegmenterKind = .model
+        public var segmenter: SegmenterKind = .instance
         /// An ONNX model to use instead of the bundled one (metadata in `<model>.json`).
         public var model: String? = nil
         /// Particle where the network's probability is at least this.

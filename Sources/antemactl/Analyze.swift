@@ -79,8 +79,8 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("keep-holes"), help: "Do not fill holes in particles.")
     var keepHoles = false
 
-    @Option(help: "model (the bundled neural network, the default) or classical (thresholding after background flattening).")
-    var segmenter: SegmenterKind = .model
+    @Option(help: "instance (the bundled instance-aware network, the default), model (the bundled network 2.1, without a distance map) or classical (thresholding after background flattening).")
+    var segmenter: SegmenterKind = .instance
 
     @Option(help: "Segment with this ONNX model (metadata in MODEL.json beside it) instead of the bundled one.")
     var model: String?

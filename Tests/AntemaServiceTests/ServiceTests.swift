@@ -101,10 +101,12 @@ import Watcher
         #expect(problems.map(\.message) == ["\"/nonexistent/antema-root\" does not exist (No such file or directory)", "\"/etc/hostname\" is not a folder"])
     }
 
-    @Test("the bundled model is the default segmenter; classical stays selectable; a model that cannot load names analysis.model")
+    @Test("the bundled instance model is the default segmenter; model 2.1 and classical stay selectable; a model that cannot load names analysis.model")
     func segmenters() throws {
-        #expect(Configuration().analysis.segmenter == .model)
-        #expect(try Configuration().makeSegmenter().label.hasPrefix("model antema-unet"))
+        #expect(Configuration().analysis.segmenter == .instance)
+        #expect(try Configuration().makeSegmenter().label.hasPrefix("model antema-unet-instance"))
+        let v21 = try Configuration.parse("[analysis]\nsegmenter = \"model\"", file: "c.toml").makeSegmenter().label
+        #expect(v21.hasPrefix("model antema-unet ") && !v21.contains("instance"))
         #expect(try Configuration.parse("[analysis]\nsegmenter = \"classical\"", file: "c.toml").makeSegmenter().label == "classical")
         let c = try Configuration.parse("[analysis]\nmodel = \"/nonexistent/m.onnx\"\nthreshold = 0.4", file: "c.toml")
         #expect(c.analysis.threshold == 0.4)

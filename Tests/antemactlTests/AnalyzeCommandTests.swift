@@ -218,7 +218,7 @@ let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent()
     }
 
     @Test("an installed antemactl finds the model in <prefix>/share/antema/models; without it the error says where it looked",
-          .enabled(if: !FileManager.default.fileExists(atPath: "/usr/local/share/antema/models/antema-unet.onnx"), "a system-wide model is installed"))
+          .enabled(if: !FileManager.default.fileExists(atPath: "/usr/local/share/antema/models/antema-unet-instance.onnx"), "a system-wide model is installed"))
     func installedLayout() throws {
         let prefix = try AntemactlInspect.tempDir()
         defer { try? FileManager.default.removeItem(at: prefix) }
@@ -231,15 +231,15 @@ let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent()
         try PNGFile.write(gray8: synth.pixels.map { UInt8(max(0, min(255, $0 / 4))) }, width: 128, height: 128, to: image)
         let missing = try Self.runCopy(exe, ["analyze", image, "--pixel-size", "0.2", "--out", prefix.appendingPathComponent("o1").path])
         #expect(missing.status != 0)
-        #expect(missing.stderr.contains("antema-unet.onnx") && missing.stderr.contains(models.path))
+        #expect(missing.stderr.contains("antema-unet-instance.onnx") && missing.stderr.contains(models.path))
         try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
         let resources = AntemactlInspect.binary.deletingLastPathComponent().appendingPathComponent("antema_DefaultModel.resources")
-        for name in ["antema-unet.onnx", "antema-unet.json"] {
+        for name in ["antema-unet-instance.onnx", "antema-unet-instance.json"] {
             try FileManager.default.copyItem(at: resources.appendingPathComponent(name), to: models.appendingPathComponent(name))
         }
         let found = try Self.runCopy(exe, ["analyze", image, "--pixel-size", "0.2", "--out", prefix.appendingPathComponent("o2").path])
         #expect(found.status == 0, "\(found.stderr)")
         let parameters = try String(contentsOfFile: prefix.appendingPathComponent("o2/parameters.json").path, encoding: .utf8).replacingOccurrences(of: "\\/", with: "/")
-        #expect(parameters.contains("antema-unet") && parameters.contains(models.path))
+        #expect(parameters.contains("antema-unet-instance") && parameters.contains(models.path))
     }
 }
