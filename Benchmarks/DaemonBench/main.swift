@@ -9,10 +9,10 @@ import Pipeline
 import Glibc
 #endif
 
-// DaemonBench [images=10] [model|classical]
+// DaemonBench [images=10] [instance|model|classical]   (instance: the default segmenter)
 let count = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 10 : 10
-let segmenter = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : "model"
-guard ["model", "classical"].contains(segmenter) else { print("usage: DaemonBench [images] [model|classical]"); exit(2) }
+let segmenter = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : "instance"
+guard ["instance", "model", "classical"].contains(segmenter) else { print("usage: DaemonBench [images] [instance|model|classical]"); exit(2) }
 let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("antema-daemonbench-\(getpid())")
 let root = dir.appendingPathComponent("export"), sample = root.appendingPathComponent("bench")
