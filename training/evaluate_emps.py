@@ -30,9 +30,10 @@ def main():
     ap.add_argument("--emps", default=emps.DEFAULT_DIR)
     ap.add_argument("--split", choices=["validation", "training"], default="validation")
     ap.add_argument("--out", help="folder for the links and the evaluation (default: a temporary one)")
-    ap.add_argument("--untuned", action="store_true",
-                    help="only the two thirds of the validation part that tune_separation.py never sees (it uses every third image)")
-    ap.add_argument("--tuning", action="store_true", help="only the third of the validation part that tune_separation.py sees (every third image)")
+    part = ap.add_mutually_exclusive_group()
+    part.add_argument("--untuned", action="store_true",
+                      help="only the two thirds of the validation part that tune_separation.py never sees (it uses every third image)")
+    part.add_argument("--tuning", action="store_true", help="only the third of the validation part that tune_separation.py sees (every third image)")
     ap.add_argument("--extra", default="", help="more antemactl evaluate arguments, space-separated")
     a = ap.parse_args()
     train, val = emps.split(a.emps)

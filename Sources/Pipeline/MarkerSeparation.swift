@@ -38,14 +38,13 @@ public enum MarkerSeparation {
         let w = mask.width, h = mask.height, n = w * h
         let r0 = object.box.minRow - 1, c0 = object.box.minCol - 1
         // 0. the map around the object, smoothed
-        let sigma = sigmaPx
-        let radius = sigma > 0 ? max(1, Int((3 * sigma).rounded(.up))) : 0
+        let radius = sigmaPx > 0 ? max(1, Int((3 * sigmaPx).rounded(.up))) : 0
         let top = max(0, object.box.minRow - radius), bottom = min(imageHeight - 1, object.box.maxRow + radius)
         let left = max(0, object.box.minCol - radius), right = min(imageWidth - 1, object.box.maxCol + radius)
         let cw = right - left + 1, ch = bottom - top + 1
         var crop = [Float](repeating: 0, count: cw * ch)
         for r in 0..<ch { for c in 0..<cw { crop[r * cw + c] = distance[(r + top) * imageWidth + c + left] } }
-        let smoothed = GrayImage(width: cw, height: ch, pixels: crop).gaussianBlurred(sigma: sigma).pixels
+        let smoothed = GrayImage(width: cw, height: ch, pixels: crop).gaussianBlurred(sigma: sigmaPx).pixels
         var d = [Float](repeating: 0, count: n)
         for p in object.pixels {
             d[(p.row - r0) * w + (p.col - c0)] = smoothed[(p.row - top) * cw + (p.col - left)]
