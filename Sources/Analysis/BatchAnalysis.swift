@@ -24,7 +24,7 @@ public struct RunSettings: Sendable, Codable {
     /// `analysis.exclude_regions`).
     public var excludeRegions: [[Int]] = []
     /// Find burned-in scale bars, labels and panel letters and leave them out the same way
-    /// (`AnnotationDetector`). Default true.
+    /// (`AnnotationDetector` in the image, `TextDetector` in the segmentation). Default true.
     public var detectAnnotations: Bool = true
 
     public init(antemaVersion: String, segmenter: SegmenterChoice, analysis: AnalysisParameters, fallbackPixelSizeNm: Double?,
@@ -101,8 +101,18 @@ public enum BatchAnalysis {
         var mask = mask
         var outcome = FrameOutcome(path: input.path, frame: input.frame, width: input.image.width, height: input.image.height, pixelSize: input.pixelSize)
         // excluded regions (burned-in annotations, --exclude): no particle there
-        if let exclude = input.exclude {
+        var exclude = input.exclude
+        if let exclude {
             for i in mask.pixels.indices where exclude.pixels[i] { mask.pixels[i] = false }
+        }
+        // burned-in lettering the segmenter took for particles (TextDetector): left out the same way
+        if settings.detectAnnotations && settings.segmenter != .mask {
+            let text = TextDetector.text(in: mask)
+            if text.pixels.contains(true) {
+                var e = exclude ?? BinaryImage(width: mask.width, height: mask.height)
+                for i in mask.pixels.indices where text.pixels[i] { mask.pixels[i] = false; e.pixels[i] = true }
+                exclude = e
+            }
         }
         var result = ParticleAnalysis.analyze(mask, pixelSize: input.pixelSize, parameters: settings.analysis, distance: prediction?.distance)
         if let probability = prediction?.probability {
@@ -123,7 +133,7 @@ public enum BatchAnalysis {
         outcome.borderExcluded = result.borderRegions.count
         outcome.result = result
         outcome.segmentation = mask
-        outcome.exclude = input.exclude
+        outcome.exclude = exclude
         return outcome
     }
 }

@@ -76,3 +76,115 @@ public enum AnnotationDetector {
         return out
     }
 }
+
+/// Finds burned-in text in a segmentation: lettering ("AuNPs", "50 nm", "(a)", "200 °C") and
+/// the scale bar drawn under it, drawn in the particles' own grey, that the segmenter marked as
+/// particles. `AnnotationDetector` finds annotations in the image's extreme values before the
+/// segmenter; anti-aliased or JPEG-compressed dark lettering on the support escapes it and is
+/// found here, in the segmentation's 8-connected objects, by the shape of a line of text:
+///
+/// - a **glyph** is an object 6 px or more tall, at most a tenth of the image's smaller side,
+///   at most 2.5 times as wide as tall, drawn with strokes: its largest inscribed disc (twice
+///   the largest Euclidean distance to its edge) at most half its height. A particle is a blob:
+///   its inscribed disc spans its height.
+/// - glyphs of similar height (within 1.8 times) on a common baseline (their bottom rows within
+///   0.3 of the taller's height) and at most one height apart join a **line**; a line of three
+///   glyphs or more whose top or bottom lies in the outer 30 % of the image's height (where
+///   figures put labels) and whose surroundings (its box grown by its height) other objects
+///   cover less than a quarter of is text: lettering stands on clear support, the edge of a
+///   dense monolayer does not.
+/// - then every object the line's band holds (at most 1.3 times the line's height tall and 3
+///   times wide: thick letters and dots the glyph test missed, within one height left or
+///   right, the line growing with each) and every **bar** near it (at least 4 times longer than
+///   thick, no thicker than the line, half its box filled, within 2.5 line heights) is text.
+///
+/// Rows of hollow particles or rods could look like glyphs; three in a row with a common
+/// baseline near the top or bottom edge is what it takes to be taken for text.
+/// Measured on the EMPS validation part (training/README.md).
+public enum TextDetector {
+    struct Object {
+        var index: Int
+        var box: BoundingBox
+        var fill: Double
+        var strokePx: Double
+    }
+
+    /// The objects of `mask` (8-connected) that are burned-in text or a scale bar beside it.
+    public static func text(in mask: BinaryImage) -> BinaryImage {
+        let w = mask.width, h = mask.height
+        var out = BinaryImage(width: w, height: h)
+        guard w >= 32, h >= 32 else { return out }
+        let regions = mask.regions(.eight)
+        let maxGlyphHeight = Double(min(w, h)) * 0.1
+        var objects: [Object] = []
+        var glyphs: [Int] = []
+        for (k, r) in regions.enumerated() {
+            let b = r.box
+            let fill = Double(r.area) / Double(b.width * b.height)
+            var object = Object(index: k, box: b, fill: fill, strokePx: .infinity)
+            if b.height >= 6 && Double(b.height) <= maxGlyphHeight && Double(b.width) <= 2.5 * Double(b.height) {
+                object.strokePx = 2 * (EuclideanDistance.transform(r.mask(pad: 1)).max() ?? 0)
+                if object.strokePx <= 0.5 * Double(b.height) { glyphs.append(objects.count) }
+            }
+            objects.append(object)
+        }
+        guard glyphs.count >= 3 else { return out }
+        // lines: glyphs joined by union-find
+        var parent = Array(0..<glyphs.count)
+        func root(_ a: Int) -> Int {
+            var a = a
+            while parent[a] != a { parent[a] = parent[parent[a]]; a = parent[a] }
+            return a
+        }
+        for a in 0..<glyphs.count {
+            for b in (a + 1)..<glyphs.count {
+                let p = objects[glyphs[a]].box, q = objects[glyphs[b]].box
+                let tall = Double(max(p.height, q.height))
+                guard tall <= 1.8 * Double(min(p.height, q.height)),
+                      Double(abs(p.maxRow - q.maxRow)) <= 0.3 * tall,
+                      Double(max(q.minCol - p.maxCol, p.minCol - q.maxCol) - 1) <= tall else { continue }
+                parent[root(a)] = root(b)
+            }
+        }
+        var members: [Int: [Int]] = [:]
+        for k in glyphs.indices { members[root(k), default: []].append(glyphs[k]) }
+        var taken = Set<Int>()
+        for group in members.values where group.count >= 3 {
+            var line = objects[group[0]].box
+            for k in group { let b = objects[k].box; line = BoundingBox(minRow: min(line.minRow, b.minRow), minCol: min(line.minCol, b.minCol),
+                                                                           maxRow: max(line.maxRow, b.maxRow), maxCol: max(line.maxCol, b.maxCol)) }
+            let edge = 0.3 * Double(h)
+            guard Double(line.minRow) < edge || Double(line.maxRow) > Double(h - 1) - edge else { continue }
+            let tall = group.map { objects[$0].box.height }.max()!
+            // lettering stands on clear support: around the line (its box grown by its height)
+            // other objects cover less than a quarter (a dense monolayer's edge does not)
+            let r0 = max(0, line.minRow - tall), r1 = min(h - 1, line.maxRow + tall)
+            let c0 = max(0, line.minCol - tall), c1 = min(w - 1, line.maxCol + tall)
+            var around = 0
+            for r in r0...r1 { for c in c0...c1 where mask[r, c] { around += 1 } }
+            around -= group.reduce(0) { $0 + regions[objects[$1].index].area }
+            guard Double(around) < 0.25 * Double((r1 - r0 + 1) * (c1 - c0 + 1)) else { continue }
+            let half = tall / 2
+            for _ in 0..<4 {
+                var grown = false
+                for o in objects where !taken.contains(o.index) {
+                    let b = o.box
+                    let inBand = b.minRow >= line.minRow - half && b.maxRow <= line.maxRow + half && b.maxCol >= line.minCol - tall
+                        && b.minCol <= line.maxCol + tall && b.height <= tall + tall * 3 / 10 && b.width <= 3 * tall
+                    let bar = b.width >= 4 * b.height && b.height <= tall && o.fill >= 0.5
+                        && Double(b.minRow) < Double(line.maxRow) + 2.5 * Double(tall) && Double(b.maxRow) > Double(line.minRow) - 2.5 * Double(tall)
+                        && b.minCol < line.maxCol + 2 * tall && b.maxCol > line.minCol - 2 * tall
+                    guard inBand || bar else { continue }
+                    taken.insert(o.index)
+                    if inBand && (b.minCol < line.minCol || b.maxCol > line.maxCol) {
+                        line.minCol = min(line.minCol, b.minCol); line.maxCol = max(line.maxCol, b.maxCol)
+                        grown = true
+                    }
+                }
+                if !grown { break }
+            }
+        }
+        for k in taken { for p in regions[k].pixels { out[p.row, p.col] = true } }
+        return out
+    }
+}

@@ -31,6 +31,7 @@ func table(_ path: String) throws -> [[String: String]] {
 }
 
 let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appendingPathComponent("antema-reference").path
+let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appendingPathComponent("emps-train/images/6de290c824.png").path
 
 @Suite struct AntemactlAnalyze {
     @Test("the reference mask reproduces ANTEMA's 263-row table through the real binary",
@@ -64,6 +65,19 @@ let referenceFolder = URL(fileURLWithPath: sharedDM).deletingLastPathComponent()
         #expect(files == ["analysis_images.csv", "analysis_particles.csv", "analysis_summary.csv"])
         let parameters = try String(contentsOf: out.appendingPathComponent("parameters.json"), encoding: .utf8)
         #expect(parameters.contains("\"convexityThreshold\" : 0.95"))
+    }
+
+    @Test("a TEM figure with dark burned-in lettering ('AuNPs', '50 nm') and a scale bar: its four gold particles are counted, the lettering and the bar are not (EMPS 6de290c824, MIT)",
+          .enabled(if: FileManager.default.fileExists(atPath: empsFigure), "../shared/data/emps-train absent, skipping"))
+    func darkLetteringIsNotCounted() throws {
+        let out = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try AntemactlInspect.run(["analyze", empsFigure, "--pixel-size", "1", "--out", out.path, "--no-pictures"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let particles = try table(out.appendingPathComponent("analysis_particles.csv").path)
+        #expect(particles.count == 4, "\(particles.map { ($0["centroid_x_px"]!, $0["centroid_y_px"]!) })")
+        // the particles are 55-70 px across (60 nm at the 1 nm per pixel given); the letters were 10-20 px
+        for p in particles { #expect(Double(p["equivalent_diameter_nm"]!)! > 45) }
     }
 
     @Test("good, corrupt and foreign files in one run: the good ones are analysed, the others reported, exit status 2")

@@ -1,0 +1,66 @@
+import Testing
+@testable import Pipeline
+
+@Suite struct BurnedInText {
+    static func rect(_ m: inout BinaryImage, _ r0: Int, _ r1: Int, _ c0: Int, _ c1: Int) {
+        for r in r0..<r1 { for c in c0..<c1 { m[r, c] = true } }
+    }
+    static func disc(_ m: inout BinaryImage, _ cy: Int, _ cx: Int, _ radius: Int) {
+        for r in (cy - radius)...(cy + radius) { for c in (cx - radius)...(cx + radius)
+            where (r - cy) * (r - cy) + (c - cx) * (c - cx) <= radius * radius { m[r, c] = true } }
+    }
+    static func ring(_ m: inout BinaryImage, _ cy: Int, _ cx: Int, _ outer: Int, _ inner: Int) {
+        for r in (cy - outer)...(cy + outer) { for c in (cx - outer)...(cx + outer) {
+            let d = (r - cy) * (r - cy) + (c - cx) * (c - cx)
+            if d <= outer * outer && d > inner * inner { m[r, c] = true }
+        } }
+    }
+    /// "50 nm" as block letters 20 px tall with 4 px strokes, baseline at row `base`, from column `left`,
+    /// and a 6 x 90 px scale bar 8 px below; returns the lettering's and the bar's pixels.
+    static func label(_ m: inout BinaryImage, base: Int, left: Int) {
+        let top = base - 20
+        // 5
+        rect(&m, top, top + 4, left, left + 12); rect(&m, top, top + 11, left, left + 4)
+        rect(&m, top + 8, top + 12, left, left + 12); rect(&m, top + 8, base, left + 8, left + 12); rect(&m, base - 4, base, left, left + 12)
+        // 0
+        rect(&m, top, top + 4, left + 16, left + 28); rect(&m, base - 4, base, left + 16, left + 28)
+        rect(&m, top, base, left + 16, left + 20); rect(&m, top, base, left + 24, left + 28)
+        // n (14 px tall)
+        rect(&m, base - 14, base - 10, left + 36, left + 48); rect(&m, base - 14, base, left + 36, left + 40); rect(&m, base - 14, base, left + 44, left + 48)
+        // m
+        rect(&m, base - 14, base - 10, left + 52, left + 72); rect(&m, base - 14, base, left + 52, left + 56)
+        rect(&m, base - 14, base, left + 60, left + 64); rect(&m, base - 14, base, left + 68, left + 72)
+        // the bar
+        rect(&m, base + 8, base + 14, left, left + 90)
+    }
+
+    @Test("a '50 nm' label and its scale bar near the bottom edge are text; round particles, even in a row near the edge, are not")
+    func labelAndBar() {
+        var m = BinaryImage(width: 300, height: 300)
+        Self.label(&m, base: 270, left: 20)
+        for (cy, cx) in [(100, 100), (150, 200), (60, 230)] { Self.disc(&m, cy, cx, 12) }
+        for cx in [150, 175, 200] { Self.disc(&m, 280, cx, 10) }   // a row of touching-free particles on the same baseline
+        let text = TextDetector.text(in: m)
+        var expected = BinaryImage(width: 300, height: 300)
+        Self.label(&expected, base: 270, left: 20)
+        #expect(text == expected)
+    }
+
+    @Test("three hollow particles in a row in the middle of the image are not text; the same row at the top edge is")
+    func ringsAwayFromTheEdge() {
+        var m = BinaryImage(width: 300, height: 300)
+        for cx in [100, 130, 160] { Self.ring(&m, 150, cx, 10, 6) }
+        #expect(!TextDetector.text(in: m).pixels.contains(true))
+        var top = BinaryImage(width: 300, height: 300)
+        for cx in [100, 130, 160] { Self.ring(&top, 20, cx, 10, 6) }
+        #expect(TextDetector.text(in: top) == top)
+    }
+
+    @Test("two glyphs are not a line of text")
+    func twoGlyphs() {
+        var m = BinaryImage(width: 200, height: 200)
+        Self.rect(&m, 170, 190, 20, 24); Self.rect(&m, 170, 174, 20, 32); Self.rect(&m, 170, 190, 28, 32)   // a 'n'
+        Self.rect(&m, 170, 190, 40, 44); Self.rect(&m, 186, 190, 40, 52)                                   // an 'L'
+        #expect(!TextDetector.text(in: m).pixels.contains(true))
+    }
+}
