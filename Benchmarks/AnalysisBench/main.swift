@@ -2,6 +2,7 @@
 //   swift run -c release AnalysisBench [repeats]
 // 1. The reference program's 1024 x 1024 mask (../shared/data/antema-reference), separation included.
 // 2. A 4096 x 4096 synthetic mask with 5,000 particles, 20% of them in overlapping clusters.
+// Each also times the search for burned-in text in the mask (TextDetector), part of every analysis.
 import Foundation
 import ImageFiles
 import Pipeline
@@ -23,6 +24,9 @@ if FileManager.default.fileExists(atPath: referenceMask) {
     var count = 0
     let times = (0..<repeats).map { _ in seconds { count = ParticleAnalysis.analyze(mask, pixelSize: PixelSizeNm(y: 0.06398699, x: 0.06398699)).particles.count } }
     print(String(format: "reference mask 1024 x 1024: %d particles, median %.1f ms over %d runs (goal well under 100 ms; the reference program: up to 15 s)", count, median(times) * 1e3, repeats))
+    var lettering = 0
+    let textTimes = (0..<repeats).map { _ in seconds { lettering = TextDetector.text(in: mask).pixels.filter { $0 }.count } }
+    print(String(format: "burned-in text search (TextDetector) on the same mask: %d px taken for text, median %.1f ms", lettering, median(textTimes) * 1e3))
 } else {
     print("reference mask absent (../shared/data/antema-reference): skipped")
 }
@@ -64,6 +68,8 @@ var result: ParticleAnalysisResult? = nil
 let synthTimes = (0..<max(1, repeats / 2)).map { _ in seconds { result = ParticleAnalysis.analyze(mask, pixelSize: PixelSizeNm(y: 0.1, x: 0.1)) } }
 print(String(format: "synthetic 4096 x 4096, %d discs (%d in overlapping pairs): %d particles (%d separated), median %.2f s (goal under 2 s)",
              placed, 2 * pairs, result!.particles.count, result!.particles.filter(\.separated).count, median(synthTimes)))
+let synthText = (0..<max(1, repeats / 2)).map { _ in seconds { _ = TextDetector.text(in: mask) } }
+print(String(format: "burned-in text search (TextDetector) on the same mask: median %.2f s", median(synthText)))
 
 // Large particles: a 512 x 512 mask with two pairs of overlapping discs of radius 80-110 px
 // (particles up to 300 px across, as SEM figures show them), with the ideal distance map an
