@@ -31,6 +31,8 @@ struct Evaluate: ParsableCommand {
     var excludeBox: String?
     @Option(help: "Write evaluation.csv and evaluation.json into this folder.") var out: String?
     @Flag(help: "Print only the pooled rows.") var quiet = false
+    @Flag(name: .customLong("no-annotation-detection"), help: "Do not look for burned-in scale bars, labels and lettering (as antemactl analyze).")
+    var noAnnotationDetection = false
 
     func box() throws -> (x: Int, y: Int, w: Int, h: Int)? {
         guard let excludeBox else { return nil }
@@ -65,7 +67,8 @@ struct Evaluate: ParsableCommand {
         var failures = 0
         var parameters = AnalysisParameters()
         parameters.overlap = overlap
-        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: .mask, analysis: parameters, fallbackPixelSizeNm: pixelSizeNm)
+        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: .mask, analysis: parameters, fallbackPixelSizeNm: pixelSizeNm,
+                                   detectAnnotations: !noAnnotationDetection)
         for path in paths {
             let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             guard let lp = labelPath(stem: stem) else {
