@@ -138,9 +138,13 @@ public enum TextDetector {
             while parent[a] != a { parent[a] = parent[parent[a]]; a = parent[a] }
             return a
         }
+        // by left edge: a glyph's partners start at most one (largest) glyph height after its
+        // right edge, so the pairs looked at stay few however many specks a noisy image has
+        glyphs.sort { objects[$0].box.minCol < objects[$1].box.minCol }
         for a in 0..<glyphs.count {
             for b in (a + 1)..<glyphs.count {
                 let p = objects[glyphs[a]].box, q = objects[glyphs[b]].box
+                if Double(q.minCol - p.maxCol - 1) > maxGlyphHeight { break }
                 let tall = Double(max(p.height, q.height))
                 guard tall <= 1.8 * Double(min(p.height, q.height)),
                       Double(abs(p.maxRow - q.maxRow)) <= 0.3 * tall,
