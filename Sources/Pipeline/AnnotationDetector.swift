@@ -102,33 +102,20 @@ public enum AnnotationDetector {
 /// baseline near the top or bottom edge is what it takes to be taken for text.
 /// Measured on the EMPS validation part (training/README.md).
 public enum TextDetector {
-    struct Object {
-        var index: Int
-        var box: BoundingBox
-        var fill: Double
-        var strokePx: Double
-    }
-
     /// The objects of `mask` (8-connected) that are burned-in text or a scale bar beside it.
     public static func text(in mask: BinaryImage) -> BinaryImage {
         let w = mask.width, h = mask.height
         var out = BinaryImage(width: w, height: h)
         guard w >= 32, h >= 32 else { return out }
-        // 8-connected objects: a label per pixel, each object's box and area (no pixel lists)
-        let (labels, boxes, areas) = label(mask)
+        let regions = mask.regions(.eight)
         let maxGlyphHeight = Double(min(w, h)) * 0.1
-        var objects: [Object] = []
         var glyphs: [Int] = []
         var buffer: [Int32] = []
-        for (k, b) in boxes.enumerated() {
-            let fill = Double(areas[k]) / Double(b.width * b.height)
-            var object = Object(index: k, box: b, fill: fill, strokePx: .infinity)
-            if b.height >= 6 && Double(b.height) <= maxGlyphHeight && Double(b.width) <= 2.5 * Double(b.height) {
-                object.strokePx = b.width * 2 <= b.height
-                    ? Double(b.width) : 2 * largestInscribedRadius(labels, width: w, label: Int32(k + 1), box: b, buffer: &buffer)
-                if object.strokePx <= 0.5 * Double(b.height) { glyphs.append(k) }
-            }
-            objects.append(object)
+        for (k, r) in regions.enumerated() {
+            let b = r.box
+            guard b.height >= 6 && Double(b.height) <= maxGlyphHeight && Double(b.width) <= 2.5 * Double(b.height) else { continue }
+            let strokePx = b.width * 2 <= b.height ? Double(b.width) : 2 * largestInscribedRadius(r, buffer: &buffer)
+            if strokePx <= 0.5 * Double(b.height) { glyphs.append(k) }
         }
         guard glyphs.count >= 3 else { return out }
         // lines: glyphs joined by union-find
@@ -140,10 +127,10 @@ public enum TextDetector {
         }
         // by left edge: a glyph's partners start at most one (largest) glyph height after its
         // right edge, so the pairs looked at stay few however many specks a noisy image has
-        glyphs.sort { objects[$0].box.minCol < objects[$1].box.minCol }
+        glyphs.sort { regions[$0].box.minCol < regions[$1].box.minCol }
         for a in 0..<glyphs.count {
             for b in (a + 1)..<glyphs.count {
-                let p = objects[glyphs[a]].box, q = objects[glyphs[b]].box
+                let p = regions[glyphs[a]].box, q = regions[glyphs[b]].box
                 if Double(q.minCol - p.maxCol - 1) > maxGlyphHeight { break }
                 let tall = Double(max(p.height, q.height))
                 guard tall <= 1.8 * Double(min(p.height, q.height)),
@@ -156,32 +143,32 @@ public enum TextDetector {
         for k in glyphs.indices { members[root(k), default: []].append(glyphs[k]) }
         var taken = Set<Int>()
         for group in members.values where group.count >= 3 {
-            var line = objects[group[0]].box
-            for k in group { let b = objects[k].box; line = BoundingBox(minRow: min(line.minRow, b.minRow), minCol: min(line.minCol, b.minCol),
+            var line = regions[group[0]].box
+            for k in group { let b = regions[k].box; line = BoundingBox(minRow: min(line.minRow, b.minRow), minCol: min(line.minCol, b.minCol),
                                                                            maxRow: max(line.maxRow, b.maxRow), maxCol: max(line.maxCol, b.maxCol)) }
             let edge = 0.3 * Double(h)
             guard Double(line.minRow) < edge || Double(line.maxRow) > Double(h - 1) - edge else { continue }
-            let tall = group.map { objects[$0].box.height }.max()!
+            let tall = group.map { regions[$0].box.height }.max()!
             // lettering stands on clear support: around the line (its box grown by its height)
             // other objects cover less than a quarter (a dense monolayer's edge does not)
             let r0 = max(0, line.minRow - tall), r1 = min(h - 1, line.maxRow + tall)
             let c0 = max(0, line.minCol - tall), c1 = min(w - 1, line.maxCol + tall)
             var around = 0
             for r in r0...r1 { for c in c0...c1 where mask[r, c] { around += 1 } }
-            around -= group.reduce(0) { $0 + areas[$1] }
+            around -= group.reduce(0) { $0 + regions[$1].area }
             guard Double(around) < 0.25 * Double((r1 - r0 + 1) * (c1 - c0 + 1)) else { continue }
             let half = tall / 2
             for _ in 0..<4 {
                 var grown = false
-                for o in objects where !taken.contains(o.index) {
+                for (k, o) in regions.enumerated() where !taken.contains(k) {
                     let b = o.box
                     let inBand = b.minRow >= line.minRow - half && b.maxRow <= line.maxRow + half && b.maxCol >= line.minCol - tall
                         && b.minCol <= line.maxCol + tall && b.height <= tall + tall * 3 / 10 && b.width <= 3 * tall
-                    let bar = b.width >= 4 * b.height && b.height <= tall && o.fill >= 0.5
+                    let bar = b.width >= 4 * b.height && b.height <= tall && 2 * o.area >= b.width * b.height
                         && Double(b.minRow) < Double(line.maxRow) + 2.5 * Double(tall) && Double(b.maxRow) > Double(line.minRow) - 2.5 * Double(tall)
                         && b.minCol < line.maxCol + 2 * tall && b.maxCol > line.minCol - 2 * tall
                     guard inBand || bar else { continue }
-                    taken.insert(o.index)
+                    taken.insert(k)
                     if inBand && (b.minCol < line.minCol || b.maxCol > line.maxCol) {
                         line.minCol = min(line.minCol, b.minCol); line.maxCol = max(line.maxCol, b.maxCol)
                         grown = true
@@ -190,82 +177,20 @@ public enum TextDetector {
                 if !grown { break }
             }
         }
-        for k in taken {
-            let b = boxes[k]
-            for r in b.minRow...b.maxRow { for c in b.minCol...b.maxCol where labels[r * w + c] == Int32(k + 1) { out[r, c] = true } }
-        }
+        for k in taken { for p in regions[k].pixels { out[p.row, p.col] = true } }
         return out
     }
 
-    /// The 8-connected objects of `mask`: per pixel its object's number (1...n, 0 = background),
-    /// and each object's bounding box and area. Two passes with union-find over provisional labels.
-    static func label(_ mask: BinaryImage) -> (labels: [Int32], boxes: [BoundingBox], areas: [Int]) {
-        let w = mask.width, h = mask.height
-        var labels = [Int32](repeating: 0, count: w * h)
-        var parent: [Int32] = [0]
-        mask.pixels.withUnsafeBufferPointer { px in
-            labels.withUnsafeMutableBufferPointer { L in
-                for r in 0..<h {
-                    let row = r * w
-                    for c in 0..<w where px[row + c] {
-                        var l: Int32 = c > 0 ? L[row + c - 1] : 0
-                        if r > 0 {
-                            for cc in max(0, c - 1)...min(w - 1, c + 1) {
-                                let n = L[row - w + cc]
-                                if n == 0 || n == l { continue }
-                                if l == 0 { l = n } else { union(&parent, l, n) }
-                            }
-                        }
-                        if l == 0 { l = Int32(parent.count); parent.append(l) }
-                        L[row + c] = l
-                    }
-                }
-            }
-        }
-        func root(_ a: Int32) -> Int32 { find(&parent, a) }
-        // final numbers in order of first appearance
-        var number = [Int32](repeating: 0, count: parent.count)
-        var boxes: [BoundingBox] = [], areas: [Int] = []
-        for i in labels.indices where labels[i] != 0 {
-            let rt = Int(root(labels[i]))
-            if number[rt] == 0 {
-                boxes.append(BoundingBox(minRow: .max, minCol: .max, maxRow: .min, maxCol: .min)); areas.append(0)
-                number[rt] = Int32(boxes.count)
-            }
-            let k = number[rt]
-            labels[i] = k
-            let r = i / w, c = i % w
-            var b = boxes[Int(k) - 1]
-            b.minRow = min(b.minRow, r); b.maxRow = max(b.maxRow, r); b.minCol = min(b.minCol, c); b.maxCol = max(b.maxCol, c)
-            boxes[Int(k) - 1] = b
-            areas[Int(k) - 1] += 1
-        }
-        return (labels, boxes, areas)
-    }
-
-    static func find(_ parent: inout [Int32], _ a: Int32) -> Int32 {
-        var a = a
-        while parent[Int(a)] != a { parent[Int(a)] = parent[Int(parent[Int(a)])]; a = parent[Int(a)] }
-        return a
-    }
-
-    static func union(_ parent: inout [Int32], _ a: Int32, _ b: Int32) {
-        let ra = find(&parent, a), rb = find(&parent, b)
-        if ra != rb { parent[Int(max(ra, rb))] = min(ra, rb) }
-    }
-
-    /// The largest distance (px) from a pixel of object `label` (in `box`) to a pixel outside
-    /// it, by the 5-7-11 chamfer distance (within 2 % of the Euclidean; Borgefors 1986), in one
-    /// pass forward and one back over the object's box.
-    static func largestInscribedRadius(_ labels: [Int32], width: Int, label: Int32, box b: BoundingBox, buffer: inout [Int32]) -> Double {
-        let pad = 2
+    /// The largest distance (px) from a pixel of `region` to a pixel outside it, by the 5-7-11
+    /// chamfer distance (within 2 % of the Euclidean `EuclideanDistance` gives, at a fraction of
+    /// its cost; Borgefors 1986), in one pass forward and one back over the region's box.
+    static func largestInscribedRadius(_ region: Region, buffer: inout [Int32]) -> Double {
+        let b = region.box, pad = 2
         let w = b.width + 2 * pad, h = b.height + 2 * pad
         let far = Int32.max / 2
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: repeatElement(0, count: w * h))
-        for r in b.minRow...b.maxRow { for c in b.minCol...b.maxCol where labels[r * width + c] == label {
-            buffer[(r - b.minRow + pad) * w + c - b.minCol + pad] = far
-        } }
+        for p in region.pixels { buffer[(p.row - b.minRow + pad) * w + p.col - b.minCol + pad] = far }
         let forward: [(Int, Int, Int32)] = [(-1, -1, 7), (-1, 0, 5), (-1, 1, 7), (0, -1, 5), (-1, -2, 11), (-1, 2, 11), (-2, -1, 11), (-2, 1, 11)]
         var largest: Int32 = 0
         buffer.withUnsafeMutableBufferPointer { d in
