@@ -78,7 +78,8 @@ public struct FrameOutcome: Sendable {
         self.problem = problem
     }
 
-    public var diameterStats: (mean: Double, sd: Double)? { Statistics.meanAndSD(particles.map(\.equivalentDiameterNm)) }
+    /// Mean and sd of the equivalent diameter in nm; nil without particles or without a calibration.
+    public var diameterStats: (mean: Double, sd: Double)? { Statistics.meanAndSD(particles.compactMap(\.equivalentDiameterNm)) }
 }
 
 public enum Statistics {

@@ -92,7 +92,7 @@ public struct SegmentationScore: Sendable, Codable {
     public var segmenter: String
     public var confusion: Confusion
     public var instances: InstanceMatch
-    /// Equivalent diameters (nm) of the analysed particles.
+    /// Equivalent diameters (nm) of the analysed particles (none for an image without a calibration).
     public var truthDiametersNm: [Double]
     public var predictedDiametersNm: [Double]
     public var seconds: Double
@@ -123,7 +123,7 @@ public struct SegmentationScore: Sendable, Codable {
     /// Scores one segmentation. `ignore`: pixels left out of everything (a scale bar); they are
     /// cleared in both masks before the analysis.
     public static func score(image: String, segmenter: String, predicted: BinaryImage, truth: BinaryImage, ignore: BinaryImage?,
-                             pixelSize: PixelSizeNm, parameters: AnalysisParameters, seconds: Double) -> SegmentationScore {
+                             pixelSize: PixelSizeNm?, parameters: AnalysisParameters, seconds: Double) -> SegmentationScore {
         var p = predicted, t = truth
         if let ignore {
             for i in ignore.pixels.indices where ignore.pixels[i] { p.pixels[i] = false; t.pixels[i] = false }
@@ -132,7 +132,7 @@ public struct SegmentationScore: Sendable, Codable {
         let ta = ParticleAnalysis.analyze(t, pixelSize: pixelSize, parameters: parameters)
         return SegmentationScore(image: image, segmenter: segmenter, confusion: Confusion(predicted: predicted, truth: truth, ignore: ignore),
                                  instances: InstanceMatch(predicted: pa.regions, truth: ta.regions, width: p.width, height: p.height),
-                                 truthDiametersNm: ta.particles.map(\.equivalentDiameterNm), predictedDiametersNm: pa.particles.map(\.equivalentDiameterNm),
+                                 truthDiametersNm: ta.particles.compactMap(\.equivalentDiameterNm), predictedDiametersNm: pa.particles.compactMap(\.equivalentDiameterNm),
                                  seconds: seconds)
     }
 
@@ -143,13 +143,13 @@ public struct SegmentationScore: Sendable, Codable {
     /// get the prediction's clean-up: those touching the border (when it is cleared) and those
     /// below the minimum size are left out, and `ignore` pixels are cleared in both.
     public static func score(image: String, segmenter: String, outcome: FrameOutcome, truth: BinaryImage, truthInstances: [Region]?,
-                             ignore: BinaryImage?, pixelSize: PixelSizeNm, parameters: AnalysisParameters, seconds: Double) -> SegmentationScore {
+                             ignore: BinaryImage?, pixelSize: PixelSizeNm?, parameters: AnalysisParameters, seconds: Double) -> SegmentationScore {
         let predicted = outcome.segmentation ?? BinaryImage(width: truth.width, height: truth.height)
         var t = truth
         if let ignore { for i in ignore.pixels.indices where ignore.pixels[i] { t.pixels[i] = false } }
         let truthRegions: [Region]
         if let instances = truthInstances {
-            let minPixels = parameters.minimumPixels(pixelSizeNm: pixelSize.geometricMeanNm)
+            let minPixels = parameters.minimumPixels(pixelSizeNm: pixelSize?.geometricMeanNm)
             truthRegions = instances.compactMap { r -> Region? in
                 let kept = r.pixels.filter { ignore?[$0.row, $0.col] != true }
                 guard kept.count >= max(1, minPixels) else { return nil }
@@ -166,8 +166,8 @@ public struct SegmentationScore: Sendable, Codable {
         let predictedRegions = outcome.result?.regions ?? []
         return SegmentationScore(image: image, segmenter: segmenter, confusion: Confusion(predicted: predicted, truth: truth, ignore: ignore),
                                  instances: InstanceMatch(predicted: predictedRegions, truth: truthRegions, width: truth.width, height: truth.height),
-                                 truthDiametersNm: truthRegions.map { $0.measure(pixelSize: pixelSize).equivalentDiameterNm },
-                                 predictedDiametersNm: outcome.particles.map(\.equivalentDiameterNm), seconds: seconds)
+                                 truthDiametersNm: truthRegions.compactMap { $0.measure(pixelSize: pixelSize).equivalentDiameterNm },
+                                 predictedDiametersNm: outcome.particles.compactMap(\.equivalentDiameterNm), seconds: seconds)
     }
 
     /// The particles of an instance label image (one value per particle, 0 = background), or nil

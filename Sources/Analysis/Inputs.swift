@@ -9,12 +9,14 @@ public struct InputFrame: Sendable {
     /// 0-based frame of a stack; `nil` for a 2-D image.
     public var frame: Int?
     public var image: GrayImage
-    public var pixelSize: PixelSizeNm
+    /// nil: the frame has no calibration; it is analysed at its own pixels and measured in
+    /// pixels only.
+    public var pixelSize: PixelSizeNm?
     /// Pixels where no particle is counted and which the network's normalisation leaves out
     /// (burned-in annotations, regions excluded by the user); nil: none.
     public var exclude: BinaryImage?
 
-    public init(path: String, frame: Int?, image: GrayImage, pixelSize: PixelSizeNm, exclude: BinaryImage? = nil) {
+    public init(path: String, frame: Int?, image: GrayImage, pixelSize: PixelSizeNm?, exclude: BinaryImage? = nil) {
         self.path = path
         self.frame = frame
         self.image = image
@@ -51,12 +53,13 @@ public struct FrameSource: Sendable {
     public var frameCount: Int
     public var widthPx: Int
     public var heightPx: Int
-    /// Why this frame cannot be analysed (no calibration, calibrated in a non-length unit,
-    /// too large); nil when it can.
+    /// Why this frame cannot be analysed (calibrated in a non-length unit, too large); nil when
+    /// it can.
     public var problem: InputProblem?
     /// The acquisition metadata of a DM file.
     public var metadata: DMMetadata?
-    let pixelSize: PixelSizeNm?
+    /// The pixel size used: the file's, else the fallback; nil: none (measured in pixels).
+    public let pixelSize: PixelSizeNm?
     let pixels: @Sendable () throws -> [Float]
     /// The pixel size the file itself states (nil where the fallback is used or there is none).
     public var statedPixelSize: PixelSizeNm? = nil
@@ -64,7 +67,6 @@ public struct FrameSource: Sendable {
     /// The frame's pixels and calibration; throws the frame's problem.
     public func load() throws -> InputFrame {
         if let problem { throw problem }
-        guard let pixelSize else { throw InputProblem(path: path, frame: frame, status: .failed, message: "no pixel size") }
         return InputFrame(path: path, frame: frame, image: GrayImage(width: widthPx, height: heightPx, pixels: try pixels()), pixelSize: pixelSize)
     }
 }
@@ -80,11 +82,11 @@ public struct OpenedFile: Sendable {
 /// and `antemad`.
 ///
 /// - DM3/DM4: every non-thumbnail image; stacks give one frame each. The pixel size comes from
-///   the file's calibration; a file with no unit at all takes `fallbackPixelSizeNm`; other
-///   non-length units (`1/nm`, `eV`) are refused. Images that are not micrographs (spectra,
-///   1-D profiles) are skipped with the reason.
+///   the file's calibration; a file with no unit at all takes `fallbackPixelSizeNm`, else has
+///   none (its particles are measured in pixels); other non-length units (`1/nm`, `eV`) are
+///   refused. Images that are not micrographs (spectra, 1-D profiles) are skipped with the reason.
 /// - PNG (8/16-bit) and TIFF: the pixel size from an ImageJ calibration in the TIFF, else
-///   `fallbackPixelSizeNm`, else refused.
+///   `fallbackPixelSizeNm`, else none (measured in pixels).
 /// - Folders: the supported files directly inside, sorted by name (not recursive).
 public struct InputLoader: Sendable {
     public static let extensions: Set<String> = ["dm3", "dm4", "png", "tif", "tiff"]
@@ -93,8 +95,6 @@ public struct InputLoader: Sendable {
     public var maxImagePixels: Int
     /// Where the option or setting for the pixel-size limit is named in messages.
     public var maxPixelsSetting = "--max-pixels"
-    /// Where the fallback pixel size is given, named in messages.
-    public var pixelSizeSetting = "give --pixel-size"
 
     public init(fallbackPixelSizeNm: Double?, maxImagePixels: Int = 100_000_000) {
         self.fallbackPixelSizeNm = fallbackPixelSizeNm
@@ -163,10 +163,9 @@ public struct InputLoader: Sendable {
                 var why: String? = nil
                 if pixelSize == nil {
                     let units = image.axes.suffix(2).map(\.unit)
-                    if units.allSatisfy(\.isEmpty), let f = fallbackPixelSizeNm {
-                        pixelSize = PixelSizeNm(y: f, x: f)
-                    } else if units.allSatisfy(\.isEmpty) {
-                        why = "image '\(image.title)' has no calibration (no pixel size in nm); \(pixelSizeSetting)"
+                    if units.allSatisfy(\.isEmpty) {
+                        // no calibration: the fallback, else measured in pixels
+                        pixelSize = fallbackPixelSizeNm.map { PixelSizeNm(y: $0, x: $0) }
                     } else {
                         why = "image '\(image.title)' is calibrated in '\(units.joined(separator: "', '"))', not a length: not a real-space micrograph"
                     }
@@ -201,9 +200,7 @@ public struct InputLoader: Sendable {
                 raster = t.raster
                 stated = t.pixelSizeNm.map { PixelSizeNm(y: $0.y, x: $0.x) }
             }
-            guard let pixelSize = stated ?? fallbackPixelSizeNm.map({ PixelSizeNm(y: $0, x: $0) }) else {
-                return failed("no pixel size in the file; \(pixelSizeSetting)")
-            }
+            let pixelSize = stated ?? fallbackPixelSizeNm.map { PixelSizeNm(y: $0, x: $0) }
             let pixels = raster.pixels
             return OpenedFile(frames: [FrameSource(path: path, frame: 0, frameCount: 1, widthPx: raster.width, heightPx: raster.height, problem: nil,
                                                    metadata: nil, pixelSize: pixelSize, pixels: { pixels }, statedPixelSize: stated)], problems: [])

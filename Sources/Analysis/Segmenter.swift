@@ -80,7 +80,7 @@ public struct Segmenter: Sendable {
     public func predict(_ input: InputFrame) throws -> Prediction {
         guard let runner else { throw ModelError.invalid("the \(label) segmenter has no probabilities") }
         return try runner.predict(input.image.pixels, width: input.image.width, height: input.image.height,
-                                  pixelSizeNm: input.pixelSize.geometricMeanNm,
+                                  pixelSizeNm: input.pixelSize?.geometricMeanNm,
                                   brightParticles: contrast == .brightParticles, exclude: input.exclude?.pixels)
     }
 
@@ -91,7 +91,7 @@ public struct Segmenter: Sendable {
         case .mask:
             return (BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 }), nil)
         case .classical(let c):
-            return (c.segment(input.image, pixelSizeNm: input.pixelSize.geometricMeanNm), nil)
+            return (c.segment(input.image, pixelSizeNm: input.pixelSize?.geometricMeanNm), nil)
         case .model(_, _, _, let threshold):
             let p = try predict(input)
             return (BinaryImage(width: input.image.width, height: input.image.height, pixels: p.probability.map { Double($0) >= threshold }), p)

@@ -114,6 +114,8 @@ public struct Configuration: Sendable, Equatable {
         public var contrast: Contrast = .auto
         public var overlap: OverlapMode = .network
         public var minDiameterNm: Double = 0.5
+        /// The same in pixels, for images without a calibration (measured in pixels).
+        public var minDiameterPx: Double = 2
         /// Objects with convexity at or below this go to UECS (ANTEMA's 0.95).
         public var convexityThreshold: Double = 0.95
         /// Particles of a network with a lower mean probability are dropped (nil: the model's
@@ -145,11 +147,10 @@ public struct Configuration: Sendable, Equatable {
         watch.roots.filter { SafeFiles.components(of: path, below: $0) != nil }.max { $0.count < $1.count }
     }
 
-    /// The input path of the daemon: calibrated micrographs only, `processing.max_image_pixels`.
+    /// The input path of the daemon: `processing.max_image_pixels`; frames without a calibration are measured in pixels.
     public var frameLoader: InputLoader {
         var loader = InputLoader(fallbackPixelSizeNm: nil, maxImagePixels: processing.maxImagePixels)
         loader.maxPixelsSetting = "processing.max_image_pixels"
-        loader.pixelSizeSetting = "antemad analyses calibrated micrographs only (antemactl analyze --pixel-size for others)"
         return loader
     }
 
@@ -171,6 +172,7 @@ public struct Configuration: Sendable, Equatable {
         var p = AnalysisParameters()
         p.overlap = analysis.overlap
         p.minimumDiameterNm = analysis.minDiameterNm
+        p.minimumDiameterPx = analysis.minDiameterPx
         p.convexityThreshold = analysis.convexityThreshold
         p.minimumConfidence = analysis.minConfidence
         return p
@@ -451,7 +453,7 @@ extension Configuration {
                 if let n = try reader.number(t, "max_image_pixels", min: 1) { c.processing.maxImagePixels = Int(n) }
             }
         }
-        try reader.section(table, "analysis", keys: ["segmenter", "model", "threshold", "contrast", "overlap", "min_diameter_nm",
+        try reader.section(table, "analysis", keys: ["segmenter", "model", "threshold", "contrast", "overlap", "min_diameter_nm", "min_diameter_px",
                                                            "convexity_threshold", "min_confidence", "exclude_regions", "detect_annotations"]) { t, reader in
             reader.check {
                 c.analysis.segmenter = try reader.choice(t, "segmenter", SegmenterKind.self) ?? c.analysis.segmenter
@@ -473,6 +475,7 @@ extension Configuration {
             }
             reader.check {
                 c.analysis.minDiameterNm = try reader.number(t, "min_diameter_nm", min: 0) ?? c.analysis.minDiameterNm
+                c.analysis.minDiameterPx = try reader.number(t, "min_diameter_px", min: 0) ?? c.analysis.minDiameterPx
             }
             reader.check {
                 if let v = try reader.number(t, "convexity_threshold", min: 0) {

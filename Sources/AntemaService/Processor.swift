@@ -53,7 +53,7 @@ public struct Processor: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
-            var facts = ImageFacts(widthPx: source.widthPx, heightPx: source.heightPx, pixelSizeXNm: frame.pixelSize.x, pixelSizeYNm: frame.pixelSize.y)
+            var facts = ImageFacts(widthPx: source.widthPx, heightPx: source.heightPx, pixelSizeXNm: frame.pixelSize?.x, pixelSizeYNm: frame.pixelSize?.y)
             facts.acquisitionDate = source.metadata?.acquisitionDate
             facts.acquisitionTime = source.metadata?.acquisitionTime
             facts.microscope = source.metadata?.microscope
@@ -73,11 +73,15 @@ public struct Processor: Sendable {
                 do {
                     let dir = try openReportDirectory(configuration: configuration, sample: sample, images: true)
                     try SampleReport.writeImagePictures(stem: pictureStem(path: image.path, frame: image.frame, frames: source.frameCount), image: frame.image,
-                                                        segmentation: seg, result: analysed, pixelSizeNm: frame.pixelSize.geometricMeanNm,
+                                                        segmentation: seg, result: analysed, pixelSizeNm: frame.pixelSize?.geometricMeanNm,
                                                         annotations: result.exclude, to: dir)
                 } catch {
                     try? store.logEvent(level: "warning", message: "pictures of \(image.path) not written: \(error)", sampleId: image.sampleId, imageId: image.id)
                 }
+            }
+            if frame.pixelSize == nil {
+                try? store.logEvent(level: "warning", message: "\(image.path): no calibration: measured in pixels (nm columns empty)",
+                                    sampleId: image.sampleId, imageId: image.id)
             }
             return .analysed(particles: result.particles.count)
         } catch let problem as ProcessingProblem {

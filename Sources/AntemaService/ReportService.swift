@@ -103,7 +103,7 @@ public struct ReportWriter: Sendable {
             throw InputProblem(path: path, frame: frame, status: .failed, message: "the analysis gave no segmentation")
         }
         try SampleReport.writeImagePictures(stem: pictureStem(path: path, frame: frame, frames: opened.frames[frame].frameCount), image: input.image,
-                                            segmentation: seg, result: result, pixelSizeNm: input.pixelSize.geometricMeanNm,
+                                            segmentation: seg, result: result, pixelSizeNm: input.pixelSize?.geometricMeanNm,
                                             annotations: outcome.exclude, to: directory)
     }
 }

@@ -156,6 +156,42 @@ public enum FacilitySchema {
                        s.overlap_fraction, g.measurement, g.n, g.mean, g.sd, g.min, g.p10, g.median, g.p90, g.max, s.instrument
                 FROM sample s JOIN sample_aggregate g ON g.instrument = s.instrument AND g.sample_id = s.id;
             """),
+        // images without a calibration (the local v6-pixel-lengths): lengths in pixels on every
+        // particle, nm values NULL where the image has no pixel size; rows shipped before get their
+        // pixel lengths from their nm lengths over the side of the square pixel of their area
+        ("v2-pixel-lengths", """
+            DROP VIEW current_particle;
+            ALTER TABLE particle ALTER COLUMN area_nm2 DROP NOT NULL;
+            ALTER TABLE particle ALTER COLUMN equivalent_diameter_nm DROP NOT NULL;
+            ALTER TABLE particle ALTER COLUMN perimeter_nm DROP NOT NULL;
+            ALTER TABLE particle ALTER COLUMN feret_min_nm DROP NOT NULL;
+            ALTER TABLE particle ALTER COLUMN feret_max_nm DROP NOT NULL;
+            ALTER TABLE particle ADD COLUMN equivalent_diameter_px DOUBLE PRECISION CHECK (equivalent_diameter_px > 0);
+            ALTER TABLE particle ADD COLUMN perimeter_px DOUBLE PRECISION CHECK (perimeter_px >= 0);
+            ALTER TABLE particle ADD COLUMN feret_min_px DOUBLE PRECISION CHECK (feret_min_px >= 0);
+            ALTER TABLE particle ADD COLUMN feret_max_px DOUBLE PRECISION CHECK (feret_max_px >= feret_min_px);
+            UPDATE particle SET equivalent_diameter_px = sqrt(4 * area_px / pi()),
+                perimeter_px = perimeter_nm / sqrt(area_nm2 / area_px),
+                feret_min_px = feret_min_nm / sqrt(area_nm2 / area_px),
+                feret_max_px = greatest(feret_max_nm, feret_min_nm) / sqrt(area_nm2 / area_px);
+            ALTER TABLE particle ALTER COLUMN equivalent_diameter_px SET NOT NULL;
+            ALTER TABLE particle ALTER COLUMN perimeter_px SET NOT NULL;
+            ALTER TABLE particle ALTER COLUMN feret_min_px SET NOT NULL;
+            ALTER TABLE particle ALTER COLUMN feret_max_px SET NOT NULL;
+            ALTER TABLE particle ADD CONSTRAINT particle_nm_all_or_none CHECK ((area_nm2 IS NULL) = (equivalent_diameter_nm IS NULL)
+                AND (area_nm2 IS NULL) = (perimeter_nm IS NULL) AND (area_nm2 IS NULL) = (feret_min_nm IS NULL)
+                AND (area_nm2 IS NULL) = (feret_max_nm IS NULL));
+            CREATE VIEW current_particle AS
+                SELECT p.id, p.analysis_id, p.particle_index, p.area_px, p.equivalent_diameter_px, p.perimeter_px, p.feret_min_px, p.feret_max_px,
+                       p.area_nm2, p.equivalent_diameter_nm, p.perimeter_nm,
+                       p.circularity, p.feret_min_nm, p.feret_max_nm, p.aspect_ratio, p.convexity, p.solidity,
+                       p.centroid_x_px, p.centroid_y_px, p.bbox_x_px, p.bbox_y_px, p.bbox_width_px, p.bbox_height_px,
+                       p.separated, p.overlap_flag, p.confidence,
+                       a.image_id, i.sample_id, i.path AS image_path, i.frame, i.instrument
+                FROM particle p
+                JOIN analysis a ON a.instrument = p.instrument AND a.id = p.analysis_id AND a.is_current = 1
+                JOIN image i ON i.instrument = a.instrument AND i.id = a.image_id
+            """),
     ]
 
     /// The newest version.

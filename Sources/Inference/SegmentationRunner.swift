@@ -101,18 +101,23 @@ public struct SegmentationRunner: Sendable {
     /// Particle probability (0...1) per pixel, row-major, the input's size. `brightParticles`:
     /// the image shows particles brighter than the background (it is inverted when the model
     /// was trained on the other contrast).
-    public func probabilities(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double, brightParticles: Bool = false) throws -> [Float] {
+    public func probabilities(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double?, brightParticles: Bool = false) throws -> [Float] {
         try predict(pixels, width: width, height: height, pixelSizeNm: pixelSizeNm, brightParticles: brightParticles).probability
     }
 
     /// Particle probability and (for instance-aware models) distance per pixel, the input's
     /// size. `exclude` (row-major, the input's size): pixels left out of the normalisation's
-    /// statistics (burned-in annotations, excluded regions).
-    public func predict(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double, brightParticles: Bool = false,
+    /// statistics (burned-in annotations, excluded regions). `pixelSizeNm` nil: an image without
+    /// a calibration, which the network sees at its own pixels (as it saw the uncalibrated
+    /// training images).
+    public func predict(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double?, brightParticles: Bool = false,
                         exclude: [Bool]? = nil) throws -> Prediction {
         guard width > 0, height > 0, pixels.count == width * height else { throw ModelError.invalid("image of \(pixels.count) values for \(width) x \(height)") }
-        guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
-        let scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)
+        var scale = 1.0
+        if let pixelSizeNm {
+            guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
+            scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)
+        }
         let mw = max(1, Int((Double(width) * scale).rounded())), mh = max(1, Int((Double(height) * scale).rounded()))
         // shrinking averages each model pixel's area (no aliasing: the noise of a fine micrograph
         // averages out as it would in a coarser one); enlarging interpolates

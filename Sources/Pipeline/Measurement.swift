@@ -1,34 +1,43 @@
 @_exported import Units
 
-/// Size and shape of one particle. Lengths in nm, areas in nm², positions in pixels.
+/// Size and shape of one particle. Lengths in pixels always, and in nm when the frame has a
+/// calibration (nil when it has none: the particle is measured in pixels only); areas in px
+/// and nm²; positions in pixels.
 ///
 /// Definitions follow MATLAB `regionprops`, as the reference program (ANTEMA v1.0) uses them:
-/// - `areaNm2`: pixel count x pixel area.
-/// - `equivalentDiameterNm`: `sqrt(4 * area / pi)`.
-/// - `perimeterNm`: the outer 8-connected boundary, 0.980 per straight step, 1.406 per diagonal
+/// - `areaPx`: pixel count; `areaNm2`: pixel count x pixel area.
+/// - `equivalentDiameter…`: `sqrt(4 * area / pi)`.
+/// - `perimeter…`: the outer 8-connected boundary, 0.980 per straight step, 1.406 per diagonal
 ///   step, minus 0.091 per change of step type (holes not included).
 /// - `circularity`: `4 * pi * area / perimeter^2`, uncorrected (can exceed 1 for tiny objects).
-/// - `feretMaxNm` / `feretMinNm`: on the convex hull of the pixel corners, the largest vertex
+/// - `feretMax…` / `feretMin…`: on the convex hull of the pixel corners, the largest vertex
 ///   distance and the smallest caliper width over hull edges. `aspectRatio` = max / min.
 /// - `convexity`: perimeter of the convex image / perimeter; `solidity`: area / convex area.
 ///   The convex image is the convex hull of every pixel's edge midpoints rasterised as
 ///   MATLAB's `poly2mask` does.
 /// - `centroidXPx`, `centroidYPx`: mean column and row, 0-based; `box`: inclusive bounds.
 ///
-/// Non-square pixels: every length is measured in physical coordinates (column offsets times
-/// `pixelSize.x`, row offsets times `pixelSize.y`): hull points are scaled before the Feret
-/// diameters, and boundary steps are weighted by their physical length (a straight step of
-/// 0.980 px counts 0.980 x its axis's pixel size, a diagonal 1.406 x the mean of the two
+/// The `…Px` lengths are measured on the pixel grid (a pixel is 1 x 1 whatever its physical
+/// shape). Non-square pixels: every nm length is measured in physical coordinates (column
+/// offsets times `pixelSize.x`, row offsets times `pixelSize.y`): hull points are scaled before
+/// the Feret diameters, and boundary steps are weighted by their physical length (a straight
+/// step of 0.980 px counts 0.980 x its axis's pixel size, a diagonal 1.406 x the mean of the two
 /// diagonals, a corner 0.091 x the geometric mean). For square pixels this is exactly the
-/// reference's definition scaled by the pixel size.
+/// reference's definition scaled by the pixel size. Circularity and aspect ratio come from the
+/// nm lengths where there are some, else from the pixel lengths.
 public struct ParticleMeasurement: Sendable, Equatable {
     public var areaPx: Int
-    public var areaNm2: Double
-    public var equivalentDiameterNm: Double
-    public var perimeterNm: Double
+    public var equivalentDiameterPx: Double
+    public var perimeterPx: Double
+    public var feretMinPx: Double
+    public var feretMaxPx: Double
+    /// nil: the frame has no calibration (as the other nm values).
+    public var areaNm2: Double?
+    public var equivalentDiameterNm: Double?
+    public var perimeterNm: Double?
+    public var feretMinNm: Double?
+    public var feretMaxNm: Double?
     public var circularity: Double
-    public var feretMinNm: Double
-    public var feretMaxNm: Double
     public var aspectRatio: Double
     public var convexity: Double
     public var solidity: Double
@@ -43,17 +52,26 @@ public struct ParticleMeasurement: Sendable, Equatable {
     /// threshold of 0.5); nil for the classical segmenter and for masks.
     public var confidence: Double? = nil
 
-    public init(areaPx: Int, areaNm2: Double, equivalentDiameterNm: Double, perimeterNm: Double, circularity: Double,
-                feretMinNm: Double, feretMaxNm: Double, aspectRatio: Double, convexity: Double, solidity: Double,
+    /// Measured in nm (and px).
+    public var isCalibrated: Bool { equivalentDiameterNm != nil }
+
+    /// Every value given.
+    public init(areaPx: Int, equivalentDiameterPx: Double, perimeterPx: Double, feretMinPx: Double, feretMaxPx: Double,
+                areaNm2: Double?, equivalentDiameterNm: Double?, perimeterNm: Double?, feretMinNm: Double?, feretMaxNm: Double?,
+                circularity: Double, aspectRatio: Double, convexity: Double, solidity: Double,
                 centroidXPx: Double, centroidYPx: Double, box: BoundingBox, separated: Bool = false, overlapFlag: Bool = false,
                 confidence: Double? = nil) {
         self.areaPx = areaPx
+        self.equivalentDiameterPx = equivalentDiameterPx
+        self.perimeterPx = perimeterPx
+        self.feretMinPx = feretMinPx
+        self.feretMaxPx = feretMaxPx
         self.areaNm2 = areaNm2
         self.equivalentDiameterNm = equivalentDiameterNm
         self.perimeterNm = perimeterNm
-        self.circularity = circularity
         self.feretMinNm = feretMinNm
         self.feretMaxNm = feretMaxNm
+        self.circularity = circularity
         self.aspectRatio = aspectRatio
         self.convexity = convexity
         self.solidity = solidity
@@ -63,6 +81,20 @@ public struct ParticleMeasurement: Sendable, Equatable {
         self.separated = separated
         self.overlapFlag = overlapFlag
         self.confidence = confidence
+    }
+
+    /// A calibrated particle of square pixels from its nm values: the pixel lengths are the nm
+    /// lengths over the pixel side that `areaNm2 / areaPx` implies.
+    public init(areaPx: Int, areaNm2: Double, equivalentDiameterNm: Double, perimeterNm: Double, circularity: Double,
+                feretMinNm: Double, feretMaxNm: Double, aspectRatio: Double, convexity: Double, solidity: Double,
+                centroidXPx: Double, centroidYPx: Double, box: BoundingBox, separated: Bool = false, overlapFlag: Bool = false,
+                confidence: Double? = nil) {
+        let sideNm = areaPx > 0 && areaNm2 > 0 ? (areaNm2 / Double(areaPx)).squareRoot() : 1
+        self.init(areaPx: areaPx, equivalentDiameterPx: (4 * Double(areaPx) / Double.pi).squareRoot(), perimeterPx: perimeterNm / sideNm,
+                  feretMinPx: feretMinNm / sideNm, feretMaxPx: feretMaxNm / sideNm, areaNm2: areaNm2, equivalentDiameterNm: equivalentDiameterNm,
+                  perimeterNm: perimeterNm, feretMinNm: feretMinNm, feretMaxNm: feretMaxNm, circularity: circularity, aspectRatio: aspectRatio,
+                  convexity: convexity, solidity: solidity, centroidXPx: centroidXPx, centroidYPx: centroidYPx, box: box,
+                  separated: separated, overlapFlag: overlapFlag, confidence: confidence)
     }
 }
 
@@ -111,27 +143,37 @@ func minorAxisLength(_ region: Region) -> Double {
 }
 
 extension Region {
-    /// Measures the region with the given pixel size.
-    public func measure(pixelSize: PixelSizeNm) -> ParticleMeasurement {
+    /// Measures the region: in pixels, and in nm with a pixel size (nil: no calibration, the
+    /// nm values stay nil).
+    public func measure(pixelSize: PixelSizeNm?) -> ParticleMeasurement {
         let shape = Shape(self)
-        let px = pixelSize.x, py = pixelSize.y
-        let areaNm2 = Double(area) * px * py
-        let perimeterNm: Double
-        if pixelSize.isSquare {
-            perimeterNm = shape.perimeterPx * px
-        } else {
-            perimeterNm = Region.physicalPerimeter(Boundary.trace(mask(pad: 0)), px: px, py: py)
+        let outline = Geometry.outlinePoints(self, corners: true)
+        let feretPx = Geometry.feret(Geometry.convexHull(outline))
+        let areaPx = Double(area)
+        var areaNm2: Double? = nil, perimeterNm: Double? = nil, feretNm: (min: Double, max: Double)? = nil
+        if let pixelSize {
+            let px = pixelSize.x, py = pixelSize.y
+            areaNm2 = areaPx * px * py
+            if pixelSize.isSquare {
+                perimeterNm = shape.perimeterPx * px
+                feretNm = (feretPx.min * px, feretPx.max * px)
+            } else {
+                perimeterNm = Region.physicalPerimeter(Boundary.trace(mask(pad: 0)), px: px, py: py)
+                let f = Geometry.feret(Geometry.convexHull(outline.map { Point(x: $0.x * px, y: $0.y * py) }))
+                feretNm = (f.min, f.max)
+            }
         }
-        let corners = Geometry.outlinePoints(self, corners: true).map { Point(x: $0.x * px, y: $0.y * py) }
-        let feret = Geometry.feret(Geometry.convexHull(corners))
         var sx = 0.0, sy = 0.0
         for p in pixels { sx += Double(p.col); sy += Double(p.row) }
-        let circularity = perimeterNm > 0 ? 4 * Double.pi * areaNm2 / (perimeterNm * perimeterNm) : 0
+        // shape factors from the physical lengths where there are some
+        let (a, perimeter, fMin, fMax) = (areaNm2 ?? areaPx, perimeterNm ?? shape.perimeterPx, feretNm?.min ?? feretPx.min, feretNm?.max ?? feretPx.max)
         return ParticleMeasurement(
-            areaPx: area, areaNm2: areaNm2, equivalentDiameterNm: (4 * areaNm2 / Double.pi).squareRoot(),
-            perimeterNm: perimeterNm, circularity: circularity,
-            feretMinNm: feret.min, feretMaxNm: feret.max,
-            aspectRatio: feret.min > 0 ? feret.max / feret.min : 0,
+            areaPx: area, equivalentDiameterPx: (4 * areaPx / Double.pi).squareRoot(), perimeterPx: shape.perimeterPx,
+            feretMinPx: feretPx.min, feretMaxPx: feretPx.max,
+            areaNm2: areaNm2, equivalentDiameterNm: areaNm2.map { (4 * $0 / Double.pi).squareRoot() }, perimeterNm: perimeterNm,
+            feretMinNm: feretNm?.min, feretMaxNm: feretNm?.max,
+            circularity: perimeter > 0 ? 4 * Double.pi * a / (perimeter * perimeter) : 0,
+            aspectRatio: fMin > 0 ? fMax / fMin : 0,
             convexity: shape.convexity, solidity: shape.solidity(area: area),
             centroidXPx: sx / Double(area), centroidYPx: sy / Double(area), box: box)
     }

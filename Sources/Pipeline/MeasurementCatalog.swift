@@ -47,18 +47,20 @@ public struct ParticleColumn: Sendable {
 public enum MeasurementCatalog {
     public static let particleColumns: [ParticleColumn] = [
         ParticleColumn(column: "area_nm2", header: "Area [nm²]", decimals: 3, summarised: true,
-                       doc: "pixel count x pixel area", property: "areaNm2", get: { .real($0.areaNm2) }),
+                       doc: "pixel count x pixel area; empty without a calibration", property: "areaNm2", get: { real($0.areaNm2) }),
         ParticleColumn(column: "equivalent_diameter_nm", header: "Equivalent diameter [nm]", decimals: 3, summarised: true,
-                       doc: "diameter of the disc of the same area, sqrt(4 area / pi)", property: "equivalentDiameterNm", get: { .real($0.equivalentDiameterNm) }),
+                       doc: "diameter of the disc of the same area, sqrt(4 area / pi); empty without a calibration",
+                       property: "equivalentDiameterNm", get: { real($0.equivalentDiameterNm) }),
         ParticleColumn(column: "perimeter_nm", header: "Perimeter [nm]", decimals: 3, summarised: true,
-                       doc: "outer 8-connected boundary, regionprops weights (0.980 straight, 1.406 diagonal, -0.091 per corner)",
-                       property: "perimeterNm", get: { .real($0.perimeterNm) }),
+                       doc: "outer 8-connected boundary, regionprops weights (0.980 straight, 1.406 diagonal, -0.091 per corner); empty without a calibration",
+                       property: "perimeterNm", get: { real($0.perimeterNm) }),
         ParticleColumn(column: "circularity", header: "Circularity [-]", decimals: 4, summarised: true,
                        doc: "4 pi area / perimeter², uncorrected", property: "circularity", get: { .real($0.circularity) }),
         ParticleColumn(column: "feret_min_nm", header: "Min. Feret diameter [nm]", decimals: 3, summarised: true,
-                       doc: "smallest caliper width of the convex hull of the pixel corners", property: "feretMinNm", get: { .real($0.feretMinNm) }),
+                       doc: "smallest caliper width of the convex hull of the pixel corners; empty without a calibration",
+                       property: "feretMinNm", get: { real($0.feretMinNm) }),
         ParticleColumn(column: "feret_max_nm", header: "Max. Feret diameter [nm]", decimals: 3, summarised: true,
-                       doc: "largest distance between pixel corners", property: "feretMaxNm", get: { .real($0.feretMaxNm) }),
+                       doc: "largest distance between pixel corners; empty without a calibration", property: "feretMaxNm", get: { real($0.feretMaxNm) }),
         ParticleColumn(column: "aspect_ratio", header: "Aspect ratio [-]", decimals: 4, summarised: true,
                        doc: "max. Feret / min. Feret", property: "aspectRatio", get: { .real($0.aspectRatio) }),
         ParticleColumn(column: "convexity", header: "Convexity [-]", decimals: 4, summarised: true,
@@ -67,6 +69,15 @@ public enum MeasurementCatalog {
                        doc: "area / convex area", property: "solidity", get: { .real($0.solidity) }),
         ParticleColumn(column: "area_px", header: "Area [px]", decimals: 0, summarised: false,
                        doc: "pixel count", property: "areaPx", get: { .integer($0.areaPx) }),
+        ParticleColumn(column: "equivalent_diameter_px", header: "Equivalent diameter [px]", decimals: 3, summarised: true,
+                       doc: "the equivalent diameter in pixels (the size of a particle of an image without a calibration)",
+                       property: "equivalentDiameterPx", get: { .real($0.equivalentDiameterPx) }),
+        ParticleColumn(column: "perimeter_px", header: "Perimeter [px]", decimals: 3, summarised: true,
+                       doc: "the perimeter in pixels", property: "perimeterPx", get: { .real($0.perimeterPx) }),
+        ParticleColumn(column: "feret_min_px", header: "Min. Feret diameter [px]", decimals: 3, summarised: true,
+                       doc: "the min. Feret diameter in pixels", property: "feretMinPx", get: { .real($0.feretMinPx) }),
+        ParticleColumn(column: "feret_max_px", header: "Max. Feret diameter [px]", decimals: 3, summarised: true,
+                       doc: "the max. Feret diameter in pixels", property: "feretMaxPx", get: { .real($0.feretMaxPx) }),
         ParticleColumn(column: "centroid_x_px", header: "Centroid x [px]", decimals: 2, summarised: false,
                        doc: "mean column, 0-based", property: "centroidXPx", get: { .real($0.centroidXPx) }),
         ParticleColumn(column: "centroid_y_px", header: "Centroid y [px]", decimals: 2, summarised: false,
@@ -87,6 +98,9 @@ public enum MeasurementCatalog {
                        doc: "the network's mean particle probability over the particle; empty for the classical segmenter and masks",
                        property: "confidence", get: { $0.confidence.map { .real($0) } ?? .missing }),
     ]
+
+    /// A length or area that is nil without a calibration: `.missing` then.
+    static func real(_ v: Double?) -> ParticleValue { v.map { .real($0) } ?? .missing }
 
     /// The measurements summarised per sample, in catalog order.
     public static let summarised: [ParticleColumn] = particleColumns.filter(\.summarised)
@@ -124,6 +138,10 @@ public enum MeasurementCatalog {
             case let other: throw RowError(column: c, found: other)
             }
         }
+        func optionalReal(_ c: String) throws -> Double? {
+            if case .missing = value(c) { return nil }
+            return try real(c)
+        }
         let x = try integer("bbox_x_px"), y = try integer("bbox_y_px"), w = try integer("bbox_width_px"), h = try integer("bbox_height_px")
         let confidence: Double?
         switch value("confidence") {
@@ -132,9 +150,11 @@ public enum MeasurementCatalog {
         default: confidence = try real("confidence")
         }
         return ParticleMeasurement(
-            areaPx: try integer("area_px"), areaNm2: try real("area_nm2"), equivalentDiameterNm: try real("equivalent_diameter_nm"),
-            perimeterNm: try real("perimeter_nm"), circularity: try real("circularity"), feretMinNm: try real("feret_min_nm"),
-            feretMaxNm: try real("feret_max_nm"), aspectRatio: try real("aspect_ratio"), convexity: try real("convexity"),
+            areaPx: try integer("area_px"), equivalentDiameterPx: try real("equivalent_diameter_px"), perimeterPx: try real("perimeter_px"),
+            feretMinPx: try real("feret_min_px"), feretMaxPx: try real("feret_max_px"),
+            areaNm2: try optionalReal("area_nm2"), equivalentDiameterNm: try optionalReal("equivalent_diameter_nm"),
+            perimeterNm: try optionalReal("perimeter_nm"), feretMinNm: try optionalReal("feret_min_nm"), feretMaxNm: try optionalReal("feret_max_nm"),
+            circularity: try real("circularity"), aspectRatio: try real("aspect_ratio"), convexity: try real("convexity"),
             solidity: try real("solidity"), centroidXPx: try real("centroid_x_px"), centroidYPx: try real("centroid_y_px"),
             box: BoundingBox(minRow: y, minCol: x, maxRow: y + h - 1, maxCol: x + w - 1),
             separated: try flag("separated"), overlapFlag: try flag("overlap_flag"), confidence: confidence)

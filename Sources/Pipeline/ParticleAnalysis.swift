@@ -18,6 +18,9 @@ public enum OverlapMode: String, Sendable, Codable, CaseIterable {
 public struct AnalysisParameters: Sendable, Equatable, Codable {
     /// Objects with an equivalent diameter below this are specks and are removed (nm). Default 0.5.
     public var minimumDiameterNm: Double = 0.5
+    /// The same in pixels, for frames without a calibration. Default 2 (objects of 3 px or
+    /// fewer are specks).
+    public var minimumDiameterPx: Double = 2
     /// Objects with convexity at or below this go to separation (or are flagged). Default 0.95.
     public var convexityThreshold: Double = 0.95
     /// Pieces with solidity below this keep eroding during separation. Default 0.95.
@@ -41,9 +44,11 @@ public struct AnalysisParameters: Sendable, Equatable, Codable {
     public init() {}
 
     /// Pixels of an object whose equivalent diameter is `minimumDiameterNm`:
-    /// `ceil(pi/4 * (d / pixelSize)^2)` (48 px at 0.06398699 nm/px).
-    public func minimumPixels(pixelSizeNm: Double) -> Int {
-        Int((Double.pi / 4 * (minimumDiameterNm / pixelSizeNm) * (minimumDiameterNm / pixelSizeNm)).rounded(.up))
+    /// `ceil(pi/4 * (d / pixelSize)^2)` (48 px at 0.06398699 nm/px); without a pixel size,
+    /// of one whose diameter is `minimumDiameterPx` (4 px for 2 px).
+    public func minimumPixels(pixelSizeNm: Double?) -> Int {
+        let d = pixelSizeNm.map { minimumDiameterNm / $0 } ?? minimumDiameterPx
+        return Int((Double.pi / 4 * d * d).rounded(.up))
     }
 }
 
@@ -67,10 +72,10 @@ public enum ParticleAnalysis {
     /// by the `network` overlap mode. In the `watershed` and `network` modes holes are filled
     /// before separation, so that a particle with a hole (porous, core-shell, a bright centre)
     /// is not cut around it; UECS keeps the reference's order.
-    public static func analyze(_ mask: BinaryImage, pixelSize: PixelSizeNm, parameters p: AnalysisParameters = AnalysisParameters(),
+    /// `pixelSize` nil: the frame has no calibration; particles are measured in pixels only.
+    public static func analyze(_ mask: BinaryImage, pixelSize: PixelSizeNm?, parameters p: AnalysisParameters = AnalysisParameters(),
                                distance: [Float]? = nil) -> ParticleAnalysisResult {
-        let pixelNm = pixelSize.geometricMeanNm
-        let minPixels = p.minimumPixels(pixelSizeNm: pixelNm)
+        let minPixels = p.minimumPixels(pixelSizeNm: pixelSize?.geometricMeanNm)
         let mode: OverlapMode = p.overlap == .network && distance?.count != mask.width * mask.height ? .separate : p.overlap
         // Despeckle: the objects of the mask, without those below the minimum size.
         var objects = mask.regions(.eight).filter { $0.area >= minPixels }

@@ -58,8 +58,9 @@ public enum Pictures {
         let x: Int, y: Int, lengthPx: Int, thickness: Int
         let font: Double
 
-        init?(width: Int, height: Int, pixelSizeNm: Double, avoid: BinaryImage?, particles: BinaryImage?) {
-            guard pixelSizeNm > 0 else { return nil }
+        /// nil: no pixel size (an image without a calibration gets no scale bar).
+        init?(width: Int, height: Int, pixelSizeNm: Double?, avoid: BinaryImage?, particles: BinaryImage?) {
+            guard let pixelSizeNm, pixelSizeNm > 0 else { return nil }
             nm = scaleBarNm(widthPx: width, pixelSizeNm: pixelSizeNm)
             lengthPx = max(1, Int((nm / pixelSizeNm).rounded()))
             thickness = max(3, height / 100)
@@ -110,7 +111,7 @@ public enum Pictures {
     }
 
     /// The micrograph, contrast-stretched, with a scale bar.
-    public static func micrograph(_ image: GrayImage, pixelSizeNm: Double, annotations: BinaryImage? = nil) -> Figure {
+    public static func micrograph(_ image: GrayImage, pixelSizeNm: Double?, annotations: BinaryImage? = nil) -> Figure {
         let gray = Canvas(gray: image.pixels, width: image.width, height: image.height)
         let rgb = gray.rgbBytes()
         return Figure(widthPt: Double(image.width), heightPt: Double(image.height)) { p in
@@ -120,7 +121,7 @@ public enum Pictures {
     }
 
     /// The micrograph with the segmentation tinted over it.
-    public static func segmentationOverlay(_ image: GrayImage, mask: BinaryImage, pixelSizeNm: Double, annotations: BinaryImage? = nil) -> Figure {
+    public static func segmentationOverlay(_ image: GrayImage, mask: BinaryImage, pixelSizeNm: Double?, annotations: BinaryImage? = nil) -> Figure {
         var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
         for i in mask.pixels.indices where mask.pixels[i] { c.blend(i % c.width, i / c.width, .segmentation, 0.45) }
         let rgb = c.rgbBytes()
@@ -209,7 +210,7 @@ public enum Pictures {
     /// The particles outlined and numbered as in the workbook: measured particles in blue,
     /// separated ones in purple, flagged overlaps in orange, border particles (excluded) grey.
     /// Numbers where they fit without covering a particle (all of them in `particleMapSVG`).
-    public static func particleMap(_ image: GrayImage, particles: [(Region, ParticleMeasurement)], borderExcluded: [Region], pixelSizeNm: Double,
+    public static func particleMap(_ image: GrayImage, particles: [(Region, ParticleMeasurement)], borderExcluded: [Region], pixelSizeNm: Double?,
                                    annotations: BinaryImage? = nil) -> Figure {
         var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
         for i in c.pixels.indices { c.pixels[i] = RGB(UInt8(40 + Int(c.pixels[i].r) * 6 / 10), UInt8(40 + Int(c.pixels[i].g) * 6 / 10), UInt8(40 + Int(c.pixels[i].b) * 6 / 10)) }

@@ -64,10 +64,19 @@ public func pictureStem(path: String, frame: Int, frames: Int) -> String {
 /// file, and writing again replaces the same files.
 public enum SampleReport {
     /// Sizes: summarised with a log-normal fit as well.
-    static let sizeMeasurements: Set<String> = ["equivalent_diameter_nm", "feret_max_nm", "feret_min_nm", "area_nm2", "perimeter_nm"]
-    /// The histograms of every report.
-    static let histogramMeasurements = [("equivalent_diameter_nm", "Equivalent diameter", "nm"), ("feret_max_nm", "Max. Feret diameter", "nm"),
-                                        ("circularity", "Circularity", "")]
+    static let sizeMeasurements: Set<String> = ["equivalent_diameter_nm", "feret_max_nm", "feret_min_nm", "area_nm2", "perimeter_nm",
+                                                "equivalent_diameter_px", "feret_max_px", "feret_min_px", "perimeter_px"]
+    /// The histograms of a report, in nm (over the particles of calibrated images) when it has
+    /// any, else in px (no image had a calibration).
+    static func histogramMeasurements(unit: String) -> [(String, String, String)] {
+        [("equivalent_diameter_\(unit)", "Equivalent diameter", unit), ("feret_max_\(unit)", "Max. Feret diameter", unit), ("circularity", "Circularity", "")]
+    }
+
+    /// The length unit of a report's size statistics: nm when a particle was measured in nm,
+    /// px when none was (no image had a calibration).
+    static func lengthUnit(_ particles: [SampleReportInput.Particle]) -> String {
+        particles.isEmpty || particles.contains { $0.m.isCalibrated } ? "nm" : "px"
+    }
 
 
     /// The particle CSV's header: where the particle is, then the catalog's columns.
@@ -75,7 +84,7 @@ public enum SampleReport {
     /// The image CSV's header.
     public static let imageColumns = [
         "image", "frame", "width_px", "height_px", "pixel_size_x_nm", "pixel_size_y_nm", "state", "particles", "separated",
-        "mean_equivalent_diameter_nm", "sd_equivalent_diameter_nm", "seconds", "error",
+        "mean_equivalent_diameter_nm", "sd_equivalent_diameter_nm", "mean_equivalent_diameter_px", "sd_equivalent_diameter_px", "seconds", "error",
     ]
 
     /// A catalog value as a CSV field (flags 0/1, nothing for a missing value).
@@ -115,10 +124,12 @@ public enum SampleReport {
         for i in input.images {
             let particles = byImage[ImageKey(path: i.path, frame: i.frame)] ?? []
             let done = i.state == "done"
-            let stats = Statistics.meanAndSD(particles.map(\.m.equivalentDiameterNm))
+            let stats = Statistics.meanAndSD(particles.compactMap(\.m.equivalentDiameterNm))
+            let statsPx = Statistics.meanAndSD(particles.map(\.m.equivalentDiameterPx))
             t.append([i.path, String(i.frame), i.widthPx.map(String.init) ?? "", i.heightPx.map(String.init) ?? "", CSVTable.number(i.pixelSizeXNm),
                       CSVTable.number(i.pixelSizeYNm), i.state, done ? String(i.particleCount ?? particles.count) : "",
                       done ? String(particles.filter(\.m.separated).count) : "", CSVTable.number(stats?.mean), CSVTable.number(stats?.sd),
+                      CSVTable.number(statsPx?.mean), CSVTable.number(statsPx?.sd),
                       i.seconds.map { String(format: "%.3f", $0) } ?? "", i.error ?? ""])
         }
         return t
@@ -184,8 +195,10 @@ public enum SampleReport {
         let values = { (m: ParticleColumn) in input.particles.compactMap { m.value($0.m).double } }
         let stats = MeasurementCatalog.summarised.map { m in (m, Summary(values(m))) }
         let fits = Dictionary(uniqueKeysWithValues: MeasurementCatalog.summarised.map { ($0.column, sizeMeasurements.contains($0.column) ? SizeStatistics.logNormal(values($0)) : nil) })
+        let unit = lengthUnit(input.particles)
+        let uncalibrated = input.particles.filter { !$0.m.isCalibrated }.count
         // histograms: PNG (300 dpi), SVG and PDF
-        for (column, title, unit) in histogramMeasurements {
+        for (column, title, unit) in histogramMeasurements(unit: unit) {
             let m = MeasurementCatalog.column(column)!
             let figure = Charts.histogram(values(m), title: title, unit: unit, fit: sizeMeasurements.contains(column))
             for format in FigureFormat.allCases {
@@ -216,7 +229,9 @@ public enum SampleReport {
                                  [.text("Images"), .int(input.images.count)],
                                  [.text("Images analysed"), .int(input.images.filter { $0.state == "done" }.count)],
                                  [.text("Particles"), .int(input.particles.count)],
-                                 [.text("Pixel sizes [nm]"), .text(pixelSizes.joined(separator: ", "))],
+                                 [.text("Particles measured in pixels only (no calibration)"), .int(uncalibrated)],
+                                 [.text("Pixel sizes [nm]"), .text((pixelSizes + (uncalibrated > 0 || input.images.contains {
+                                     $0.state == "done" && $0.pixelSizeXNm == nil } ? ["none (measured in pixels)"] : [])).joined(separator: ", "))],
                                  [.text("Segmenter"), .text(input.segmenter)],
                                  [.text("Parameters"), .text(input.parametersJson)],
                                  [.empty]]
@@ -234,10 +249,10 @@ public enum SampleReport {
         summarySheet.columnWidths = [30, 10, 12, 18, 12, 12, 12, 12, 12, 16, 14, 14, 14, 14, 14]
         summarySheet.numberFormats = [nil, "0"] + Array(repeating: "0.0000", count: 13)
         // the histogram of the equivalent diameter as data and as a native chart
-        let diameters = values(MeasurementCatalog.column("equivalent_diameter_nm")!)
+        let diameters = values(MeasurementCatalog.column("equivalent_diameter_\(unit)")!)
         let edges = SizeStatistics.binEdges(diameters)
         let counts = SizeStatistics.counts(diameters, edges: edges)
-        var histogramRows: [[Cell]] = [["Bin from [nm]", "Bin to [nm]", "Bin", "Count"].map { .text($0) }]
+        var histogramRows: [[Cell]] = [["Bin from [\(unit)]", "Bin to [\(unit)]", "Bin", "Count"].map { .text($0) }]
         for (k, c) in counts.enumerated() {
             histogramRows.append([.num(edges[k]), .num(edges[k + 1]), .text(CSVTable.number(edges[k]) + "–" + CSVTable.number(edges[k + 1])), .int(c)])
         }
@@ -245,7 +260,7 @@ public enum SampleReport {
         histogramSheet.numberFormats = ["0.000", "0.000", nil, "0"]
         histogramSheet.autofilter = false
         if !counts.isEmpty {
-            summarySheet.charts = [ChartSpec(kind: .column, title: "Equivalent diameter (n = \(diameters.count))", xTitle: "Equivalent diameter (nm)",
+            summarySheet.charts = [ChartSpec(kind: .column, title: "Equivalent diameter (n = \(diameters.count))", xTitle: "Equivalent diameter (\(unit))",
                                              yTitle: "Count", dataSheet: "Histogram", firstRow: 1, lastRow: counts.count, categoryColumn: 2, valueColumn: 3,
                                              anchorRow: summary.count + 2, anchorColumn: 0)]
         }
@@ -255,18 +270,20 @@ public enum SampleReport {
         }
         var particleSheet = Worksheet(name: "Particles", rows: particleRows)
         particleSheet.numberFormats = [nil, "0", "0"] + MeasurementCatalog.particleColumns.map { $0.decimals == 0 ? "0" : "0." + String(repeating: "0", count: $0.decimals) }
-        let meanDiameter = Dictionary(grouping: input.particles) { ImageKey(path: $0.imagePath, frame: $0.frame) }
-            .compactMapValues { Statistics.meanAndSD($0.map(\.m.equivalentDiameterNm))?.mean }
+        let byImage = Dictionary(grouping: input.particles) { ImageKey(path: $0.imagePath, frame: $0.frame) }
+        let meanDiameter = byImage.compactMapValues { Statistics.meanAndSD($0.compactMap(\.m.equivalentDiameterNm))?.mean }
+        let meanDiameterPx = byImage.compactMapValues { Statistics.meanAndSD($0.map(\.m.equivalentDiameterPx))?.mean }
         var imageRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Pixel size x [nm]"), .text("Pixel size y [nm]"), .text("Width [px]"),
-                                    .text("Height [px]"), .text("Particles"), .text("Mean equivalent diameter [nm]"), .text("State"), .text("Error"),
-                                    .text("Processing time [s]"), .text("Path")]]
+                                    .text("Height [px]"), .text("Particles"), .text("Mean equivalent diameter [nm]"), .text("Mean equivalent diameter [px]"),
+                                    .text("State"), .text("Error"), .text("Processing time [s]"), .text("Path")]]
         for i in input.images {
+            let key = ImageKey(path: i.path, frame: i.frame)
             imageRows.append([.text((i.path as NSString).lastPathComponent), .int(i.frame), .num(i.pixelSizeXNm), .num(i.pixelSizeYNm), .int(i.widthPx),
-                              .int(i.heightPx), .int(i.particleCount), .num(meanDiameter[ImageKey(path: i.path, frame: i.frame)]), .text(i.state), .text(i.error ?? ""),
+                              .int(i.heightPx), .int(i.particleCount), .num(meanDiameter[key]), .num(meanDiameterPx[key]), .text(i.state), .text(i.error ?? ""),
                               .num(i.seconds), .text(i.path)])
         }
         var imageSheet = Worksheet(name: "Images", rows: imageRows)
-        imageSheet.numberFormats = [nil, "0", "0.0000000", "0.0000000", "0", "0", "0", "0.000", nil, nil, "0.00", nil]
+        imageSheet.numberFormats = [nil, "0", "0.0000000", "0.0000000", "0", "0", "0", "0.000", "0.000", nil, nil, "0.00", nil]
         let workbook = try XLSXWriter.data([summarySheet, particleSheet, imageSheet, histogramSheet])
         try put("\(base).xlsx", workbook)
         var readme = """
@@ -290,11 +307,18 @@ public enum SampleReport {
                                          <name>_micrograph.png (scale bar)
 
             """
-        readme += "Statistics of the equivalent diameter: "
-        if let s = stats.first(where: { $0.0.column == "equivalent_diameter_nm" })?.1, let mean = s.mean {
-            readme += "n = \(s.n), mean ± sd = \(SizeStatistics.meanSD(mean, s.sd ?? 0, unit: "nm"))"
-            if let f = fits["equivalent_diameter_nm"] ?? nil {
-                readme += ", log-normal GM = \(SizeStatistics.withInterval(f.geometricMean, f.geometricMeanCI95.low, f.geometricMeanCI95.high)) nm, GSD = "
+        if uncalibrated > 0 {
+            readme += """
+                \(uncalibrated) of the particles come from images without a calibration: they are measured in pixels only
+                (the _px columns; their nm columns are empty)\(unit == "nm" ? " and are not in the nm statistics and histograms" : "").
+
+                """
+        }
+        readme += "Statistics of the equivalent diameter\(unit == "px" ? " in pixels (no image had a calibration)" : ""): "
+        if let s = stats.first(where: { $0.0.column == "equivalent_diameter_\(unit)" })?.1, let mean = s.mean {
+            readme += "n = \(s.n), mean ± sd = \(SizeStatistics.meanSD(mean, s.sd ?? 0, unit: unit))"
+            if let f = fits["equivalent_diameter_\(unit)"] ?? nil {
+                readme += ", log-normal GM = \(SizeStatistics.withInterval(f.geometricMean, f.geometricMeanCI95.low, f.geometricMeanCI95.high)) \(unit), GSD = "
                     + SizeStatistics.withInterval(f.geometricSD, f.geometricSDCI95.low, f.geometricSDCI95.high) + " (95 % CI)"
             }
             readme += "\n"
@@ -318,16 +342,17 @@ public enum SampleReport {
     /// Writes one image's mask and (with `pictures`) its three pictures into a folder the
     /// invoking user named.
     public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
-                                          pixelSizeNm: Double, annotations: BinaryImage? = nil, pictures: Bool = true, to directory: String) throws {
+                                          pixelSizeNm: Double?, annotations: BinaryImage? = nil, pictures: Bool = true, to directory: String) throws {
         try writeImagePictures(stem: stem, image: image, segmentation: segmentation, result: result, pixelSizeNm: pixelSizeNm,
                                annotations: annotations, pictures: pictures, to: SafeFiles.openUserDirectory(directory, create: true))
     }
 
     /// Writes one image's mask and (with `pictures`) its three pictures into an open folder
     /// (atomically, replacing). `annotations`: the micrograph's burned-in annotations (and
-    /// excluded regions), which antema's own scale bar does not cover.
+    /// excluded regions), which antema's own scale bar does not cover. `pixelSizeNm` nil: no
+    /// calibration, no scale bar.
     public static func writeImagePictures(stem: String, image: GrayImage, segmentation: BinaryImage, result: ParticleAnalysisResult,
-                                          pixelSizeNm: Double, annotations: BinaryImage? = nil, pictures: Bool = true,
+                                          pixelSizeNm: Double?, annotations: BinaryImage? = nil, pictures: Bool = true,
                                           to directory: SafeFiles.Directory) throws {
         let mask = try PNGFile.encode(gray8: segmentation.pixels.map { $0 ? 255 : 0 }, width: segmentation.width, height: segmentation.height)
         try directory.write(Data(mask), to: PictureKind.mask.fileName(stem: stem))

@@ -1,7 +1,8 @@
 import GRDB
 import Pipeline
 
-/// Per-sample statistics of every measurement over the sample's current particles.
+/// Per-sample statistics of every measurement over the sample's current particles (the nm
+/// measurements over the particles of calibrated images, n counting them).
 ///
 /// n, mean, sample standard deviation (N - 1; 0 for one particle), min, p10, median, p90, max.
 /// Percentiles interpolate linearly between order statistics (position `(n - 1) p`, the default
@@ -17,7 +18,8 @@ public enum Aggregates {
             SELECT \(columns.joined(separator: ", ")), separated, overlap_flag FROM current_particle WHERE sample_id = ?
             """, arguments: [sampleId])
         while let row = try rows.next() {
-            for k in columns.indices { values[k].append(row[k]) }
+            // NULL (nm values of a particle without a calibration) is not a value
+            for k in columns.indices { if let v: Double = row[k] { values[k].append(v) } }
             let separated: Bool = row[columns.count], flagged: Bool = row[columns.count + 1]
             if separated || flagged { overlaps += 1 }
             count += 1

@@ -37,8 +37,9 @@ public struct AnalysisOutcome: Sendable {
 public struct ImageFacts: Sendable, Equatable {
     public var widthPx: Int
     public var heightPx: Int
-    public var pixelSizeXNm: Double
-    public var pixelSizeYNm: Double
+    /// nil: no calibration (the particles are measured in pixels only).
+    public var pixelSizeXNm: Double?
+    public var pixelSizeYNm: Double?
     public var acquisitionDate: String?
     public var acquisitionTime: String?
     public var microscope: String?
@@ -46,7 +47,7 @@ public struct ImageFacts: Sendable, Equatable {
     public var indicatedMagnification: Double?
     public var exposureS: Double?
 
-    public init(widthPx: Int, heightPx: Int, pixelSizeXNm: Double, pixelSizeYNm: Double) {
+    public init(widthPx: Int, heightPx: Int, pixelSizeXNm: Double?, pixelSizeYNm: Double?) {
         self.widthPx = widthPx
         self.heightPx = heightPx
         self.pixelSizeXNm = pixelSizeXNm

@@ -227,6 +227,78 @@ public enum Schema {
                     FROM sample s JOIN sample_aggregate g ON g.sample_id = s.id;
                 """)
         }
+        m.registerMigration("v6-pixel-lengths") { db in
+            // images without a calibration are measured in pixels: every particle gets its lengths
+            // in pixels (equivalent diameter, perimeter, Feret diameters), and its nm values are
+            // NULL where its image has no pixel size (all of them or none). SQLite cannot drop a
+            // NOT NULL, so the table is rebuilt (its view with it); earlier rows get their pixel
+            // lengths from their nm lengths over the side of the square pixel of their area (area_nm2 / area_px; exact for square pixels)
+            try db.execute(sql: """
+                DROP VIEW current_particle;
+                CREATE TABLE particle_v6 (
+                    id INTEGER PRIMARY KEY,
+                    analysis_id INTEGER NOT NULL REFERENCES analysis(id) ON DELETE CASCADE,
+                    particle_index INTEGER NOT NULL CHECK (particle_index >= 1),
+                    area_px INTEGER NOT NULL CHECK (area_px > 0),
+                    equivalent_diameter_px REAL NOT NULL CHECK (equivalent_diameter_px > 0),
+                    perimeter_px REAL NOT NULL CHECK (perimeter_px >= 0),
+                    feret_min_px REAL NOT NULL CHECK (feret_min_px >= 0),
+                    feret_max_px REAL NOT NULL CHECK (feret_max_px >= feret_min_px),
+                    area_nm2 REAL CHECK (area_nm2 > 0),
+                    equivalent_diameter_nm REAL CHECK (equivalent_diameter_nm > 0),
+                    perimeter_nm REAL CHECK (perimeter_nm >= 0),
+                    circularity REAL NOT NULL CHECK (circularity >= 0),
+                    feret_min_nm REAL CHECK (feret_min_nm >= 0),
+                    feret_max_nm REAL CHECK (feret_max_nm >= feret_min_nm),
+                    aspect_ratio REAL NOT NULL CHECK (aspect_ratio >= 0),
+                    convexity REAL NOT NULL CHECK (convexity >= 0),
+                    solidity REAL NOT NULL CHECK (solidity >= 0),
+                    centroid_x_px REAL NOT NULL,
+                    centroid_y_px REAL NOT NULL,
+                    bbox_x_px INTEGER NOT NULL CHECK (bbox_x_px >= 0),
+                    bbox_y_px INTEGER NOT NULL CHECK (bbox_y_px >= 0),
+                    bbox_width_px INTEGER NOT NULL CHECK (bbox_width_px > 0),
+                    bbox_height_px INTEGER NOT NULL CHECK (bbox_height_px > 0),
+                    separated INTEGER NOT NULL CHECK (separated IN (0, 1)),
+                    overlap_flag INTEGER NOT NULL CHECK (overlap_flag IN (0, 1)),
+                    confidence REAL CHECK (confidence BETWEEN 0 AND 1),
+                    UNIQUE (analysis_id, particle_index),
+                    CHECK ((area_nm2 IS NULL) = (equivalent_diameter_nm IS NULL) AND (area_nm2 IS NULL) = (perimeter_nm IS NULL)
+                           AND (area_nm2 IS NULL) = (feret_min_nm IS NULL) AND (area_nm2 IS NULL) = (feret_max_nm IS NULL))
+                );
+                """)
+            let columns = """
+                id, analysis_id, particle_index, area_px, area_nm2, equivalent_diameter_nm, perimeter_nm, circularity, feret_min_nm,
+                feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px, centroid_y_px, bbox_x_px, bbox_y_px, bbox_width_px,
+                bbox_height_px, separated, overlap_flag, confidence
+                """
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT p.id, p.area_px, p.area_nm2, p.perimeter_nm, p.feret_min_nm, p.feret_max_nm
+                FROM particle p
+                """)
+            let insert = try db.makeStatement(sql: """
+                INSERT INTO particle_v6 (\(columns), equivalent_diameter_px, perimeter_px, feret_min_px, feret_max_px)
+                SELECT \(columns), ?, ?, ?, ? FROM particle WHERE id = ?
+                """)
+            for row in rows {
+                let areaPx: Int = row["area_px"], areaNm2: Double = row["area_nm2"]
+                // the side of the square pixel of the same area
+                let side = areaPx > 0 && areaNm2 > 0 ? (areaNm2 / Double(areaPx)).squareRoot() : 1
+                let perimeterNm: Double = row["perimeter_nm"], feretMinNm: Double = row["feret_min_nm"], feretMaxNm: Double = row["feret_max_nm"]
+                let id: Int64 = row["id"]
+                try insert.execute(arguments: [(4 * Double(areaPx) / Double.pi).squareRoot(), perimeterNm / side, feretMinNm / side,
+                                                max(feretMaxNm, feretMinNm) / side, id])
+            }
+            try db.execute(sql: """
+                DROP TABLE particle;
+                ALTER TABLE particle_v6 RENAME TO particle;
+                CREATE VIEW current_particle AS
+                    SELECT p.*, a.image_id, i.sample_id, i.path AS image_path, i.frame, i.instrument
+                    FROM particle p
+                    JOIN analysis a ON a.id = p.analysis_id AND a.is_current = 1
+                    JOIN image i ON i.id = a.image_id;
+                """)
+        }
         return m
     }
 }

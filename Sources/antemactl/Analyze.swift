@@ -26,7 +26,10 @@ struct Analyze: ParsableCommand {
         discussion: """
             INPUT: DM3/DM4 files (pixel size from the file), 8/16-bit PNG or TIFF (pixel size from an \
             ImageJ calibration or --pixel-size), or folders (the supported files directly inside). A \
-            3-D stack is analysed frame by frame.
+            3-D stack is analysed frame by frame. An image without a calibration (and no --pixel-size) \
+            is analysed at its own pixels and measured in pixels: its particles' _px columns are \
+            filled and their nm columns left empty, and the report's statistics and histograms are \
+            in px when no image has a calibration.
 
             Writes the same files the daemon writes for a sample (NAME is --name, "analysis" by \
             default): NAME_particles.csv (one row per particle), NAME_images.csv (one row per image \
@@ -70,6 +73,9 @@ struct Analyze: ParsableCommand {
     @Option(help: "Particles darker (bright-field TEM), brighter (HAADF-STEM, SEM) than the background, or auto (decided per image, the default).")
     var contrast: Contrast = .auto
 
+    @Option(name: .customLong("min-diameter-px"), help: "The same in pixels, for images without a calibration.")
+    var minimumDiameterPx = AnalysisParameters().minimumDiameterPx
+
     @Option(name: .customLong("min-diameter"), help: "Remove objects whose equivalent diameter is below this (nm).")
     var minimumDiameterNm = AnalysisParameters().minimumDiameterNm
 
@@ -102,6 +108,7 @@ struct Analyze: ParsableCommand {
             throw ValidationError("--pixel-size \(p): give the pixel size in nm, from 0.001 to 1000 (electron micrographs lie well inside)")
         }
         guard minimumDiameterNm >= 0, minimumDiameterNm.isFinite else { throw ValidationError("--min-diameter must be zero or more nm") }
+        guard minimumDiameterPx >= 0, minimumDiameterPx.isFinite else { throw ValidationError("--min-diameter-px must be zero or more pixels") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
         guard convexityThreshold > 0 && convexityThreshold <= 1 else { throw ValidationError("--convexity-threshold must be in (0, 1]") }
         if let c = minimumConfidence, !(c >= 0 && c <= 1) { throw ValidationError("--min-confidence must be between 0 and 1") }
@@ -123,6 +130,7 @@ struct Analyze: ParsableCommand {
         var parameters = AnalysisParameters()
         parameters.overlap = overlap
         parameters.minimumDiameterNm = minimumDiameterNm
+        parameters.minimumDiameterPx = minimumDiameterPx
         parameters.clearBorder = !keepBorder
         parameters.fillHoles = !keepHoles
         parameters.convexityThreshold = convexityThreshold
@@ -169,6 +177,9 @@ struct Analyze: ParsableCommand {
                     failed(error as? InputProblem ?? InputProblem(path: path, frame: source.frame, status: .failed, message: "\(error)"))
                     continue
                 }
+                if frame.pixelSize == nil {
+                    printError("warning: \(path)\(source.frameCount > 1 ? " frame \(source.frame)" : ""): no calibration: measured in pixels (the _px columns; give --pixel-size for nm)")
+                }
                 var outcome: FrameOutcome
                 do {
                     outcome = try seg.analyze(frame, settings: settings)
@@ -181,7 +192,7 @@ struct Analyze: ParsableCommand {
                     while !taken.insert(stem).inserted { stem = pictureStem(path: path, frame: source.frame, frames: source.frameCount) + "_\(k)"; k += 1 }
                     do {
                         try SampleReport.writeImagePictures(stem: stem, image: frame.image, segmentation: mask, result: result,
-                                                            pixelSizeNm: frame.pixelSize.geometricMeanNm, annotations: outcome.exclude,
+                                                            pixelSizeNm: frame.pixelSize?.geometricMeanNm, annotations: outcome.exclude,
                                                             pictures: !noPictures, to: images)
                     } catch {
                         printError("error: pictures of \(path) not written: \(error)")
@@ -189,11 +200,11 @@ struct Analyze: ParsableCommand {
                     outcome.segmentation = nil
                     outcome.result = nil
                 }
-                printLine(summaryLine(name: path + (source.frameCount > 1 ? " frame \(source.frame)" : ""), outcome.particles.map(\.equivalentDiameterNm)))
+                printLine(summaryLine(name: path + (source.frameCount > 1 ? " frame \(source.frame)" : ""), outcome.particles))
                 outcomes.append(outcome)
             }
         }
-        printLine(summaryLine(name: "all", outcomes.flatMap { $0.particles.map(\.equivalentDiameterNm) }))
+        printLine(summaryLine(name: "all", outcomes.flatMap(\.particles)))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = String(decoding: try encoder.encode(settings), as: UTF8.self)
@@ -214,9 +225,18 @@ struct Analyze: ParsableCommand {
         if outcomes.contains(where: { $0.problem?.status == .failed }) { throw ExitCode(someInputsFailed) }
     }
 
-    func summaryLine(name: String, _ diameters: [Double]) -> String {
-        guard let s = Statistics.meanAndSD(diameters) else { return "\(name): 0 particles" }
-        return "\(name): \(diameters.count) particles, equivalent diameter \(String(format: "%.3f", s.mean)) ± \(String(format: "%.3f", s.sd)) nm (mean ± sd)"
+    /// "NAME: N particles, equivalent diameter mean ± sd nm (mean ± sd)": in nm over the
+    /// particles of calibrated images, in px over the others.
+    func summaryLine(name: String, _ particles: [ParticleMeasurement]) -> String {
+        guard !particles.isEmpty else { return "\(name): 0 particles" }
+        let nm = particles.compactMap(\.equivalentDiameterNm), px = particles.filter { !$0.isCalibrated }.map(\.equivalentDiameterPx)
+        func stats(_ v: [Double], _ unit: String) -> String? {
+            Statistics.meanAndSD(v).map { "\(String(format: "%.3f", $0.mean)) ± \(String(format: "%.3f", $0.sd)) \(unit)" }
+        }
+        var parts: [String] = []
+        if let s = stats(nm, "nm") { parts.append(px.isEmpty ? s : "\(s) over the \(nm.count) calibrated") }
+        if let s = stats(px, "px") { parts.append(nm.isEmpty ? s + " (no calibration)" : "\(s) over the \(px.count) without calibration") }
+        return "\(name): \(particles.count) particles, equivalent diameter \(parts.joined(separator: ", ")) (mean ± sd)"
     }
 
     func write(_ text: String, _ name: String) throws {

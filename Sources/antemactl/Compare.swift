@@ -41,7 +41,7 @@ struct Compare: ParsableCommand {
         }
         let folder: SafeFiles.Directory
         do { folder = try SafeFiles.openUserDirectory(out, create: true) } catch { throw Failure(.cannotCreate, "cannot create \(out): \(error)") }
-        let unit = column.column.hasSuffix("_nm2") ? "nm²" : column.column.hasSuffix("_nm") ? "nm" : ""
+        let unit = column.column.hasSuffix("_nm2") ? "nm²" : column.column.hasSuffix("_nm") ? "nm" : column.column.hasSuffix("_px") ? "px" : ""
         let title = String(column.header.split(separator: "[").first ?? Substring(column.header)).trimmingCharacters(in: .whitespaces)
         let figure = Charts.comparison(data, title: title, unit: unit)
         for format in FigureFormat.allCases {

@@ -212,7 +212,8 @@ import Watcher
         return d
     }
 
-    static func micrograph(_ path: String, seed: UInt64 = 1, frames: Int = 1) throws {
+    /// Two discs of radius 10 px; `calibrated`: 0.2 nm pixels, else no unit at all.
+    static func micrograph(_ path: String, seed: UInt64 = 1, frames: Int = 1, calibrated: Bool = true) throws {
         let size = 96
         var pixels: [Float] = []
         var rng = SeededBits(seed)
@@ -224,7 +225,7 @@ import Watcher
             } }
             pixels += frame
         }
-        let nm = DMAxis(scale: 0.2, origin: 0, unit: "nm")
+        let nm = calibrated ? DMAxis(scale: 0.2, origin: 0, unit: "nm") : DMAxis(scale: 1, origin: 0, unit: "")
         let shape = frames > 1 ? [frames, size, size] : [size, size]
         let axes = frames > 1 ? [DMAxis(scale: 1, origin: 0, unit: ""), nm, nm] : [nm, nm]
         try Data(DMWriter.write([DMImageToWrite(title: "m", shape: shape, axes: axes, pixels: .float32(pixels))])).write(to: URL(fileURLWithPath: path))
@@ -294,6 +295,36 @@ import Watcher
         let next = try #require(try store.claimNextQueued())
         guard case .failed(let why) = try processor.process(next) else { Issue.record("changed file analysed"); return }
         #expect(why.contains("changed since it was queued"))
+    }
+
+    @Test("a micrograph without a calibration is analysed and measured in pixels: no pixel size, nm values NULL, px values filled, a warning in the event log")
+    func uncalibratedMicrographIsMeasuredInPixels() throws {
+        let dir = try Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try AntemaStore.inMemory()
+        let ingest = Ingest(rules: SessionRules(roots: [dir], depth: 1), markerFiles: [], reopenClosed: true, store: store)
+        try Self.micrograph(dir + "/S1/u.dm3", calibrated: false)
+        guard case .queued(1, let sampleId) = try ingest.ingest(path: dir + "/S1/u.dm3", observation: FileSystem.observe(dir + "/S1/u.dm3")!) else {
+            Issue.record("not queued"); return
+        }
+        var config = Configuration()
+        config.watch.roots = [dir]
+        let processor = Processor(store: store, configuration: config, softwareVersion: "test", segmenter: .classical())
+        let image = try #require(try store.claimNextQueued())
+        #expect(try processor.process(image) == .analysed(particles: 2))
+        let row = try store.writer.read { db in try ImageRecord.fetchOne(db, key: image.id!)! }
+        #expect(row.state == .done && row.pixelSizeXNm == nil && row.pixelSizeYNm == nil)
+        let particles = try store.contents(sampleId: sampleId).particles.map(\.measurement)
+        #expect(particles.count == 2)
+        for m in particles {
+            #expect(!m.isCalibrated && m.areaNm2 == nil && m.feretMaxNm == nil)
+            // discs of radius 10 px: about 20 px across (the smoothing blurs the edge a little)
+            #expect(abs(m.equivalentDiameterPx - 21) < 3, "\(m.equivalentDiameterPx) px")
+        }
+        let aggregates = Dictionary(uniqueKeysWithValues: try store.aggregates(sampleId: sampleId).map { ($0.measurement, $0) })
+        #expect(aggregates["equivalent_diameter_nm"]?.n == 0 && aggregates["equivalent_diameter_px"]?.n == 2)
+        let events = try store.writer.read { db in try String.fetchAll(db, sql: "SELECT message FROM daemon_event WHERE level = 'warning'") }
+        #expect(events.contains { $0.contains("u.dm3") && $0.contains("no calibration: measured in pixels") })
     }
 
     @Test("a file deleted or truncated between its event and its analysis fails with the reason, is recorded, and the next image is analysed")

@@ -38,9 +38,10 @@ import Testing
         #expect(throws: MeasurementCatalog.RowError.self) { try MeasurementCatalog.measurement { $0 == "solidity" ? nil : values[$0] } }
     }
 
-    @Test("the per-sample statistics are the nine size and shape measurements of ANTEMA")
+    @Test("the per-sample statistics are the nine size and shape measurements of ANTEMA, then the four lengths in pixels")
     func summarised() {
         #expect(MeasurementCatalog.summarised.map(\.column) == ["area_nm2", "equivalent_diameter_nm", "perimeter_nm", "circularity", "feret_min_nm",
-                                                                "feret_max_nm", "aspect_ratio", "convexity", "solidity"])
+                                                                "feret_max_nm", "aspect_ratio", "convexity", "solidity", "equivalent_diameter_px",
+                                                                "perimeter_px", "feret_min_px", "feret_max_px"])
     }
 }

@@ -11,7 +11,11 @@ func only(_ image: BinaryImage, pixelSize: PixelSizeNm = px01, _ configure: (ino
     return result.particles[0]
 }
 
-func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-9) -> Bool { abs(a - b) <= tolerance * max(1, abs(b)) }
+/// Both given and equal within `tolerance` (relative, absolute below 1).
+func close(_ a: Double?, _ b: Double?, _ tolerance: Double = 1e-9) -> Bool {
+    guard let a, let b else { return false }
+    return abs(a - b) <= tolerance * max(1, abs(b))
+}
 
 @Suite struct AnalyticShapes {
     @Test("an n x n square: area n², Feret n and n√2, perimeter 4(n-1) straight steps less 4 corners")
@@ -27,7 +31,8 @@ func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-9) -> Bool { abs(a
         #expect(close(m.feretMinNm, 1.0))
         #expect(close(m.feretMaxNm, 2.0.squareRoot()))
         #expect(close(m.aspectRatio, 2.0.squareRoot()))
-        let circularity: Double = 4 * Double.pi * 1.0 / (m.perimeterNm * m.perimeterNm)
+        let perimeterNm = try #require(m.perimeterNm)
+        let circularity: Double = 4 * Double.pi * 1.0 / (perimeterNm * perimeterNm)
         #expect(close(m.circularity, circularity))
         #expect(m.convexity == 1 && m.solidity == 1)
         #expect(m.centroidXPx == 16.5 && m.centroidYPx == 14.5)
@@ -52,9 +57,9 @@ func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-9) -> Bool { abs(a
         c.disc(row: 32, col: 32, radius: 20)
         let m = try only(c.image)
         #expect(abs(Double(m.areaPx) - Double.pi * 400) / (Double.pi * 400) < 0.01)
-        #expect(abs(m.equivalentDiameterNm - 4.0) < 0.05)
-        #expect(abs(m.feretMaxNm - 4.1) < 0.1)   // 2R + 1 px of pixel corners
-        #expect(abs(m.feretMinNm - 4.1) < 0.15)
+        #expect(close(m.equivalentDiameterNm, 4.0, 0.05 / 4))
+        #expect(close(m.feretMaxNm, 4.1, 0.1 / 4.1))   // 2R + 1 px of pixel corners
+        #expect(close(m.feretMinNm, 4.1, 0.15 / 4.1))
         #expect(m.circularity > 0.95 && m.circularity < 1.05)
         #expect(m.convexity > 0.95)
     }
@@ -151,10 +156,10 @@ func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-9) -> Bool { abs(a
         c.ellipse(row: 35, col: 45, semiRows: 11, semiCols: 27, angle: 0.5)
         let a = try only(c.image, pixelSize: PixelSizeNm(y: 0.1, x: 0.1))
         let b = try only(c.image, pixelSize: PixelSizeNm(y: 0.2, x: 0.2))
-        #expect(close(b.areaNm2, 4 * a.areaNm2))
-        #expect(close(b.equivalentDiameterNm, 2 * a.equivalentDiameterNm))
-        #expect(close(b.perimeterNm, 2 * a.perimeterNm))
-        #expect(close(b.feretMinNm, 2 * a.feretMinNm) && close(b.feretMaxNm, 2 * a.feretMaxNm))
+        #expect(close(b.areaNm2, a.areaNm2.map { 4 * $0 }))
+        #expect(close(b.equivalentDiameterNm, a.equivalentDiameterNm.map { 2 * $0 }))
+        #expect(close(b.perimeterNm, a.perimeterNm.map { 2 * $0 }))
+        #expect(close(b.feretMinNm, a.feretMinNm.map { 2 * $0 }) && close(b.feretMaxNm, a.feretMaxNm.map { 2 * $0 }))
         #expect(close(b.circularity, a.circularity) && b.convexity == a.convexity && b.solidity == a.solidity)
     }
 

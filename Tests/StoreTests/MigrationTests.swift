@@ -55,13 +55,75 @@ import Testing
         try queue.close()
     }
 
+    @Test("writes the v5 fixture when asked", .enabled(if: ProcessInfo.processInfo.environment["ANTEMA_WRITE_FIXTURES"] == "1"))
+    func writeV5Fixture() throws {
+        let path = Self.fixtures.appendingPathComponent("schema-v5.sqlite").path
+        try? FileManager.default.removeItem(atPath: path)
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue, upTo: "v5-facility")
+        try queue.write { db in
+            // two particles of an image of 0.2 nm pixels, one without a confidence
+            try db.execute(sql: """
+                INSERT INTO sample (id, name, watch_root, folder, state, opened_at, image_count, particle_count, instrument) VALUES (1, 'Au-v5', '/w', '/w/Au-v5', 'reported', '2026-11-20 03:04:05.000', 1, 2, 'tem1');
+                INSERT INTO image (id, sample_id, path, content_sha256, file_size_bytes, frame, state, pixel_size_x_nm, pixel_size_y_nm, queued_at, instrument) VALUES (1, 1, '/w/Au-v5/a.dm3', '\(String(repeating: "f", count: 64))', 10, 0, 'done', 0.2, 0.2, '2026-11-20 03:04:05.000', 'tem1');
+                INSERT INTO analysis (id, image_id, segmenter, parameters_json, software_version, particle_count, created_at) VALUES (1, 1, 'model', '{}', '0.1.0', 2, '2026-11-20 03:04:06.000');
+                INSERT INTO particle (analysis_id, particle_index, area_px, area_nm2, equivalent_diameter_nm, perimeter_nm, circularity, feret_min_nm, feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px, centroid_y_px, bbox_x_px, bbox_y_px, bbox_width_px, bbox_height_px, separated, overlap_flag, confidence)
+                  VALUES (1, 1, 100, 4.0, 2.2568, 7.6, 0.87, 2.0, 2.8, 1.4, 0.99, 0.97, 5, 5, 0, 0, 10, 10, 0, 0, 0.9),
+                         (1, 2, 100, 4.0, 2.2568, 7.6, 0.87, 2.0, 2.8, 1.4, 0.99, 0.97, 25, 5, 20, 0, 10, 10, 1, 0, NULL);
+                """)
+        }
+        try queue.close()
+    }
+
+    @Test("a v5 database (fixture) migrates to the current schema: its particles keep their nm values and get their lengths in pixels (nm over the pixel side)")
+    func fromV5() throws {
+        let path = try Self.copyOf("schema-v5.sqlite")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try AntemaStore(path: path)
+        let particles = try store.contents(sampleId: 1).particles.map(\.measurement)
+        #expect(particles.count == 2)
+        for m in particles {
+            #expect(m.areaNm2 == 4.0 && m.equivalentDiameterNm == 2.2568 && m.perimeterNm == 7.6 && m.feretMinNm == 2.0 && m.feretMaxNm == 2.8)
+            // 100 px of 4 nm²: a pixel side of 0.2 nm
+            #expect(abs(m.equivalentDiameterPx - (400 / Double.pi).squareRoot()) < 1e-12)
+            #expect(abs(m.perimeterPx - 38) < 1e-9 && abs(m.feretMinPx - 10) < 1e-9 && abs(m.feretMaxPx - 14) < 1e-9)
+        }
+        #expect(particles.map(\.confidence) == [0.9, nil])
+        try store.writer.read { (db: Database) throws in
+            #expect(try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok")
+            #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle WHERE instrument = 'tem1'") == 2)
+        }
+    }
+
+    @Test("a particle's nm values are all there or all missing (a NULL in one of them alone is refused)")
+    func nmValuesAllOrNone() throws {
+        let store = try AntemaStore.inMemory()
+        try store.writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO sample (id, name, watch_root, folder, opened_at) VALUES (1, 'S', '/w', '/w/S', '2026-11-30 00:00:00.000');
+                INSERT INTO image (id, sample_id, path, content_sha256, file_size_bytes, queued_at) VALUES (1, 1, '/w/S/a.dm3', '\(String(repeating: "a", count: 64))', 1, '2026-11-30 00:00:00.000');
+                INSERT INTO analysis (id, image_id, segmenter, parameters_json, software_version, particle_count, created_at) VALUES (1, 1, 't', '{}', 't', 1, '2026-11-30 00:00:00.000');
+                """)
+        }
+        #expect(throws: DatabaseError.self) {
+            try store.writer.write { db in
+                try db.execute(sql: """
+                    INSERT INTO particle (analysis_id, particle_index, area_px, equivalent_diameter_px, perimeter_px, feret_min_px, feret_max_px, area_nm2,
+                        equivalent_diameter_nm, perimeter_nm, circularity, feret_min_nm, feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px,
+                        centroid_y_px, bbox_x_px, bbox_y_px, bbox_width_px, bbox_height_px, separated, overlap_flag)
+                    VALUES (1, 1, 100, 11.3, 38, 10, 14, 4.0, NULL, 7.6, 0.87, 2.0, 2.8, 1.4, 0.99, 0.97, 5, 5, 0, 0, 10, 10, 0, 0)
+                    """)
+            }
+        }
+    }
+
     @Test("a v2 database (fixture) migrates to the current schema with its data intact; nothing in it is superseded")
     func fromV2() throws {
         let path = try Self.copyOf("schema-v2.sqlite")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try AntemaStore(path: path)
         try store.writer.read { (db: Database) throws in
-            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility"])
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility", "v6-pixel-lengths"])
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle") == 1)
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE superseded_by IS NULL") == 2)
             #expect(try String.fetchOne(db, sql: "SELECT report_error FROM sample") == nil)
@@ -91,10 +153,14 @@ import Testing
         var b = a
         b.confidence = nil; b.separated = false; b.overlapFlag = true; b.areaPx = 40
         a.centroidXPx = 3.75
-        try store.recordAnalysis(AnalysisOutcome(segmenter: "test", parametersJson: "{}", softwareVersion: "t", particles: [a, b]), imageId: image.id!, facts: nil)
+        // measured in pixels only (an image without a calibration)
+        var c = b
+        c.areaNm2 = nil; c.equivalentDiameterNm = nil; c.perimeterNm = nil; c.feretMinNm = nil; c.feretMaxNm = nil
+        try store.recordAnalysis(AnalysisOutcome(segmenter: "test", parametersJson: "{}", softwareVersion: "t", particles: [a, b, c]), imageId: image.id!, facts: nil)
         let read = try store.contents(sampleId: sample.id!).particles
-        #expect(read.map(\.measurement) == [a, b])
-        #expect(read.map(\.index) == [1, 2] && read.allSatisfy { $0.imagePath == "/w/S/a.dm3" && $0.frame == 0 })
+        #expect(read.map(\.measurement) == [a, b, c])
+        #expect(!read[2].measurement.isCalibrated)
+        #expect(read.map(\.index) == [1, 2, 3] && read.allSatisfy { $0.imagePath == "/w/S/a.dm3" && $0.frame == 0 })
     }
 
     @Test("a v1 database (fixture) migrates to the current schema with its data intact")
@@ -103,7 +169,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try AntemaStore(path: path)
         try store.writer.read { (db: Database) throws in
-            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility"])
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility", "v6-pixel-lengths"])
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle") == 2)
             #expect(try String.fetchOne(db, sql: "SELECT name FROM sample") == "Au-v1")
             #expect(try db.tableExists("daemon_status"))

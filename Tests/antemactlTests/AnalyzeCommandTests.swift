@@ -111,8 +111,8 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
         #expect(FileManager.default.fileExists(atPath: out + "/images/good_mask.png"))
     }
 
-    @Test("an image without a pixel size is refused unless --pixel-size is given")
-    func pixelSizeRequired() throws {
+    @Test("an image without a pixel size is measured in pixels and marked as such (px columns filled, nm columns empty, statistics and histograms in px); with --pixel-size the nm values are the px values times it")
+    func uncalibratedImagesAreMeasuredInPixels() throws {
         let dir = try AntemactlInspect.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let png = dir.appendingPathComponent("mask.png").path
@@ -121,11 +121,42 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
         #expect(try AntemactlInspect.run(["example-micrograph", dm, "--size", "128", "--particles", "5"]).status == 0)
         #expect(try AntemactlInspect.run(["analyze", dm, "--out", dir.path]).status == 0)
         try FileManager.default.moveItem(atPath: dir.appendingPathComponent("images/m_mask.png").path, toPath: png)
-        let refused = try AntemactlInspect.run(["analyze", png, "--mask", "--out", dir.appendingPathComponent("o1").path])
-        #expect(refused.status == 2 && refused.stderr.contains("--pixel-size"))
-        let accepted = try AntemactlInspect.run(["analyze", png, "--mask", "--pixel-size", "0.1", "--out", dir.appendingPathComponent("o2").path])
+        func particles(_ out: String) throws -> [[String: String]] {
+            let text = try String(contentsOfFile: out + "/analysis_particles.csv", encoding: .utf8)
+            let lines = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            return lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(lines[0], $0)) }
+        }
+        let o1 = dir.appendingPathComponent("o1").path
+        let pixels = try AntemactlInspect.run(["analyze", png, "--mask", "--out", o1])
+        #expect(pixels.status == 0, "\(pixels.stderr)")
+        #expect(pixels.stderr.contains("no calibration: measured in pixels"))
+        #expect(pixels.stdout.contains(" px (no calibration)"))
+        let inPixels = try particles(o1)
+        #expect(!inPixels.isEmpty)
+        for p in inPixels {
+            #expect(p["equivalent_diameter_nm"] == "" && p["area_nm2"] == "" && p["feret_max_nm"] == "" && p["perimeter_nm"] == "")
+            let area = try #require(Double(p["area_px"] ?? ""))
+            #expect(abs((Double(p["equivalent_diameter_px"] ?? "") ?? 0) - (4 * area / Double.pi).squareRoot()) < 1e-3)
+        }
+        #expect(FileManager.default.fileExists(atPath: o1 + "/histogram_equivalent_diameter_px.png"))
+        let readme = try String(contentsOfFile: o1 + "/README.txt", encoding: .utf8)
+        #expect(readme.contains("in pixels (no image had a calibration)") && readme.contains(" px"))
+        let images = try String(contentsOfFile: o1 + "/analysis_images.csv", encoding: .utf8)
+        #expect(images.contains("mean_equivalent_diameter_px"))
+
+        let o2 = dir.appendingPathComponent("o2").path
+        let accepted = try AntemactlInspect.run(["analyze", png, "--mask", "--pixel-size", "0.1", "--out", o2])
         #expect(accepted.status == 0)
-        #expect(accepted.stdout.contains("particles"))
+        #expect(!accepted.stderr.contains("no calibration"))
+        let inNm = try particles(o2)
+        #expect(inNm.count == inPixels.count)
+        for (a, b) in zip(inPixels, inNm) {
+            for length in ["equivalent_diameter", "perimeter", "feret_min", "feret_max"] {
+                let px = try #require(Double(a[length + "_px"] ?? "")), nm = try #require(Double(b[length + "_nm"] ?? ""))
+                #expect(abs(nm - 0.1 * px) <= 1e-5 * max(1, nm), "\(length): \(nm) nm for \(px) px")
+            }
+        }
+        #expect(FileManager.default.fileExists(atPath: o2 + "/histogram_equivalent_diameter_nm.png"))
     }
 }
 

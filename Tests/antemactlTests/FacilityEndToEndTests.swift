@@ -1,3 +1,4 @@
+import Facility
 import Foundation
 import Testing
 
@@ -42,7 +43,7 @@ struct FacilityEndToEnd {
             #expect(try d.wait(seconds: 60) { try d.scalar("SELECT COUNT(*) FROM image WHERE state = 'done'") == "\(k + 1)" }, "\(d.log)")
             #expect(d.wait(seconds: 30) { (try? Self.counts(server, names[k])) == (try? Self.localCounts(d)) }, "\(d.log)")
         }
-        #expect(try server.scalar("SELECT COUNT(*) FROM antema_schema_migration") == "1")
+        #expect(try server.scalar("SELECT COUNT(*) FROM antema_schema_migration") == String(FacilitySchema.migrations.count))
         #expect(try server.scalar("SELECT COUNT(*) || ' ' || COUNT(DISTINCT instrument) FROM sample WHERE name = 'Au-citrate'") == "3 3")
         // antemactl against the facility: the reader role, its password from PGPASSFILE
         let pgpass = try server.pgpassFile()

@@ -79,7 +79,52 @@ struct FacilityShippingTests {
         #expect(try server.scalar("SELECT COUNT(*) FROM particle") == "120")
         #expect(try server.scalar("SELECT COUNT(*) FROM image") == "3")
         #expect(try server.scalar("SELECT COUNT(*) FROM analysis") == "3")
-        #expect(try server.scalar("SELECT COUNT(*) FROM antema_schema_migration") == "1")
+        #expect(try server.scalar("SELECT COUNT(*) FROM antema_schema_migration") == String(FacilitySchema.migrations.count))
+    }
+
+    @Test("a facility database of schema v1 with particles migrates when a daemon connects: its particles get their lengths in pixels; a particle of an image without a calibration arrives with its px values and no nm values")
+    func schemaV1MigratesToPixelLengths() async throws {
+        guard let (server, target) = try Self.server() else { return }
+        defer { server.shutdown() }
+        // the v1 schema as a daemon of that version made it (owned by the daemons' role), with one particle
+        let hash = String(repeating: "a", count: 64)
+        _ = try server.psql("""
+            SET ROLE \(PostgresServer.writer);
+            CREATE TABLE antema_schema_migration (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+            \(FacilitySchema.migrations[0].sql);
+            INSERT INTO antema_schema_migration (version) VALUES ('v1');
+            INSERT INTO instrument (name, software_version) VALUES ('TEM-0', 'old');
+            INSERT INTO sample (instrument, id, name, watch_root, folder, opened_at) VALUES ('TEM-0', 1, 'S0', '/w', '/w/S0', now());
+            INSERT INTO image (instrument, id, sample_id, path, content_sha256, file_size_bytes, state, pixel_size_x_nm, pixel_size_y_nm, queued_at)
+                VALUES ('TEM-0', 1, 1, '/w/S0/a.dm3', '\(hash)', 10, 'done', 0.2, 0.2, now());
+            INSERT INTO analysis (instrument, id, image_id, segmenter, parameters_json, software_version, particle_count, created_at)
+                VALUES ('TEM-0', 1, 1, 'classical', '{}', 'old', 1, now());
+            INSERT INTO particle (instrument, id, analysis_id, particle_index, area_px, area_nm2, equivalent_diameter_nm, perimeter_nm, circularity,
+                feret_min_nm, feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px, centroid_y_px, bbox_x_px, bbox_y_px, bbox_width_px,
+                bbox_height_px, separated, overlap_flag) VALUES ('TEM-0', 1, 1, 1, 100, 4.0, 2.2568, 7.6, 0.87, 2.0, 2.8, 1.4, 0.99, 0.97, 5, 5, 0, 0, 10, 10, 0, 0)
+            """)
+        // a daemon of this version with an image without a calibration
+        let store = try AntemaStore.inMemory(instrument: "TEM-1")
+        try store.enableShipping(target: target.description)
+        let s = try store.openSample(name: "S1", watchRoot: "/w", folder: "/w/S1")
+        let image = try #require(try store.enqueue(ImageRecord(sampleId: s.id!, path: "/w/S1/u.png", contentSha256: String(repeating: "b", count: 64),
+                                                              fileSizeBytes: 100, frame: 0, queuedAt: Date())))
+        _ = try store.claimNextQueued()
+        var m = Self.particle(3)
+        m.areaNm2 = nil; m.equivalentDiameterNm = nil; m.perimeterNm = nil; m.feretMinNm = nil; m.feretMaxNm = nil
+        try store.recordAnalysis(AnalysisOutcome(segmenter: "classical", parametersJson: "{}", softwareVersion: "test", particles: [m, m]),
+                                 imageId: image.id!, facts: ImageFacts(widthPx: 64, heightPx: 64, pixelSizeXNm: nil, pixelSizeYNm: nil))
+        try await Self.ship(store, target)
+        #expect(try server.scalar("SELECT string_agg(version, ',' ORDER BY version) FROM antema_schema_migration") == "v1,v2-pixel-lengths")
+        // 100 px of 4 nm²: a pixel side of 0.2 nm
+        #expect(try server.scalar("""
+            SELECT round(equivalent_diameter_px::numeric, 4) || ' ' || round(perimeter_px::numeric, 6) || ' ' || round(feret_min_px::numeric, 6) || ' '
+                   || round(feret_max_px::numeric, 6) || ' ' || area_nm2 FROM particle WHERE instrument = 'TEM-0'
+            """) == "11.2838 38.000000 10.000000 14.000000 4")
+        #expect(try server.scalar("SELECT COUNT(*) FROM current_particle WHERE instrument = 'TEM-1' AND area_nm2 IS NULL AND equivalent_diameter_nm IS NULL AND feret_max_px > 0") == "2")
+        #expect(try server.scalar("SELECT pixel_size_x_nm IS NULL FROM image WHERE instrument = 'TEM-1'") == "t")
+        #expect(try server.scalar("SELECT n FROM sample_statistics WHERE instrument = 'TEM-1' AND measurement = 'equivalent_diameter_nm'") == "0")
+        #expect(try server.scalar("SELECT n FROM sample_statistics WHERE instrument = 'TEM-1' AND measurement = 'equivalent_diameter_px'") == "2")
     }
 
     @Test("a re-analysis replaces the image's particles at the server; the same folder on two instruments is two samples")
