@@ -26,6 +26,9 @@ public struct RunSettings: Sendable, Codable {
     /// Find burned-in scale bars, labels and panel letters and leave them out the same way
     /// (`AnnotationDetector` in the image, `TextDetector` in the segmentation). Default true.
     public var detectAnnotations: Bool = true
+    /// For frames without a calibration: the factor the network's input is resampled by (2: the
+    /// network sees particles twice as large). nil: 1, the image's own pixels.
+    public var networkScale: Double? = nil
 
     public init(antemaVersion: String, segmenter: SegmenterChoice, analysis: AnalysisParameters, fallbackPixelSizeNm: Double?,
                 excludeRegions: [[Int]] = [], detectAnnotations: Bool = true) {

@@ -77,23 +77,25 @@ public struct Segmenter: Sendable {
     }
 
     /// The network's prediction: particle probability and, for instance-aware models, distance.
-    public func predict(_ input: InputFrame) throws -> Prediction {
+    /// `networkScale`: for a frame without a calibration, the factor its pixels are resampled by
+    /// before the network (nil: 1).
+    public func predict(_ input: InputFrame, networkScale: Double? = nil) throws -> Prediction {
         guard let runner else { throw ModelError.invalid("the \(label) segmenter has no probabilities") }
         return try runner.predict(input.image.pixels, width: input.image.width, height: input.image.height,
-                                  pixelSizeNm: input.pixelSize?.geometricMeanNm,
+                                  pixelSizeNm: input.pixelSize?.geometricMeanNm, uncalibratedScale: networkScale ?? 1,
                                   brightParticles: contrast == .brightParticles, exclude: input.exclude?.pixels)
     }
 
     /// The binary segmentation before any clean-up, and the network's prediction it came from
     /// (nil for masks and the classical segmenter): the one place the segmenters differ.
-    public func segment(_ input: InputFrame) throws -> (mask: BinaryImage, prediction: Prediction?) {
+    public func segment(_ input: InputFrame, networkScale: Double? = nil) throws -> (mask: BinaryImage, prediction: Prediction?) {
         switch choice {
         case .mask:
             return (BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 }), nil)
         case .classical(let c):
             return (c.segment(input.image, pixelSizeNm: input.pixelSize?.geometricMeanNm), nil)
         case .model(_, _, _, let threshold):
-            let p = try predict(input)
+            let p = try predict(input, networkScale: networkScale)
             return (BinaryImage(width: input.image.width, height: input.image.height, pixels: p.probability.map { Double($0) >= threshold }), p)
         }
     }
@@ -105,7 +107,7 @@ public struct Segmenter: Sendable {
         var input = input
         if input.exclude == nil && choice != .mask { input.exclude = settings.exclusion(for: input.image) }
         let start = DispatchTime.now().uptimeNanoseconds
-        let (mask, prediction) = try segment(input)
+        let (mask, prediction) = try segment(input, networkScale: settings.networkScale)
         var outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence)
         outcome.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return outcome

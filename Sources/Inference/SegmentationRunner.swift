@@ -109,11 +109,12 @@ public struct SegmentationRunner: Sendable {
     /// size. `exclude` (row-major, the input's size): pixels left out of the normalisation's
     /// statistics (burned-in annotations, excluded regions). `pixelSizeNm` nil: an image without
     /// a calibration, which the network sees at its own pixels (as it saw the uncalibrated
-    /// training images).
-    public func predict(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double?, brightParticles: Bool = false,
+    /// training images) resampled by `uncalibratedScale` (2: particles twice as large).
+    public func predict(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double?, uncalibratedScale: Double = 1, brightParticles: Bool = false,
                         exclude: [Bool]? = nil) throws -> Prediction {
         guard width > 0, height > 0, pixels.count == width * height else { throw ModelError.invalid("image of \(pixels.count) values for \(width) x \(height)") }
-        var scale = 1.0
+        guard uncalibratedScale > 0, uncalibratedScale.isFinite else { throw ModelError.invalid("network scale \(uncalibratedScale)") }
+        var scale = uncalibratedScale
         if let pixelSizeNm {
             guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
             scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)

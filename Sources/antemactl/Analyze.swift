@@ -70,6 +70,9 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("no-annotation-detection"), help: "Do not look for burned-in scale bars, labels and panel letters.")
     var noAnnotationDetection = false
 
+    @Option(name: .customLong("network-scale"), help: "For images without a calibration: resample them by this (0.125 to 4) before the network, e.g. 2 when their particles are smaller than about 10 px; measurements stay in the image's own pixels. Default 1.")
+    var networkScale: Double?
+
     @Option(help: "Particles darker (bright-field TEM), brighter (HAADF-STEM, SEM) than the background, or auto (decided per image, the default).")
     var contrast: Contrast = .auto
 
@@ -113,6 +116,7 @@ struct Analyze: ParsableCommand {
         guard convexityThreshold > 0 && convexityThreshold <= 1 else { throw ValidationError("--convexity-threshold must be in (0, 1]") }
         if let c = minimumConfidence, !(c >= 0 && c <= 1) { throw ValidationError("--min-confidence must be between 0 and 1") }
         _ = try excludeRegions()
+        if let s = networkScale, !(s >= 0.125 && s <= 4) { throw ValidationError("--network-scale must be from 0.125 to 4") }
     }
 
     /// `--exclude x,y,w,h` values as rectangles.
@@ -136,9 +140,10 @@ struct Analyze: ParsableCommand {
         parameters.convexityThreshold = convexityThreshold
         parameters.minimumConfidence = minimumConfidence
         let seg = try makeSegmenter(name: segmenter, modelPath: model, threshold: threshold, contrast: contrast, mask: mask)
-        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: seg.choice,
+        var settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: seg.choice,
                                    analysis: parameters, fallbackPixelSizeNm: pixelSizeNm,
                                    excludeRegions: try excludeRegions(), detectAnnotations: !noAnnotationDetection)
+        settings.networkScale = networkScale
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {

@@ -33,6 +33,8 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print only the pooled rows.") var quiet = false
     @Flag(name: .customLong("no-annotation-detection"), help: "Do not look for burned-in scale bars, labels and lettering (as antemactl analyze).")
     var noAnnotationDetection = false
+    @Option(name: .customLong("network-scale"), help: "For images without a calibration: resample them by this (0.125 to 4) before the network (as antemactl analyze).")
+    var networkScale: Double?
 
     func box() throws -> (x: Int, y: Int, w: Int, h: Int)? {
         guard let excludeBox else { return nil }
@@ -67,8 +69,10 @@ struct Evaluate: ParsableCommand {
         var failures = 0
         var parameters = AnalysisParameters()
         parameters.overlap = overlap
-        let settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: .mask, analysis: parameters, fallbackPixelSizeNm: pixelSizeNm,
+        if let s = networkScale, !(s >= 0.125 && s <= 4) { throw ValidationError("--network-scale must be from 0.125 to 4") }
+        var settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: .mask, analysis: parameters, fallbackPixelSizeNm: pixelSizeNm,
                                    detectAnnotations: !noAnnotationDetection)
+        settings.networkScale = networkScale
         for path in paths {
             let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             guard let lp = labelPath(stem: stem) else {
