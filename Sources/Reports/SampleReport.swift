@@ -193,10 +193,16 @@ public enum SampleReport {
             written.append(name)
         }
         let values = { (m: ParticleColumn) in input.particles.compactMap { m.value($0.m).double } }
-        let stats = MeasurementCatalog.summarised.map { m in (m, Summary(values(m))) }
-        let fits = Dictionary(uniqueKeysWithValues: MeasurementCatalog.summarised.map { ($0.column, sizeMeasurements.contains($0.column) ? SizeStatistics.logNormal(values($0)) : nil) })
         let unit = lengthUnit(input.particles)
         let uncalibrated = input.particles.filter { !$0.m.isCalibrated }.count
+        // the statistics shown: the px lengths only when some particle has no calibration (over
+        // several pixel sizes they mean little), the nm ones only when some particle has one
+        let shown = MeasurementCatalog.summarised.filter { m in
+            let px = m.column.hasSuffix("_px"), nm = m.column.hasSuffix("_nm") || m.column.hasSuffix("_nm2")
+            return (!px || uncalibrated > 0) && (!nm || unit == "nm")
+        }
+        let stats = shown.map { m in (m, Summary(values(m))) }
+        let fits = Dictionary(uniqueKeysWithValues: shown.map { ($0.column, sizeMeasurements.contains($0.column) ? SizeStatistics.logNormal(values($0)) : nil) })
         // histograms: PNG (300 dpi), SVG and PDF
         for (column, title, unit) in histogramMeasurements(unit: unit) {
             let m = MeasurementCatalog.column(column)!

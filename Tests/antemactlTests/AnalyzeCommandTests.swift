@@ -143,6 +143,9 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
         #expect(readme.contains("in pixels (no image had a calibration)") && readme.contains(" px"))
         let images = try String(contentsOfFile: o1 + "/analysis_images.csv", encoding: .utf8)
         #expect(images.contains("mean_equivalent_diameter_px"))
+        // the summary in px only: no empty nm rows
+        let summaryPx = try String(contentsOfFile: o1 + "/analysis_summary.csv", encoding: .utf8)
+        #expect(summaryPx.contains("equivalent_diameter_px,\(inPixels.count),") && !summaryPx.contains("_nm"))
 
         let o2 = dir.appendingPathComponent("o2").path
         let accepted = try AntemactlInspect.run(["analyze", png, "--mask", "--pixel-size", "0.1", "--out", o2])
@@ -157,6 +160,9 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
             }
         }
         #expect(FileManager.default.fileExists(atPath: o2 + "/histogram_equivalent_diameter_nm.png"))
+        // calibrated: the summary in nm only (px over several pixel sizes would mean little)
+        let summaryNm = try String(contentsOfFile: o2 + "/analysis_summary.csv", encoding: .utf8)
+        #expect(summaryNm.contains("equivalent_diameter_nm,") && !summaryNm.contains("_px"))
     }
 }
 
