@@ -6,9 +6,11 @@ masks) with `antemactl evaluate`, as a user runs them (default settings).
 The validation images (training/emps.py: the papers whose DOI hashes into the first fifth) are
 linked, not copied, into a temporary folder; their instance masks are the labels, so a
 predicted particle matches a true one when their IoU is at least 0.5, one to one. EMPS images
-carry no pixel size: `--pixel-size 1` makes the network see them at their own pixels (1 nm/px
-lies inside the model's pixel-size range), as it saw them in training. Prints pooled pixel IoU,
-Dice and instance F1 per segmenter, and writes evaluation.csv/json beside the links.
+carry no pixel size, so they are analysed as a user's uncalibrated images are: measured in
+pixels, and seen by a network at the scale it estimates per image (NetworkScale). `--native`
+gives them `--pixel-size 1` instead (1 nm/px lies inside the model's pixel-size range: the
+network sees them at their own pixels, the figures of model 3.3 and earlier). Prints pooled pixel
+IoU, Dice and instance F1 per segmenter, and writes evaluation.csv/json beside the links.
 """
 import argparse
 import json
@@ -34,6 +36,7 @@ def main():
     part.add_argument("--untuned", action="store_true",
                       help="only the two thirds of the validation part that tune_separation.py never sees (it uses every third image)")
     part.add_argument("--tuning", action="store_true", help="only the third of the validation part that tune_separation.py sees (every third image)")
+    ap.add_argument("--native", action="store_true", help="--pixel-size 1: the network at the images' own pixels (no scale estimate)")
     ap.add_argument("--extra", default="", help="more antemactl evaluate arguments, space-separated")
     a = ap.parse_args()
     train, val = emps.split(a.emps)
@@ -52,7 +55,7 @@ def main():
             if not os.path.lexists(link):
                 os.symlink(os.path.join(root, src, i + ".png"), link)
     cmd = [a.antemactl, "evaluate", "--images", os.path.join(out, "images"), "--labels", os.path.join(out, "labels"),
-           "--pixel-size", "1", "--out", os.path.join(out, "evaluation"), "--quiet"]
+           "--out", os.path.join(out, "evaluation"), "--quiet"] + (["--pixel-size", "1"] if a.native else [])
     if a.model:
         cmd += ["--model", a.model, "--segmenter", "model", "--segmenter", "classical"]
     cmd += [x for x in a.extra.split(" ") if x]

@@ -27,7 +27,7 @@ public struct RunSettings: Sendable, Codable {
     /// (`AnnotationDetector` in the image, `TextDetector` in the segmentation). Default true.
     public var detectAnnotations: Bool = true
     /// For frames without a calibration: the factor the network's input is resampled by (2: the
-    /// network sees particles twice as large). nil: 1, the image's own pixels.
+    /// network sees particles twice as large). nil: estimated per frame (`NetworkScale`).
     public var networkScale: Double? = nil
 
     public init(antemaVersion: String, segmenter: SegmenterChoice, analysis: AnalysisParameters, fallbackPixelSizeNm: Double?,
@@ -69,6 +69,11 @@ public struct FrameOutcome: Sendable {
     public var exclude: BinaryImage?
     /// The particles' regions and the excluded border objects (for pictures).
     public var result: ParticleAnalysisResult?
+    /// A network on a frame without a calibration: the factor the frame was resampled by for it;
+    /// nil otherwise.
+    public var networkScale: Double?
+    /// `networkScale` was estimated (`NetworkScale`), not given.
+    public var networkScaleEstimated = false
 
     public var status: String { problem?.status.rawValue ?? "ok" }
 

@@ -101,14 +101,33 @@ public struct Segmenter: Sendable {
     }
 
     /// Segments and analyses one frame with `settings` (whose segmenter is this one's choice).
+    /// A network on a frame without a calibration sees it at `settings.networkScale`, else at the
+    /// scale `NetworkScale` estimates (a first pass, and a second where the estimate differs).
     public func analyze(_ input: InputFrame, settings: RunSettings) throws -> FrameOutcome {
         var s = settings
         s.segmenter = choice
         var input = input
         if input.exclude == nil && choice != .mask { input.exclude = settings.exclusion(for: input.image) }
         let start = DispatchTime.now().uptimeNanoseconds
-        let (mask, prediction) = try segment(input, networkScale: settings.networkScale)
-        var outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence)
+        func pass(_ scale: Double?) throws -> FrameOutcome {
+            let (mask, prediction) = try segment(input, networkScale: scale)
+            var outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence)
+            outcome.networkScale = runner != nil && input.pixelSize == nil ? scale ?? 1 : nil
+            return outcome
+        }
+        var outcome: FrameOutcome
+        if runner != nil && input.pixelSize == nil && settings.networkScale == nil {
+            outcome = try pass(NetworkScale.firstPassScale)
+            if let d = NetworkScale.typicalDiameterPx(outcome.particles) {
+                let scale = NetworkScale.scale(forTypicalDiameterPx: d)
+                if max(scale / NetworkScale.firstPassScale, NetworkScale.firstPassScale / scale) > NetworkScale.secondPassFactor {
+                    outcome = try pass(scale)
+                }
+            }
+            outcome.networkScaleEstimated = true
+        } else {
+            outcome = try pass(settings.networkScale)
+        }
         outcome.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return outcome
     }

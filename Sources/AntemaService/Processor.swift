@@ -80,7 +80,8 @@ public struct Processor: Sendable {
                 }
             }
             if frame.pixelSize == nil {
-                try? store.logEvent(level: "warning", message: "\(image.path): no calibration: measured in pixels (nm columns empty)",
+                try? store.logEvent(level: "warning", message: "\(image.path): no calibration: measured in pixels (nm columns empty)"
+                                    + (result.networkScale.map { "; the network saw it at \(String(format: "%.2f", $0)) x its pixels" } ?? ""),
                                     sampleId: image.sampleId, imageId: image.id)
             }
             return .analysed(particles: result.particles.count)

@@ -70,7 +70,7 @@ struct Analyze: ParsableCommand {
     @Flag(name: .customLong("no-annotation-detection"), help: "Do not look for burned-in scale bars, labels and panel letters.")
     var noAnnotationDetection = false
 
-    @Option(name: .customLong("network-scale"), help: "For images without a calibration: resample them by this (0.125 to 4) before the network, e.g. 2 when their particles are smaller than about 10 px; measurements stay in the image's own pixels. Default 1.")
+    @Option(name: .customLong("network-scale"), help: "For images without a calibration: resample them by this (0.125 to 4) before the network (2: particles look twice as large to it); measurements stay in the image's own pixels. Default: estimated per image from a first pass.")
     var networkScale: Double?
 
     @Option(help: "Particles darker (bright-field TEM), brighter (HAADF-STEM, SEM) than the background, or auto (decided per image, the default).")
@@ -182,15 +182,16 @@ struct Analyze: ParsableCommand {
                     failed(error as? InputProblem ?? InputProblem(path: path, frame: source.frame, status: .failed, message: "\(error)"))
                     continue
                 }
-                if frame.pixelSize == nil {
-                    printError("warning: \(path)\(source.frameCount > 1 ? " frame \(source.frame)" : ""): no calibration: measured in pixels (the _px columns; give --pixel-size for nm)")
-                }
                 var outcome: FrameOutcome
                 do {
                     outcome = try seg.analyze(frame, settings: settings)
                 } catch {
                     failed(InputProblem(path: path, frame: source.frame, status: .failed, message: "segmentation failed: \(error)"))
                     continue
+                }
+                if frame.pixelSize == nil {
+                    printError("warning: \(path)\(source.frameCount > 1 ? " frame \(source.frame)" : ""): no calibration: measured in pixels (the _px columns; give --pixel-size for nm)"
+                               + (outcome.networkScale.map { "; the network saw it at \(String(format: "%.2f", $0)) x its pixels\(outcome.networkScaleEstimated ? " (estimated)" : "")" } ?? ""))
                 }
                 if let mask = outcome.segmentation, let result = outcome.result {
                     var stem = pictureStem(path: path, frame: source.frame, frames: source.frameCount), k = 2
