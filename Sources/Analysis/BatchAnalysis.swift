@@ -116,7 +116,7 @@ public enum BatchAnalysis {
         }
         // burned-in lettering the segmenter took for particles (TextDetector): left out the same way
         if settings.detectAnnotations && settings.segmenter != .mask {
-            let text = TextDetector.text(in: mask)
+            let text = TextDetector.text(in: mask, image: input.image)
             if text.pixels.contains(true) {
                 var e = exclude ?? BinaryImage(width: mask.width, height: mask.height)
                 for i in mask.pixels.indices where text.pixels[i] { mask.pixels[i] = false; e.pixels[i] = true }

@@ -103,7 +103,11 @@ public enum AnnotationDetector {
 /// Measured on the EMPS validation part (training/README.md).
 public enum TextDetector {
     /// The objects of `mask` (8-connected) that are burned-in text or a scale bar beside it.
-    public static func text(in mask: BinaryImage) -> BinaryImage {
+    /// `image` (the micrograph the mask segments): an object segmented as a blob (a letter seen
+    /// at a network scale below its strokes' width, its counters filled) is looked at in the
+    /// image too: its pixels on its own side of the Otsu threshold of its box (the strokes, not
+    /// the counters) are tested for the stroke rule; a uniform particle stays solid there.
+    public static func text(in mask: BinaryImage, image: GrayImage? = nil) -> BinaryImage {
         let w = mask.width, h = mask.height
         var out = BinaryImage(width: w, height: h)
         guard w >= 32, h >= 32 else { return out }
@@ -115,7 +119,11 @@ public enum TextDetector {
             let b = r.box
             guard b.height >= 6 && Double(b.height) <= maxGlyphHeight && Double(b.width) <= 2.5 * Double(b.height) else { continue }
             let strokePx = b.width * 2 <= b.height ? Double(b.width) : 2 * largestInscribedRadius(r, buffer: &buffer)
-            if strokePx <= 0.5 * Double(b.height) { glyphs.append(k) }
+            if strokePx <= 0.5 * Double(b.height) {
+                glyphs.append(k)
+            } else if let image, let strokes = strokes(of: r, in: image), 2 * largestInscribedRadius(strokes, buffer: &buffer) <= 0.5 * Double(b.height) {
+                glyphs.append(k)
+            }
         }
         guard glyphs.count >= 3 else { return out }
         // lines: glyphs joined by union-find
@@ -179,6 +187,30 @@ public enum TextDetector {
         }
         for k in taken { for p in regions[k].pixels { out[p.row, p.col] = true } }
         return out
+    }
+
+    /// The pixels of `region` on its own side (darker or brighter than its surroundings) of the
+    /// Otsu threshold of the image over its box grown by a quarter of its height; nil when
+    /// there are none or the box holds one grey level.
+    static func strokes(of region: Region, in image: GrayImage) -> Region? {
+        let b = region.box, pad = max(1, b.height / 4)
+        let r0 = max(0, b.minRow - pad), r1 = min(image.height - 1, b.maxRow + pad)
+        let c0 = max(0, b.minCol - pad), c1 = min(image.width - 1, b.maxCol + pad)
+        var values: [Float] = []
+        values.reserveCapacity((r1 - r0 + 1) * (c1 - c0 + 1))
+        for r in r0...r1 { for c in c0...c1 { values.append(image.pixels[r * image.width + c]) } }
+        guard let lo = values.min(), let hi = values.max(), hi > lo else { return nil }
+        let t = ClassicalSegmenter.otsuThreshold(values)
+        let inside = region.pixels.reduce(0.0) { $0 + Double(image.pixels[$1.row * image.width + $1.col]) } / Double(region.area)
+        let all = values.reduce(0.0) { $0 + Double($1) }
+        let outsideCount = values.count - region.area
+        guard outsideCount > 0 else { return nil }
+        let dark = inside < (all - inside * Double(region.area)) / Double(outsideCount)
+        let kept = region.pixels.filter { p in
+            let v = image.pixels[p.row * image.width + p.col]
+            return dark ? v < t : v > t
+        }
+        return kept.isEmpty ? nil : Region(pixels: kept)
     }
 
     /// The largest distance (px) from a pixel of `region` to a pixel outside it, by the 5-7-11

@@ -63,4 +63,27 @@ import Testing
         Self.rect(&m, 170, 190, 40, 44); Self.rect(&m, 186, 190, 40, 52)                                   // an 'L'
         #expect(!TextDetector.text(in: m).pixels.contains(true))
     }
+
+    /// A grey image: 200 where `m` is false, 50 where it is true (dark strokes or particles on a bright support).
+    static func grey(_ m: BinaryImage) -> GrayImage {
+        GrayImage(width: m.width, height: m.height, pixels: m.pixels.map { $0 ? 50 : 200 })
+    }
+
+    @Test("letters the segmentation fills into blobs (a network at a small scale) are text when the image shows their strokes; solid dark particles in a row at the edge are not")
+    func blobLettersWithTheirStrokesInTheImage() {
+        // the image: "50 nm" drawn in strokes; the segmentation: each letter's box filled
+        var strokes = BinaryImage(width: 300, height: 300)
+        Self.label(&strokes, base: 270, left: 20)
+        var blobs = BinaryImage(width: 300, height: 300)
+        for (c0, c1, r0) in [(20, 32, 250), (36, 48, 250), (56, 68, 256), (72, 92, 256)] { Self.rect(&blobs, r0, 270, c0, c1) }
+        #expect(!TextDetector.text(in: blobs).pixels.contains(true), "blobs alone are not strokes")
+        let found = TextDetector.text(in: blobs, image: Self.grey(strokes))
+        var letters = BinaryImage(width: 300, height: 300)
+        for (c0, c1, r0) in [(20, 32, 250), (36, 48, 250), (56, 68, 256), (72, 92, 256)] { Self.rect(&letters, r0, 270, c0, c1) }
+        #expect(found == letters)
+        // solid particles in a row near the edge, the image showing them solid too: not text
+        var row = BinaryImage(width: 300, height: 300)
+        for cx in [150, 175, 200, 225] { Self.disc(&row, 280, cx, 8) }
+        #expect(!TextDetector.text(in: row, image: Self.grey(row)).pixels.contains(true))
+    }
 }
