@@ -49,6 +49,8 @@ def main():
     ap.add_argument("--sim-version", type=int, default=4, help="simulator version (2: the earlier test set)")
     ap.add_argument("--pairs", action="store_true", help="one overlapping pair per micrograph, instance labels")
     ap.add_argument("--monolayers", action="store_true", help="dense monolayers of 3-8 px particles, 16 grey levels, instance labels")
+    ap.add_argument("--png", action="store_true",
+                    help="write 8-bit PNGs without a calibration (figure exports) instead of DM3 files; the pixel size stays in the manifest")
     ap.add_argument("--antemactl", default=os.path.join(ROOT, ".build/release/antemactl"))
     a = ap.parse_args()
     for d in ("images", "labels"):
@@ -63,11 +65,16 @@ def main():
         else:
             img, lab, info = simulate.simulate(rng, a.size, version=a.sim_version, network_view=False, pair=a.pairs)
         stem = f"sim{i:03d}"
-        raw = os.path.join(a.out, stem + ".f32")
-        img.astype("<f4").tofile(raw)
-        subprocess.run([a.antemactl, "write-dm3", "--raw", raw, "--width", str(a.size), "--height", str(a.size),
-                        "--pixel-size", repr(info["pixel_size_nm"]), os.path.join(a.out, "images", stem + ".dm3")], check=True)
-        os.remove(raw)
+        if a.png:
+            lo, hi = float(img.min()), float(img.max())
+            img8 = img if (lo >= 0 and hi <= 255) else (img - lo) / max(hi - lo, 1e-6) * 255
+            Image.fromarray(np.round(img8).astype(np.uint8)).save(os.path.join(a.out, "images", stem + ".png"))
+        else:
+            raw = os.path.join(a.out, stem + ".f32")
+            img.astype("<f4").tofile(raw)
+            subprocess.run([a.antemactl, "write-dm3", "--raw", raw, "--width", str(a.size), "--height", str(a.size),
+                            "--pixel-size", repr(info["pixel_size_nm"]), os.path.join(a.out, "images", stem + ".dm3")], check=True)
+            os.remove(raw)
         inst = info.pop("instances", None)
         label = inst.astype(np.uint8) if a.pairs else inst.astype(np.uint16) if a.monolayers else lab * 255
         Image.fromarray(label).save(os.path.join(a.out, "labels", stem + ".png"))

@@ -32,3 +32,35 @@ import Pipeline
         #expect(NetworkScale.scale(forTypicalDiameterPx: .nan) == NetworkScale.firstPassScale)
     }
 }
+
+@Suite struct SmallBlobCheck {
+    /// Dark discs of `diameter` px on a hexagonal grid `spacing` apart (a monolayer), on a bright support with a little noise.
+    static func monolayer(size: Int, diameter: Double, spacing: Double) -> GrayImage {
+        var pixels = [Float](repeating: 200, count: size * size)
+        var state: UInt64 = 7
+        for k in pixels.indices { state = state &* 6364136223846793005 &+ 1442695040888963407; pixels[k] += Float(state >> 60) }
+        let rowStep = spacing * 3.0.squareRoot() / 2
+        var y = 0.0, row = 0
+        while y < Double(size) {
+            var x = row % 2 == 0 ? 0 : spacing / 2
+            while x < Double(size) {
+                let r = diameter / 2
+                for yy in max(0, Int(y - r))...min(size - 1, Int(y + r)) { for xx in max(0, Int(x - r))...min(size - 1, Int(x + r))
+                    where (Double(yy) - y) * (Double(yy) - y) + (Double(xx) - x) * (Double(xx) - x) <= r * r { pixels[yy * size + xx] = 60 } }
+                x += spacing
+            }
+            y += rowStep; row += 1
+        }
+        return GrayImage(width: size, height: size, pixels: pixels)
+    }
+
+    @Test("a monolayer of 5 px particles is found as small blobs (about their diameter) and brought to twice its pixels; one of 40 px particles is not small")
+    func monolayerOfSmallParticles() throws {
+        let d = try #require(NetworkScale.smallBlobDiameterPx(Self.monolayer(size: 256, diameter: 5, spacing: 7)))
+        #expect(d >= 3 && d <= 9, "\(d) px")
+        #expect(NetworkScale.scale(forSmallBlobDiameterPx: d) == 2)
+        #expect(NetworkScale.smallBlobDiameterPx(Self.monolayer(size: 256, diameter: 40, spacing: 60)) == nil)
+        // a flat image has no blobs
+        #expect(NetworkScale.smallBlobDiameterPx(GrayImage(width: 64, height: 64, pixels: [Float](repeating: 3, count: 64 * 64))) == nil)
+    }
+}
