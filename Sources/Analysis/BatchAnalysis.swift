@@ -104,11 +104,15 @@ public enum BatchAnalysis {
     /// `prediction`, separation follows its distance map (overlap mode `network`) and each
     /// particle gets its confidence, the mean particle probability over its pixels; particles
     /// below the minimum confidence (the setting, else the model's) are dropped.
+    /// `networkScale`: the factor a frame without a calibration was resampled by for the network;
+    /// below 1, letters may come out of it as blobs, and `TextDetector` looks for their strokes
+    /// in the image.
     public static func analyze(_ input: InputFrame, mask: BinaryImage, prediction: Prediction?, settings: RunSettings,
-                               modelMinimumConfidence: Double? = nil) -> FrameOutcome {
+                               modelMinimumConfidence: Double? = nil, networkScale: Double? = nil) -> FrameOutcome {
         let minimumConfidence = settings.analysis.minimumConfidence ?? modelMinimumConfidence ?? 0
         var mask = mask
         var outcome = FrameOutcome(path: input.path, frame: input.frame, width: input.image.width, height: input.image.height, pixelSize: input.pixelSize)
+        outcome.networkScale = networkScale
         // excluded regions (burned-in annotations, --exclude): no particle there
         var exclude = input.exclude
         if let exclude {
@@ -116,7 +120,7 @@ public enum BatchAnalysis {
         }
         // burned-in lettering the segmenter took for particles (TextDetector): left out the same way
         if settings.detectAnnotations && settings.segmenter != .mask {
-            let text = TextDetector.text(in: mask, image: input.image)
+            let text = TextDetector.text(in: mask, image: (networkScale ?? 1) < 1 ? input.image : nil)
             if text.pixels.contains(true) {
                 var e = exclude ?? BinaryImage(width: mask.width, height: mask.height)
                 for i in mask.pixels.indices where text.pixels[i] { mask.pixels[i] = false; e.pixels[i] = true }

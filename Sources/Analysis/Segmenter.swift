@@ -111,9 +111,8 @@ public struct Segmenter: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         func pass(_ scale: Double?) throws -> FrameOutcome {
             let (mask, prediction) = try segment(input, networkScale: scale)
-            var outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence)
-            outcome.networkScale = runner != nil && input.pixelSize == nil ? scale ?? 1 : nil
-            return outcome
+            return BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence,
+                                         networkScale: runner != nil && input.pixelSize == nil ? scale ?? 1 : nil)
         }
         var outcome: FrameOutcome
         if runner != nil && input.pixelSize == nil && settings.networkScale == nil {

@@ -103,9 +103,9 @@ public enum AnnotationDetector {
 /// Measured on the EMPS validation part (training/README.md).
 public enum TextDetector {
     /// The objects of `mask` (8-connected) that are burned-in text or a scale bar beside it.
-    /// `image` (the micrograph the mask segments): an object segmented as a blob (a letter seen
-    /// at a network scale below its strokes' width, its counters filled) is looked at in the
-    /// image too: its pixels on its own side of the Otsu threshold of its box (the strokes, not
+    /// `image` (the micrograph the mask segments; given where a network saw the image shrunk): an
+    /// object segmented as a blob (a letter seen at a network scale below its strokes' width, its
+    /// counters filled) is looked at in the image too: its pixels on its own side of the Otsu threshold of its box (the strokes, not
     /// the counters) are tested for the stroke rule; a uniform particle stays solid there.
     public static func text(in mask: BinaryImage, image: GrayImage? = nil) -> BinaryImage {
         let w = mask.width, h = mask.height
