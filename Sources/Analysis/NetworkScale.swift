@@ -41,6 +41,23 @@ public enum NetworkScale {
         return sorted.last?.equivalentDiameterPx
     }
 
+    /// The scale of the second pass after a first at `firstPassScale` on `image`, or nil when the
+    /// first pass stands (no particles, or the scale within `secondPassFactor` of the first's).
+    /// A first pass whose particles hold less than `unresolvedFraction` of its foreground did not
+    /// resolve them: small particles (a monolayer) are looked for in the image itself.
+    public static func secondPassScale(after first: FrameOutcome, image: GrayImage) -> Double? {
+        let foreground = first.segmentation?.pixels.reduce(0) { $0 + ($1 ? 1 : 0) } ?? 0
+        let inParticles = first.particles.reduce(0) { $0 + $1.areaPx }
+        var scale: Double? = nil
+        if Double(inParticles) < unresolvedFraction * Double(foreground), let d = smallBlobDiameterPx(image) {
+            scale = self.scale(forSmallBlobDiameterPx: d)
+        } else if let d = typicalDiameterPx(first.particles) {
+            scale = self.scale(forTypicalDiameterPx: d)
+        }
+        guard let scale, max(scale / firstPassScale, firstPassScale / scale) > secondPassFactor else { return nil }
+        return scale
+    }
+
     /// The scale that brings a typical diameter (px of the image) to `targetDiameterPx`, within `range`.
     public static func scale(forTypicalDiameterPx d: Double) -> Double {
         guard d > 0, d.isFinite else { return firstPassScale }
@@ -94,6 +111,8 @@ extension NetworkScale {
             var f = 1
             while Double(f * 2) * 2 <= sigma { f *= 2 }
             let img = downsampled(f)
+            // scales beyond a small image's size are not looked at
+            if img.width < 8 || img.height < 8 { break }
             let s = sigma / Double(f)
             let blurred = img.gaussianBlurred(sigma: s)
             let w = img.width, h = img.height, margin = min(Int(2 * s) + 1, min(w, h) / 4)
@@ -110,7 +129,7 @@ extension NetworkScale {
         }
         var diameters: [Double] = []
         for e in energy {
-            guard let top = e.max(), top > 0,
+            guard e.count >= 3, let top = e.max(), top > 0,
                   let k = (1..<(e.count - 1)).first(where: { e[$0] > e[$0 - 1] && e[$0] >= e[$0 + 1] }) else { return nil }
             let d = sigmas[k] * 2 * 2.0.squareRoot()
             guard d <= smallBlobMaximumPx, e[k] >= 0.7 * top else { return nil }

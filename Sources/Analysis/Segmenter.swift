@@ -117,19 +117,7 @@ public struct Segmenter: Sendable {
         var outcome: FrameOutcome
         if runner != nil && input.pixelSize == nil && settings.networkScale == nil {
             outcome = try pass(NetworkScale.firstPassScale)
-            // a first pass whose particles hold little of its foreground did not resolve them:
-            // small particles (a monolayer) are looked for in the image itself
-            let foreground = outcome.segmentation?.pixels.reduce(0) { $0 + ($1 ? 1 : 0) } ?? 0
-            let inParticles = outcome.particles.reduce(0) { $0 + $1.areaPx }
-            var scale: Double? = nil
-            if Double(inParticles) < NetworkScale.unresolvedFraction * Double(foreground), let d = NetworkScale.smallBlobDiameterPx(input.image) {
-                scale = NetworkScale.scale(forSmallBlobDiameterPx: d)
-            } else if let d = NetworkScale.typicalDiameterPx(outcome.particles) {
-                scale = NetworkScale.scale(forTypicalDiameterPx: d)
-            }
-            if let scale, max(scale / NetworkScale.firstPassScale, NetworkScale.firstPassScale / scale) > NetworkScale.secondPassFactor {
-                outcome = try pass(scale)
-            }
+            if let scale = NetworkScale.secondPassScale(after: outcome, image: input.image) { outcome = try pass(scale) }
             outcome.networkScaleEstimated = true
         } else {
             outcome = try pass(settings.networkScale)

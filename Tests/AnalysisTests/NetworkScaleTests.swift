@@ -33,6 +33,13 @@ import Pipeline
     }
 }
 
+extension GrayImage {
+    /// The top-left `width` x `height` pixels.
+    func cropped(width w: Int, height h: Int) -> GrayImage {
+        GrayImage(width: w, height: h, pixels: (0..<h).flatMap { r in self.pixels[(r * self.width)..<(r * self.width + w)] })
+    }
+}
+
 @Suite struct SmallBlobCheck {
     /// Dark discs of `diameter` px on a hexagonal grid `spacing` apart (a monolayer), on a bright support with a little noise.
     static func monolayer(size: Int, diameter: Double, spacing: Double) -> GrayImage {
@@ -62,5 +69,38 @@ import Pipeline
         #expect(NetworkScale.smallBlobDiameterPx(Self.monolayer(size: 256, diameter: 40, spacing: 60)) == nil)
         // a flat image has no blobs
         #expect(NetworkScale.smallBlobDiameterPx(GrayImage(width: 64, height: 64, pixels: [Float](repeating: 3, count: 64 * 64))) == nil)
+        // small and oddly shaped images are looked at without harm (scales beyond their size skipped)
+        for (w, h) in [(32, 32), (33, 700), (40, 47), (31, 31), (1, 1)] {
+            _ = NetworkScale.smallBlobDiameterPx(Self.monolayer(size: max(w, h), diameter: 5, spacing: 7).cropped(width: w, height: h))
+        }
+    }
+}
+
+@Suite struct SecondPass {
+    static func outcome(particles: [ParticleMeasurement], foregroundPx: Int, size: Int = 512) -> FrameOutcome {
+        var o = FrameOutcome(path: "x.png", frame: 0, width: size, height: size)
+        var mask = BinaryImage(width: size, height: size)
+        for k in 0..<min(foregroundPx, size * size) { mask.pixels[k] = true }
+        o.segmentation = mask
+        o.particles = particles
+        return o
+    }
+
+    @Test("a first pass of resolved 100 px particles asks for a second at 0.8 x 0.707; one of 160 px particles stands; one without particles stands")
+    func resolvedParticles() {
+        let flat = GrayImage(width: 256, height: 256, pixels: [Float](repeating: 1, count: 256 * 256))
+        let big = (0..<4).map { _ in NetworkScaleEstimate.particle(diameterPx: 100) }
+        let area = big.reduce(0) { $0 + $1.areaPx }
+        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: big, foregroundPx: area), image: flat).map { abs($0 - 0.5 * 2.0.squareRoot()) < 1e-12 } == true)
+        let typical = (0..<4).map { _ in NetworkScaleEstimate.particle(diameterPx: 160) }
+        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: typical, foregroundPx: typical.reduce(0) { $0 + $1.areaPx }), image: flat) == nil)
+        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: [], foregroundPx: 0), image: flat) == nil)
+    }
+
+    @Test("a first pass that resolved little of its foreground on a monolayer of 5 px particles asks for twice the pixels")
+    func unresolvedMonolayer() {
+        let image = SmallBlobCheck.monolayer(size: 256, diameter: 5, spacing: 7)
+        let patch = [NetworkScaleEstimate.particle(diameterPx: 60)]
+        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: patch, foregroundPx: 30_000), image: image) == 2)
     }
 }
