@@ -92,6 +92,11 @@ public enum Pictures {
     /// The legend strip's height for an image of this width.
     static func legendHeight(_ width: Int) -> Double { fontPx(width) * 2.2 }
 
+    /// The legend entry of a picture without a scale bar because its image has no calibration.
+    static func uncalibrated(_ pixelSizeNm: Double?) -> [(String, Colour)] {
+        pixelSizeNm == nil ? [("no calibration: sizes in px", Colour(0.12, 0.12, 0.12))] : []
+    }
+
     static func drawLegend(_ p: Painter, width: Int, top: Double, entries: [(String, Colour)]) {
         let font = fontPx(width)
         p.rect(0, top, Double(width), legendHeight(width))
@@ -128,7 +133,8 @@ public enum Pictures {
         return Figure(widthPt: Double(image.width), heightPt: Double(image.height) + legendHeight(image.width)) { p in
             p.image(rgb, width: image.width, height: image.height)
             ScaleBar(width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: mask)?.draw(p, pictureWidth: image.width)
-            drawLegend(p, width: image.width, top: Double(image.height), entries: [("segmentation (before clean-up)", Colour(RGB.segmentation))])
+            drawLegend(p, width: image.width, top: Double(image.height),
+                       entries: [("segmentation (before clean-up)", Colour(RGB.segmentation))] + uncalibrated(pixelSizeNm))
         }
     }
 
@@ -245,7 +251,7 @@ public enum Pictures {
             let shown = places.compactMap { $0 }.count
             let entries: [(String, Colour)] = [("particle", Colour(RGB.particle)), ("separated", Colour(RGB.separated)),
                                                ("overlap, kept whole", Colour(RGB.flagged)), ("touches border, excluded", Colour(RGB.border))]
-            drawLegend(p, width: width, top: Double(height), entries: entries + (shown < particles.count
+            drawLegend(p, width: width, top: Double(height), entries: entries + uncalibrated(pixelSizeNm) + (shown < particles.count
                 ? [("\(shown) of \(particles.count) numbered (all in the SVG)", Colour(0.12, 0.12, 0.12))] : []))
         }
     }
