@@ -89,14 +89,10 @@ extension NetworkScale {
     /// and noise of images of larger particles seldom pass both (23 of EMPS's 366 images).
     public static func smallBlobDiameterPx(_ image: GrayImage) -> Double? {
         guard image.width >= 32, image.height >= 32 else { return nil }
-        // robust normalisation: median and the 1-99 % range
-        var sample = image.pixels.filter(\.isFinite)
-        guard sample.count > 16 else { return nil }
-        sample.sort()
-        let median = sample[sample.count / 2], p1 = sample[sample.count / 100], p99 = sample[sample.count * 99 / 100]
-        guard p99 > p1 else { return nil }
+        // the network's robust normalisation (median, 1-99 % range); a flat image has no energy below
+        let (centre, spread) = RobustStatistics.centreAndScale(image.pixels, exclude: nil)
         let base = GrayImage(width: image.width, height: image.height,
-                             pixels: image.pixels.map { $0.isFinite ? ($0 - median) / (p99 - p1) : 0 })
+                             pixels: image.pixels.map { $0.isFinite ? ($0 - centre) / spread : 0 })
         var shrunk: [Int: GrayImage] = [1: base]
         func downsampled(_ f: Int) -> GrayImage {
             if let g = shrunk[f] { return g }

@@ -272,7 +272,8 @@ public enum Schema {
                 feret_max_nm, aspect_ratio, convexity, solidity, centroid_x_px, centroid_y_px, bbox_x_px, bbox_y_px, bbox_width_px,
                 bbox_height_px, separated, overlap_flag, confidence
                 """
-            let rows = try Row.fetchAll(db, sql: """
+            // a cursor: a large history is not held in memory at once
+            let rows = try Row.fetchCursor(db, sql: """
                 SELECT p.id, p.area_px, p.area_nm2, p.perimeter_nm, p.feret_min_nm, p.feret_max_nm
                 FROM particle p
                 """)
@@ -280,7 +281,7 @@ public enum Schema {
                 INSERT INTO particle_v6 (\(columns), equivalent_diameter_px, perimeter_px, feret_min_px, feret_max_px)
                 SELECT \(columns), ?, ?, ?, ? FROM particle WHERE id = ?
                 """)
-            for row in rows {
+            while let row = try rows.next() {
                 let areaPx: Int = row["area_px"], areaNm2: Double = row["area_nm2"]
                 // the side of the square pixel of the same area
                 let side = areaPx > 0 && areaNm2 > 0 ? (areaNm2 / Double(areaPx)).squareRoot() : 1
