@@ -21,6 +21,7 @@ import sys
 import time
 
 import numpy as np
+from PIL import Image
 import torch
 import torch.nn.functional as F
 
@@ -42,8 +43,10 @@ def sim_tile(rng, size, version):
 
 
 class Tiles(torch.utils.data.IterableDataset):
-    def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4), contrast_jitter=0.0):
+    def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4), contrast_jitter=0.0,
+                 real_scale_range=(0.5, 1.6)):
         self.seed, self.size, self.real_fraction, self.root, self.ids = seed, size, real_fraction, root, ids
+        self.real_scale_range = real_scale_range  # the EMPS crops' resampling factors (log-uniform)
         self.sim_artifacts = sim_artifacts  # probabilities: inverted contrast, 8-bit, JPEG, annotations
         self.contrast_jitter = contrast_jitter  # the normalised tile times exp(U(-j, j)), plus U(-j/2, j/2)
 
@@ -55,7 +58,7 @@ class Tiles(torch.utils.data.IterableDataset):
                 ident = self.ids[int(rng.integers(len(self.ids)))]
                 if ident not in cache:
                     cache[ident] = emps.load(self.root, ident)
-                img, inst, valid = emps.random_crop(*cache[ident], rng, self.size)
+                img, inst, valid = emps.random_crop(*cache[ident], rng, self.size, self.real_scale_range)
                 img, ann = artifacts.degrade(img, rng, invert_p=0.2, eight_bit_p=0.15, jpeg_p=0.1, annotate_p=0.3)
             else:
                 img, inst, valid = sim_tile(rng, self.size, 5)
@@ -115,12 +118,27 @@ def pad_to(x, multiple):
     return np.pad(x, ((0, ph), (0, pw)), mode="reflect") if ph or pw else x
 
 
-def score_pairs(model, pairs, layout, multiple=16):
-    """Pooled pixel IoU and instance F1 over whole images: (image, instance map) pairs, native scale."""
+def rescale_pair(img, inst, s):
+    """An image resampled by s (box filter down, bilinear up) and its instance map by nearest
+    neighbour, as emps.random_crop resamples its crops."""
+    if s == 1:
+        return img, inst
+    h, w = img.shape
+    nh, nw = max(16, int(round(h * s))), max(16, int(round(w * s)))
+    img = np.asarray(Image.fromarray(img.astype(np.float32)).resize((nw, nh), Image.BILINEAR if s > 1 else Image.BOX), dtype=np.float32)
+    yi = np.minimum(((np.arange(nh) + 0.5) / s).astype(int), h - 1)
+    xi = np.minimum(((np.arange(nw) + 0.5) / s).astype(int), w - 1)
+    return img, inst[np.ix_(yi, xi)]
+
+
+def score_pairs(model, pairs, layout, multiple=16, scale=1.0):
+    """Pooled pixel IoU and instance F1 over whole images: (image, instance map) pairs, each
+    resampled by `scale` first (0.5: about where antemactl shows an uncalibrated EMPS image)."""
     model.eval()
     inter = union = matched = n_pred = n_true = 0
     with torch.no_grad():
         for img, inst in pairs:
+            img, inst = rescale_pair(img, inst, scale)
             h, w = img.shape
             x = torch.from_numpy(pad_to(robust_normalize(img), multiple))[None, None]
             out = model(x.contiguous(memory_format=layout)).float()[0, :, :h, :w]
@@ -133,9 +151,9 @@ def score_pairs(model, pairs, layout, multiple=16):
     return inter / max(union, 1), 2 * matched / max(n_pred + n_true, 1)
 
 
-def evaluate_real(model, root, ids, layout):
+def evaluate_real(model, root, ids, layout, scale=1.0):
     """score_pairs over the EMPS images `ids` (loaded one at a time)."""
-    return score_pairs(model, (emps.load(root, i) for i in ids), layout)
+    return score_pairs(model, (emps.load(root, i) for i in ids), layout, scale=scale)
 
 
 def sim_validation(seed, n, size):
@@ -211,6 +229,9 @@ def main():
     ap.add_argument("--sim-val-seed", type=int, help="seed of the simulated validation tiles (default: --seed + 1000); fixed, runs compare on the same tiles")
     ap.add_argument("--contrast-jitter", type=float, default=0.0,
                     help="multiply each normalised training tile by exp(U(-j, j)) and add U(-j/2, j/2) (0: off)")
+    ap.add_argument("--real-scale-range", default="0.5,1.6",
+                    help="the EMPS crops' resampling factors, low,high (log-uniform); antemactl shows an uncalibrated image at 0.35-0.71")
+    ap.add_argument("--val-scale", type=float, default=1.0, help="the EMPS validation images resampled by this factor (1: native)")
     ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -223,6 +244,7 @@ def main():
     if a.init:
         model.load_state_dict(torch.load(a.init)["model"])
     sim_artifacts = tuple(float(v) for v in a.sim_artifacts.split(","))
+    real_scale = tuple(float(v) for v in a.real_scale_range.split(","))
     train_ids, val_ids = emps.split(a.emps)
     meta = {
         "name": "antema-unet", "version": a.model_version,
@@ -237,7 +259,8 @@ def main():
                      "realData": "EMPS training split by paper (training/emps.py): %d training, %d validation images" % (len(train_ids), len(val_ids)),
                      "channels": list(channels), "bfloat16": a.fast, "init": a.init or a.init_onnx,
                      "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn,
-                     "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter},
+                     "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter,
+                     "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale},
     }
     log = open(a.out + ".log", "a")
 
@@ -246,7 +269,7 @@ def main():
         print(line, flush=True); log.write(line + "\n"); log.flush()
 
     vx, vy = sim_validation(a.sim_val_seed if a.sim_val_seed is not None else a.seed + 1000, 32, a.tile)
-    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter), batch_size=a.batch,
+    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter, real_scale), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     layout = torch.channels_last if a.fast else torch.contiguous_format
     model = model.to(memory_format=layout)
@@ -259,7 +282,7 @@ def main():
     say(f"U-Net {channels} 2 outputs, {a.steps} steps of {a.batch} x {a.tile}^2, real fraction {a.real_fraction}, seed {a.seed}, "
         f"{len(train_ids)} training / {len(val_ids)} validation EMPS images" + (f", from {a.init_onnx}" if a.init_onnx else ""))
     if a.init_onnx or a.init:
-        r_iou, r_f1 = evaluate_real(model, a.emps, val_ids, layout)
+        r_iou, r_f1 = evaluate_real(model, a.emps, val_ids, layout, a.val_scale)
         say(f"step 0 EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} (distance head untrained) sim IoU {sim_iou(model, vx, vy, layout):.4f}")
     best, t0, running = -1.0, time.time(), 0.0
     for step, (x, y, v) in enumerate(loader, 1):
@@ -279,7 +302,7 @@ def main():
         last = step >= a.steps or (a.stop_after and step >= a.stop_after)
         if step % a.validate_every == 0 or last:
             kept = ema.module if ema is not None else model
-            r_iou, r_f1 = evaluate_real(kept, a.emps, val_ids, layout)
+            r_iou, r_f1 = evaluate_real(kept, a.emps, val_ids, layout, a.val_scale)
             s_iou = sim_iou(kept, vx, vy, layout)
             score = (r_iou + r_f1) / 2 if a.select == "emps" else (r_iou + r_f1 + s_iou) / 3
             say(f"step {step} EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} sim IoU {s_iou:.4f}")
