@@ -9,6 +9,7 @@ public struct RGB: Sendable, Equatable {
     public static let flagged = RGB(230, 159, 0)        // orange
     public static let border = RGB(150, 150, 150)       // grey
     public static let segmentation = RGB(240, 228, 66)  // yellow
+    public static let leftOut = RGB(213, 94, 0)         // vermillion: burned-in lettering, scale bars, excluded regions
     public static let bar = RGB(0, 114, 178)            // blue
 }
 

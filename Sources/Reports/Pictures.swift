@@ -97,6 +97,28 @@ public enum Pictures {
         pixelSizeNm == nil ? [("no calibration: sizes in px", Colour(0.12, 0.12, 0.12))] : []
     }
 
+    /// The parts of the frame left out of the analysis (burned-in lettering and scale bars found
+    /// automatically, `--exclude` / `analysis.exclude_regions`), outlined dashed in vermillion so
+    /// a reader sees why nothing was counted there; its legend entry when there are any.
+    static func drawLeftOut(_ p: Painter, _ annotations: BinaryImage?, width: Int) -> [(String, Colour)] {
+        guard let annotations, annotations.pixels.contains(true) else { return [] }
+        let line = 2 * max(1, Double(width) / 600)  // twice the particles' outlines: whole pixels on each side of the edge
+        p.save()
+        for region in annotations.regions(.four) {
+            for loop in outlines(region) {
+                p.move(Double(loop[0].x), Double(loop[0].y))
+                for v in loop.dropFirst() { p.line(Double(v.x), Double(v.y)) }
+                p.close()
+            }
+        }
+        p.colour(Colour(RGB.leftOut), alpha: 0.9)
+        p.lineWidth(line)
+        p.dash([3 * line, 2 * line])
+        p.stroke()
+        p.restore()
+        return [("left out (lettering, scale bar, excluded)", Colour(RGB.leftOut))]
+    }
+
     static func drawLegend(_ p: Painter, width: Int, top: Double, entries: [(String, Colour)]) {
         let font = fontPx(width)
         p.rect(0, top, Double(width), legendHeight(width))
@@ -132,9 +154,10 @@ public enum Pictures {
         let rgb = c.rgbBytes()
         return Figure(widthPt: Double(image.width), heightPt: Double(image.height) + legendHeight(image.width)) { p in
             p.image(rgb, width: image.width, height: image.height)
+            let leftOut = drawLeftOut(p, annotations, width: image.width)
             ScaleBar(width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: mask)?.draw(p, pictureWidth: image.width)
             drawLegend(p, width: image.width, top: Double(image.height),
-                       entries: [("segmentation (before clean-up)", Colour(RGB.segmentation))] + uncalibrated(pixelSizeNm))
+                       entries: [("segmentation (before clean-up)", Colour(RGB.segmentation))] + leftOut + uncalibrated(pixelSizeNm))
         }
     }
 
@@ -214,7 +237,9 @@ public enum Pictures {
     }
 
     /// The particles outlined and numbered as in the workbook: measured particles in blue,
-    /// separated ones in purple, flagged overlaps in orange, border particles (excluded) grey.
+    /// separated ones in purple, flagged overlaps in orange, border particles (excluded) grey,
+    /// what was left out of the analysis (`annotations`) dashed vermillion; the legend names
+    /// the kinds the picture shows.
     /// Numbers where they fit without covering a particle (all of them in `particleMapSVG`).
     public static func particleMap(_ image: GrayImage, particles: [(Region, ParticleMeasurement)], borderExcluded: [Region], pixelSizeNm: Double?,
                                    annotations: BinaryImage? = nil) -> Figure {
@@ -240,6 +265,7 @@ public enum Pictures {
                 p.lineWidth(line)
                 p.stroke()
             }
+            let leftOut = drawLeftOut(p, annotations, width: width)
             for b in borders { stroke(b, Colour(RGB.border), alpha: 0.7) }
             for (loops, colour) in shapes { stroke(loops, Colour(colour), alpha: 1) }
             let font = fontPx(width) * (particles.count > 150 ? 0.75 : 1)
@@ -249,9 +275,12 @@ public enum Pictures {
             }
             bar?.draw(p, pictureWidth: width)
             let shown = places.compactMap { $0 }.count
-            let entries: [(String, Colour)] = [("particle", Colour(RGB.particle)), ("separated", Colour(RGB.separated)),
-                                               ("overlap, kept whole", Colour(RGB.flagged)), ("touches border, excluded", Colour(RGB.border))]
-            drawLegend(p, width: width, top: Double(height), entries: entries + uncalibrated(pixelSizeNm) + (shown < particles.count
+            // what the picture shows: a narrow picture's legend has room for few entries
+            let entries: [(String, Colour)] = [("particle", Colour(RGB.particle))]
+                + (particles.contains { $0.1.separated && !$0.1.overlapFlag } ? [("separated", Colour(RGB.separated))] : [])
+                + (particles.contains { $0.1.overlapFlag } ? [("overlap, kept whole", Colour(RGB.flagged))] : [])
+                + (borders.isEmpty ? [] : [("touches border, excluded", Colour(RGB.border))])
+            drawLegend(p, width: width, top: Double(height), entries: entries + leftOut + uncalibrated(pixelSizeNm) + (shown < particles.count
                 ? [("\(shown) of \(particles.count) numbered (all in the SVG)", Colour(0.12, 0.12, 0.12))] : []))
         }
     }

@@ -16,8 +16,8 @@ import Testing
         } }
     }
     /// "50 nm" as block letters 20 px tall with 4 px strokes, baseline at row `base`, from column `left`,
-    /// and a 6 x 90 px scale bar 8 px below; returns the lettering's and the bar's pixels.
-    static func label(_ m: inout BinaryImage, base: Int, left: Int) {
+    /// and (`bar`) a 6 x 90 px scale bar 8 px below.
+    static func label(_ m: inout BinaryImage, base: Int, left: Int, bar: Bool = true) {
         let top = base - 20
         // 5
         rect(&m, top, top + 4, left, left + 12); rect(&m, top, top + 11, left, left + 4)
@@ -31,7 +31,7 @@ import Testing
         rect(&m, base - 14, base - 10, left + 52, left + 72); rect(&m, base - 14, base, left + 52, left + 56)
         rect(&m, base - 14, base, left + 60, left + 64); rect(&m, base - 14, base, left + 68, left + 72)
         // the bar
-        rect(&m, base + 8, base + 14, left, left + 90)
+        if bar { rect(&m, base + 8, base + 14, left, left + 90) }
     }
 
     @Test("a '50 nm' label and its scale bar near the bottom edge are text; round particles, even in a row near the edge, are not")
@@ -44,6 +44,32 @@ import Testing
         var expected = BinaryImage(width: 300, height: 300)
         Self.label(&expected, base: 270, left: 20)
         #expect(text == expected)
+    }
+
+    @Test("a scale bar the segmenter saw tapered (a wedge filling 39 % of its box, as on EMPS 6de290c824) or as its outline is text beside its label; a rod below the label is not a bar")
+    func taperedAndHollowBars() {
+        for shape in ["wedge", "outline"] {
+            var m = BinaryImage(width: 300, height: 300)
+            Self.label(&m, base: 250, left: 20, bar: false)
+            var bar = BinaryImage(width: 300, height: 300)
+            if shape == "wedge" {
+                // 90 px long, 1 px thick at its left end, 12 px at its right, thickening as c²:
+                // 39 % of its box (a 'bar' needed half before)
+                for c in 0..<90 { let t = 1 + c * c * 11 / (89 * 89); Self.rect(&bar, 270 - t, 270, 20 + c, 21 + c) }
+            } else {
+                Self.rect(&bar, 258, 270, 20, 110)
+                Self.rect(&bar, 261, 267, 23, 107)
+                for r in 261..<267 { for c in 23..<107 { bar[r, c] = false } }
+            }
+            for i in bar.pixels.indices where bar.pixels[i] { m.pixels[i] = true }
+            let text = TextDetector.text(in: m)
+            #expect(bar.pixels.indices.allSatisfy { !bar.pixels[$0] || text.pixels[$0] }, "the \(shape) bar is not taken")
+        }
+        // a thick rod (aspect 3) under the label is a particle
+        var m = BinaryImage(width: 300, height: 300)
+        Self.label(&m, base: 250, left: 20, bar: false)
+        Self.rect(&m, 258, 276, 30, 84)
+        #expect(!TextDetector.text(in: m)[266, 50])
     }
 
     @Test("three hollow particles in a row in the middle of the image are not text; the same row at the top edge is")

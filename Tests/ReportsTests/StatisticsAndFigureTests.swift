@@ -113,6 +113,35 @@ import Testing
         #expect(free.x > 200 && free.y > 200, "bottom right by default, got \(free)")
     }
 
+    @Test("what was left out of the analysis (lettering, scale bars, --exclude) is outlined in vermillion on the overlay and the particle map, and only there")
+    func leftOutRegionsAreOutlined() throws {
+        let (gray, result) = Self.discs(4, radius: 6, spacing: 40)  // 160 x 160
+        var leftOut = BinaryImage(width: 160, height: 160)
+        for y in 130..<150 { for x in 10..<70 { leftOut[y, x] = true } }  // a burned-in label, bottom left
+        func vermillion(_ figure: Figure, rows: Range<Int>, cols: Range<Int>) throws -> Int {
+            let (rgb, w, _) = try figure.rasterRGB()
+            var n = 0
+            for y in rows { for x in cols {
+                let i = 3 * (y * w + x)
+                if abs(Int(rgb[i]) - 213) < 40 && abs(Int(rgb[i + 1]) - 94) < 40 && rgb[i + 2] < 50 { n += 1 }
+            } }
+            return n
+        }
+        let mask = BinaryImage(width: 160, height: 160, regions: result.regions)
+        let particles = Array(zip(result.regions, result.particles))
+        for (name, with, without) in [
+            ("overlay", Pictures.segmentationOverlay(gray, mask: mask, pixelSizeNm: 0.1, annotations: leftOut),
+             Pictures.segmentationOverlay(gray, mask: mask, pixelSizeNm: 0.1, annotations: nil)),
+            ("particle map", Pictures.particleMap(gray, particles: particles, borderExcluded: [], pixelSizeNm: 0.1, annotations: leftOut),
+             Pictures.particleMap(gray, particles: particles, borderExcluded: [], pixelSizeNm: 0.1, annotations: nil)),
+        ] {
+            // the box's top edge (row 130) is dashed: a good part of its 60 px is drawn
+            #expect(try vermillion(with, rows: 129..<132, cols: 10..<70) >= 25, "\(name): the left-out box is not outlined")
+            #expect(try vermillion(with, rows: 0..<120, cols: 0..<160) == 0, "\(name): vermillion away from the box")
+            #expect(try vermillion(without, rows: 0..<160, cols: 0..<160) == 0, "\(name): vermillion without anything left out")
+        }
+    }
+
     @Test("text in any script renders (Å, µ, ², a sample name in Japanese) and the SVG keeps every particle number")
     func textAndSVG() throws {
         let figure = Charts.histogram([1.2, 1.5, 1.9, 2.3], title: "Größe Å µm² 金ナノ粒子", unit: "nm", fit: true)
