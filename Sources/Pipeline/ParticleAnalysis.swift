@@ -8,7 +8,8 @@ public enum OverlapMode: String, Sendable, Codable, CaseIterable {
     case flag
     /// Distance-transform watershed, as ImageJ users know it.
     case watershed
-    /// Seeded from an instance-aware network's distance map (`MarkerSeparation`); without a
+    /// Seeded from an instance-aware network's distance map (`MarkerSeparation`); an object the
+    /// map leaves whole and that is non-convex goes through UECS, as in `separate`; without a
     /// distance map (classical segmenter, masks, single-output models) UECS, as `separate`.
     case network
 }
@@ -96,8 +97,27 @@ public enum ParticleAnalysis {
             let pieceLists = objects.parallelMap {
                 MarkerSeparation.separate($0, distance: distance, imageWidth: mask.width, imageHeight: mask.height)
             }
-            for (region, pieces) in zip(objects, pieceLists) {
-                if pieces.filter({ $0.area >= minPixels }).count >= 2 { separated += pieces } else { unseparated.append(region) }
+            // an object the map leaves whole that is non-convex (as `separate` tests it) goes
+            // through UECS, the reference's separation: the map shows one core where two
+            // particles overlap heavily or are small (training/README.md, "UECS where the
+            // network sees one core"). Only a split into two particles or more is taken: what
+            // UECS cannot make convex stays whole (in `separate` it is dropped, as ANTEMA does)
+            let markerMin = max(minPixels, p.markerMinimumPixels)
+            let fallback = zip(objects, pieceLists).map { object, pieces in
+                pieces.filter({ $0.area >= minPixels }).count >= 2 ? nil : object
+            }.parallelMap { object -> [Region]? in
+                guard let object, Shape(object).convexity <= p.convexityThreshold else { return nil }
+                let pieces = UECS.separate(object, markerMinimumPixels: markerMin, parameters: p)
+                return pieces.filter({ $0.area >= minPixels }).count >= 2 ? pieces : nil
+            }
+            for ((region, pieces), uecs) in zip(zip(objects, pieceLists), fallback) {
+                if pieces.filter({ $0.area >= minPixels }).count >= 2 {
+                    separated += pieces
+                } else if let uecs {
+                    separated += uecs
+                } else {
+                    unseparated.append(region)
+                }
             }
         case .flag, .separate:
             var nonConvex: [Region] = []

@@ -97,6 +97,39 @@ import Testing
                 == { var q = p; q.overlap = .separate; return ParticleAnalysis.analyze(pairMask, pixelSize: px, parameters: q).particles.count }())
     }
 
+    @Test("where the distance map shows one core in a non-convex object (two overlapping discs), the network mode splits it by UECS; what UECS cannot split stays whole, not dropped")
+    func uecsWhereTheMapShowsOneCore() {
+        var p = AnalysisParameters()
+        p.overlap = .network
+        p.minimumDiameterNm = 0
+        let px = PixelSizeNm(y: 1, x: 1)
+        // two discs of radius 25 whose centres are 42 px apart (0.84 of the sum of their radii)
+        var pairMask = BinaryImage(width: 120, height: 70)
+        for r in 0..<70 { for col in 0..<120 { for cx in [38.5, 80.5] where (Double(col) - cx) * (Double(col) - cx) + (Double(r) - 34.5) * (Double(r) - 34.5) <= 625 {
+            pairMask[r, col] = true
+        } } }
+        let flat = pairMask.pixels.map { $0 ? Float(1) : 0 }  // one core over both discs
+        let object = pairMask.regions(.eight)[0]
+        #expect(MarkerSeparation.separate(object, distance: flat, imageWidth: pairMask.width, imageHeight: pairMask.height).count == 1)
+        let split = ParticleAnalysis.analyze(pairMask, pixelSize: px, parameters: p, distance: flat)
+        #expect(split.particles.count == 2 && split.particles.allSatisfy(\.separated))
+        for m in split.particles { #expect(abs(m.equivalentDiameterPx - 50) < 6, "\(m.equivalentDiameterPx) px") }
+        // a C (an annulus with a quarter cut away): non-convex, one particle
+        let w = 60, h = 60
+        var c = BinaryImage(width: w, height: h)
+        for r in 0..<h { for col in 0..<w {
+            let y = Double(r) - 29.5, x = Double(col) - 29.5, dist = (x * x + y * y).squareRoot()
+            if dist <= 22 && dist >= 13 && !(x > 0 && y > 0) { c[r, col] = true }
+        } }
+        let cFlat = c.pixels.map { $0 ? Float(1) : 0 }
+        var q = p
+        q.overlap = .separate
+        let uecs = ParticleAnalysis.analyze(c, pixelSize: px, parameters: q)
+        let network = ParticleAnalysis.analyze(c, pixelSize: px, parameters: p, distance: cFlat)
+        #expect(uecs.particles.count != 1, "UECS should cut or drop the C (\(uecs.particles.count) particles)")
+        #expect(network.particles.count == 1 && network.particles.first?.areaPx == c.pixels.filter { $0 }.count)
+    }
+
     @Test("a particle with a hole is not cut around the hole: holes are filled before the network's separation and the watershed")
     func holeFilledBeforeSeparation() {
         let w = 40, h = 40
