@@ -74,6 +74,23 @@ public struct FrameOutcome: Sendable {
     public var networkScale: Double?
     /// `networkScale` was estimated (`NetworkScale`), not given.
     public var networkScaleEstimated = false
+    /// The network saw the frame at a smaller scale than its pixel size (or `networkScale`)
+    /// asked for, to bound the memory (`SegmentationRunner.defaultMaximumEnlargedPixels`).
+    public var networkScaleLimited = false
+    /// What a user should be told about this frame's analysis besides its problems: no
+    /// calibration, a network scale lowered to bound the memory; empty when nothing.
+    public var warnings: [String] {
+        var out: [String] = []
+        if pixelSize == nil && problem == nil {
+            out.append("no calibration: measured in pixels (the _px columns; nm columns empty)"
+                       + (networkScale.map { "; the network saw it at \(String(format: "%.2f", $0)) x its pixels\(networkScaleEstimated ? " (estimated)" : "")" } ?? ""))
+        }
+        if networkScaleLimited {
+            out.append("the network saw the frame enlarged less than its pixel size asks for, so that its input stays within "
+                       + "\(SegmentationRunner.defaultMaximumEnlargedPixels) pixels (4096 x 4096): small particles may be missed")
+        }
+        return out
+    }
 
     public var status: String { problem?.status.rawValue ?? "ok" }
 
@@ -112,7 +129,8 @@ public enum BatchAnalysis {
         let minimumConfidence = settings.analysis.minimumConfidence ?? modelMinimumConfidence ?? 0
         var mask = mask
         var outcome = FrameOutcome(path: input.path, frame: input.frame, width: input.image.width, height: input.image.height, pixelSize: input.pixelSize)
-        outcome.networkScale = networkScale
+        outcome.networkScale = networkScale.map { prediction?.networkScale ?? $0 }
+        outcome.networkScaleLimited = prediction?.networkScaleLimited ?? false
         // excluded regions (burned-in annotations, --exclude): no particle there
         var exclude = input.exclude
         if let exclude {

@@ -79,10 +79,8 @@ public struct Processor: Sendable {
                     try? store.logEvent(level: "warning", message: "pictures of \(image.path) not written: \(error)", sampleId: image.sampleId, imageId: image.id)
                 }
             }
-            if frame.pixelSize == nil {
-                try? store.logEvent(level: "warning", message: "\(image.path): no calibration: measured in pixels (nm columns empty)"
-                                    + (result.networkScale.map { "; the network saw it at \(String(format: "%.2f", $0)) x its pixels" } ?? ""),
-                                    sampleId: image.sampleId, imageId: image.id)
+            for warning in result.warnings {
+                try? store.logEvent(level: "warning", message: "\(image.path): \(warning)", sampleId: image.sampleId, imageId: image.id)
             }
             return .analysed(particles: result.particles.count)
         } catch let problem as ProcessingProblem {

@@ -78,6 +78,11 @@ public struct Prediction: Sendable {
     public var probability: [Float]
     /// Normalised distance to the particle's edge (0...1), for instance-aware models.
     public var distance: [Float]?
+    /// The factor the frame's pixels were resampled by before the network (0.5: half its
+    /// pixels), after `SegmentationRunner.maximumEnlargedPixels` bounded it.
+    public var networkScale: Double = 1
+    /// The scale the pixel size (or the caller) asked for was lowered to bound the memory.
+    public var networkScaleLimited = false
 }
 
 /// Image (any size, any pixel size) -> model input (resampled to the model's pixel size,
@@ -87,6 +92,8 @@ public struct Prediction: Sendable {
 public struct SegmentationRunner: Sendable {
     public let engine: Engine
     public let metadata: ModelMetadata
+    /// See `defaultMaximumEnlargedPixels`.
+    public var maximumEnlargedPixels = SegmentationRunner.defaultMaximumEnlargedPixels
 
     public init(engine: Engine, metadata: ModelMetadata) {
         self.engine = engine
@@ -119,6 +126,16 @@ public struct SegmentationRunner: Sendable {
             guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
             scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)
         }
+        // the network's input is bounded: a frame is enlarged to at most the larger of its own
+        // pixels and `maximumEnlargedPixels` (a 4096 x 4096 SEM overview at 20 nm/px would
+        // otherwise reach the network as 40960 x 40960, 6.7 GB per float array)
+        var limited = false
+        let framePixels = Double(width) * Double(height)
+        let cap = max(framePixels, Double(maximumEnlargedPixels))
+        if framePixels * scale * scale > cap {
+            scale = (cap / framePixels).squareRoot()
+            limited = true
+        }
         let mw = max(1, Int((Double(width) * scale).rounded())), mh = max(1, Int((Double(height) * scale).rounded()))
         // shrinking averages each model pixel's area (no aliasing: the noise of a fine micrograph
         // averages out as it would in a coarser one); enlarging interpolates
@@ -139,8 +156,13 @@ public struct SegmentationRunner: Sendable {
         }
         let (prob, dist) = try tiled(image, width: mw, height: mh)
         return Prediction(probability: Resampling.bilinear(prob, width: mw, height: mh, toWidth: width, toHeight: height),
-                          distance: dist.map { Resampling.bilinear($0, width: mw, height: mh, toWidth: width, toHeight: height) })
+                          distance: dist.map { Resampling.bilinear($0, width: mw, height: mh, toWidth: width, toHeight: height) },
+                          networkScale: scale, networkScaleLimited: limited)
     }
+
+    /// The most pixels an enlarged frame reaches the network with (4096 x 4096); frames larger
+    /// than that are never enlarged, only shrunk or seen at their own pixels.
+    public static let defaultMaximumEnlargedPixels = 1 << 24
 
     func normalise(_ v: inout [Float]) {
         switch metadata.normalization {

@@ -189,9 +189,9 @@ struct Analyze: ParsableCommand {
                     failed(InputProblem(path: path, frame: source.frame, status: .failed, message: "segmentation failed: \(error)"))
                     continue
                 }
-                if frame.pixelSize == nil {
-                    printError("warning: \(path)\(source.frameCount > 1 ? " frame \(source.frame)" : ""): no calibration: measured in pixels (the _px columns; give --pixel-size for nm)"
-                               + (outcome.networkScale.map { "; the network saw it at \(String(format: "%.2f", $0)) x its pixels\(outcome.networkScaleEstimated ? " (estimated)" : "")" } ?? ""))
+                for warning in outcome.warnings {
+                    printError("warning: \(path)\(source.frameCount > 1 ? " frame \(source.frame)" : ""): \(warning)"
+                               + (frame.pixelSize == nil && warning.hasPrefix("no calibration") ? " (give --pixel-size for nm)" : ""))
                 }
                 if let mask = outcome.segmentation, let result = outcome.result {
                     var stem = pictureStem(path: path, frame: source.frame, frames: source.frameCount), k = 2

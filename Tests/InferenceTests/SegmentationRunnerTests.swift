@@ -33,6 +33,23 @@ import Testing
         #expect(throws: ModelError.self) { try r.probabilities([1, 2, 3, 4], width: 2, height: 2, pixelSizeNm: 0) }
     }
 
+    @Test("a frame is never enlarged beyond the larger of its own pixels and the runner's bound: 20 nm/px against a 0.1 nm/px model is seen smaller, and says so")
+    func enlargementIsBounded() throws {
+        var r = try Self.runner(tile: 4096)
+        r.maximumEnlargedPixels = 64 * 64
+        let img = Self.image(40, 30)
+        let coarse = try r.predict(img, width: 40, height: 30, pixelSizeNm: 20)  // would be 8000 x 6000
+        #expect(coarse.networkScaleLimited && coarse.probability.count == 40 * 30)
+        #expect(abs(coarse.networkScale - (64.0 * 64 / (40 * 30)).squareRoot()) < 1e-9, "\(coarse.networkScale)")
+        let fine = try r.predict(img, width: 40, height: 30, pixelSizeNm: 0.15)  // 1.5 x: 60 x 45, within 64 x 64
+        #expect(!fine.networkScaleLimited && abs(fine.networkScale - 1.5) < 1e-9)
+        // a frame already above the bound is seen at its own pixels at most, never enlarged
+        let big = try r.predict(Self.image(100, 80), width: 100, height: 80, pixelSizeNm: 0.3)
+        #expect(big.networkScaleLimited && big.networkScale == 1)
+        let shrunk = try r.predict(Self.image(100, 80), width: 100, height: 80, pixelSizeNm: 0.05)
+        #expect(!shrunk.networkScaleLimited && shrunk.networkScale == 0.5)
+    }
+
     @Test("area resampling averages whole blocks, splits pixels that straddle two outputs by their overlap, and keeps constants and the mean")
     func areaResampling() {
         // 4 x 2 -> 2 x 1: each output is the mean of a 2 x 2 block
