@@ -74,6 +74,9 @@ public struct FrameOutcome: Sendable {
     public var networkScale: Double?
     /// `networkScale` was estimated (`NetworkScale`), not given.
     public var networkScaleEstimated = false
+    /// A network on any frame: the factor its pixels were resampled by before the network (from
+    /// the pixel size and the model's range, or `networkScale`); nil without a network.
+    public var networkInputScale: Double?
     /// The network saw the frame at a smaller scale than its pixel size (or `networkScale`)
     /// asked for, to bound the memory (`SegmentationRunner.defaultMaximumEnlargedPixels`).
     public var networkScaleLimited = false
@@ -131,6 +134,7 @@ public enum BatchAnalysis {
         var outcome = FrameOutcome(path: input.path, frame: input.frame, width: input.image.width, height: input.image.height, pixelSize: input.pixelSize)
         outcome.networkScale = networkScale.map { prediction?.networkScale ?? $0 }
         outcome.networkScaleLimited = prediction?.networkScaleLimited ?? false
+        outcome.networkInputScale = prediction?.networkScale
         // excluded regions (burned-in annotations, --exclude): no particle there
         var exclude = input.exclude
         if let exclude {

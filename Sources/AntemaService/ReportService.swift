@@ -42,7 +42,8 @@ extension SampleReportInput {
                   closedAt: c.sample.closedAt, segmenter: c.segmenter, parametersJson: c.parametersJson,
                   images: c.images.map { i in
                       SampleReportInput.Image(path: i.path, frame: i.frame, widthPx: i.widthPx, heightPx: i.heightPx, pixelSizeXNm: i.pixelSizeXNm,
-                                              pixelSizeYNm: i.pixelSizeYNm, particleCount: i.particleCount, state: i.state, error: i.error, seconds: i.seconds)
+                                              pixelSizeYNm: i.pixelSizeYNm, particleCount: i.particleCount, state: i.state, error: i.error, seconds: i.seconds,
+                                              networkScale: i.networkScale)
                   },
                   particles: c.particles.map { SampleReportInput.Particle(imagePath: $0.imagePath, frame: $0.frame, index: $0.index, m: $0.measurement) })
         instrument = c.sample.instrument

@@ -192,6 +192,10 @@ public enum FacilitySchema {
                 JOIN analysis a ON a.instrument = p.instrument AND a.id = p.analysis_id AND a.is_current = 1
                 JOIN image i ON i.instrument = a.instrument AND i.id = a.image_id
             """),
+        // the local v7-network-scale: the factor the frame was resampled by for the network
+        ("v3-network-scale", """
+            ALTER TABLE analysis ADD COLUMN network_scale DOUBLE PRECISION CHECK (network_scale > 0)
+            """),
     ]
 
     /// The newest version.

@@ -15,11 +15,15 @@ public struct AnalysisOutcome: Sendable {
     public var segmentationSeconds: Double?
     public var analysisSeconds: Double?
     public var totalSeconds: Double?
+    /// The factor the frame's pixels were resampled by before the network (0.5: half its
+    /// pixels); nil without a network.
+    public var networkScale: Double?
     public var particles: [ParticleMeasurement]
 
     public init(segmenter: String, parametersJson: String, softwareVersion: String, particles: [ParticleMeasurement],
                 modelName: String? = nil, modelVersion: String? = nil, modelSha256: String? = nil,
-                segmentationSeconds: Double? = nil, analysisSeconds: Double? = nil, totalSeconds: Double? = nil) {
+                segmentationSeconds: Double? = nil, analysisSeconds: Double? = nil, totalSeconds: Double? = nil, networkScale: Double? = nil) {
+        self.networkScale = networkScale
         self.segmenter = segmenter
         self.parametersJson = parametersJson
         self.softwareVersion = softwareVersion
@@ -359,7 +363,8 @@ public final class AntemaStore: Sendable {
                                           modelName: outcome.modelName, modelVersion: outcome.modelVersion, modelSha256: outcome.modelSha256,
                                           parametersJson: outcome.parametersJson, softwareVersion: outcome.softwareVersion,
                                           segmentationSeconds: outcome.segmentationSeconds, analysisSeconds: outcome.analysisSeconds,
-                                          totalSeconds: outcome.totalSeconds, particleCount: outcome.particles.count, createdAt: now)
+                                          totalSeconds: outcome.totalSeconds, particleCount: outcome.particles.count, createdAt: now,
+                                          networkScale: outcome.networkScale)
             try analysis.insert(db)
             let analysisId = analysis.id!
             let insert = try db.cachedStatement(sql: Self.particleInsertSQL)

@@ -103,6 +103,8 @@ public struct AnalysisRecord: SnakeCaseRecord, Sendable, Equatable {
     public var totalSeconds: Double?
     public var particleCount: Int
     public var createdAt: Date
+    /// See the v7-network-scale migration.
+    public var networkScale: Double? = nil
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

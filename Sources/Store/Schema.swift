@@ -300,6 +300,13 @@ public enum Schema {
                     JOIN image i ON i.id = a.image_id;
                 """)
         }
+        m.registerMigration("v7-network-scale") { db in
+            // the factor the frame's pixels were resampled by before the network: from the pixel
+            // size and the model's range for a calibrated frame, estimated (or --network-scale)
+            // for one without a calibration; NULL for the classical segmenter and masks, and for
+            // analyses recorded before
+            try db.execute(sql: "ALTER TABLE analysis ADD COLUMN network_scale REAL CHECK (network_scale > 0)")
+        }
         return m
     }
 }
