@@ -37,7 +37,18 @@ $py training/train_instance.py --out models/stage3h --seed 18 --fast --init mode
 $py training/train_instance.py --out models/stage3i --seed 19 --fast --init models/stage3h.pt --steps 3000 --lr 1.5e-4 --warmup 0.05 \
   --real-fraction 0.35 --sim-artifacts 0.15,0.3,0.2,0.25 --validate-every 500 --per-tile-dice --ema 0.999 --sim-val-seed 4242 \
   --contrast-jitter 0.4 --select joint --model-version 3.3
-cp models/stage3i.onnx Sources/DefaultModel/Resources/antema-unet-instance.onnx
+# stage J (the 3.4 candidate, not bundled): stage I's recipe once more from its end, seed 20;
+# every validated step kept, stage K starts from its step 3000
+$py training/train_instance.py --out models/stage3j --seed 20 --fast --init models/stage3i.pt --steps 3000 --lr 1.5e-4 --warmup 0.05 \
+  --real-fraction 0.35 --sim-artifacts 0.15,0.3,0.2,0.25 --validate-every 500 --per-tile-dice --ema 0.999 --sim-val-seed 4242 \
+  --contrast-jitter 0.4 --select joint --model-version 3.4 --keep-all
+# stage K (3.5): the EMPS crops resampled by 0.3-1.1 (log-uniform) instead of 0.5-1.6, where
+# antemactl shows an uncalibrated image (0.35-0.71, NetworkScale), and the EMPS validation at
+# half scale; seed 21 (99 min with evaluations beside it); the run's own choice (--select joint)
+$py training/train_instance.py --out models/stage3k --seed 21 --fast --init models/stage3j-step3000.pt --steps 3000 --lr 1.5e-4 --warmup 0.05 \
+  --real-fraction 0.35 --sim-artifacts 0.15,0.3,0.2,0.25 --validate-every 500 --per-tile-dice --ema 0.999 --sim-val-seed 4242 \
+  --contrast-jitter 0.4 --select joint --model-version 3.5 --real-scale-range 0.3,1.1 --val-scale 0.5 --keep-all
+cp models/stage3k.onnx Sources/DefaultModel/Resources/antema-unet-instance.onnx
 # Sources/DefaultModel/Resources/antema-unet-instance.json is kept by hand: the export's settings
 # with name antema-unet-instance, minimumConfidence 0.7 and the record of every stage
 echo "instance model updated; evaluate it with training/evaluate_emps.py"
