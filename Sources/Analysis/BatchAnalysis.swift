@@ -142,7 +142,18 @@ public enum BatchAnalysis {
         }
         // burned-in lettering the segmenter took for particles (TextDetector): left out the same way
         if settings.detectAnnotations && settings.segmenter != .mask {
-            let text = TextDetector.text(in: mask, image: (networkScale ?? 1) < 1 ? input.image : nil)
+            var text = TextDetector.text(in: mask, image: (networkScale ?? 1) < 1 ? input.image : nil)
+            if (networkScale ?? 1) < 1 {
+                // a network that saw the frame shrunk may mark only fragments of the lettering
+                // (a stroke, half a letter), too few for a line of text: the lines are looked
+                // for in the image itself, and an object lying at least half on them is text
+                let inImage = TextDetector.textInImage(input.image)
+                if inImage.pixels.contains(true) {
+                    for region in mask.regions(.eight) where 2 * region.pixels.filter({ inImage[$0.row, $0.col] }).count >= region.area {
+                        for p in region.pixels { text[p.row, p.col] = true }
+                    }
+                }
+            }
             if text.pixels.contains(true) {
                 var e = exclude ?? BinaryImage(width: mask.width, height: mask.height)
                 for i in mask.pixels.indices where text.pixels[i] { mask.pixels[i] = false; e.pixels[i] = true }

@@ -193,6 +193,19 @@ public enum TextDetector {
         return out
     }
 
+    /// Lettering found in the image itself rather than in a segmentation: the text `text(in:)`
+    /// finds among the image's pixels darker than its Otsu threshold, and among those brighter,
+    /// grown by 2 px (4-neighbourhood) to cover anti-aliased edges. For frames a network saw
+    /// shrunk, whose segmentation may hold only fragments of the letters.
+    public static func textInImage(_ image: GrayImage) -> BinaryImage {
+        guard image.width >= 32, image.height >= 32 else { return BinaryImage(width: image.width, height: image.height) }
+        let t = ClassicalSegmenter.otsuThreshold(image.pixels)
+        var out = text(in: BinaryImage(width: image.width, height: image.height, pixels: image.pixels.map { $0 < t }))
+        let bright = text(in: BinaryImage(width: image.width, height: image.height, pixels: image.pixels.map { $0 > t }))
+        for i in out.pixels.indices where bright.pixels[i] { out.pixels[i] = true }
+        return out.dilated(by: .cross3).dilated(by: .cross3)
+    }
+
     /// The pixels of `region` on its own side (darker or brighter than its surroundings) of the
     /// Otsu threshold of the image over its box grown by a quarter of its height; nil when
     /// there are none or the box holds one grey level.

@@ -104,3 +104,40 @@ extension GrayImage {
         #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: patch, foregroundPx: 30_000), image: image) == 2)
     }
 }
+
+@Suite struct LetteringFragments {
+    /// A 300 x 300 frame: "50 nm" in dark block letters 20 px tall at the bottom left (rows
+    /// 250-270, columns 20-92) with its bar, and two dark particles; its segmentation holds the
+    /// particles and only the two right strokes of the "m" (too few for a line of text).
+    static func frame() -> (InputFrame, BinaryImage) {
+        var ink = BinaryImage(width: 300, height: 300)
+        func rect(_ r0: Int, _ r1: Int, _ c0: Int, _ c1: Int) { for r in r0..<r1 { for c in c0..<c1 { ink[r, c] = true } } }
+        let top = 250, base = 270, left = 20
+        rect(top, top + 4, left, left + 12); rect(top, top + 11, left, left + 4); rect(top + 8, top + 12, left, left + 12)
+        rect(top + 8, base, left + 8, left + 12); rect(base - 4, base, left, left + 12)
+        rect(top, top + 4, left + 16, left + 28); rect(base - 4, base, left + 16, left + 28); rect(top, base, left + 16, left + 20); rect(top, base, left + 24, left + 28)
+        rect(base - 14, base - 10, left + 36, left + 48); rect(base - 14, base, left + 36, left + 40); rect(base - 14, base, left + 44, left + 48)
+        rect(base - 14, base - 10, left + 52, left + 72); rect(base - 14, base, left + 52, left + 56); rect(base - 14, base, left + 60, left + 64); rect(base - 14, base, left + 68, left + 72)
+        rect(base + 8, base + 14, left, left + 90)
+        var mask = BinaryImage(width: 300, height: 300)
+        for (cy, cx) in [(100, 120), (160, 200)] {
+            for r in (cy - 15)...(cy + 15) { for c in (cx - 15)...(cx + 15) where (r - cy) * (r - cy) + (c - cx) * (c - cx) <= 225 { ink[r, c] = true; mask[r, c] = true } }
+        }
+        for r in (base - 13)..<base { for c in (left + 60)..<(left + 64) { mask[r, c] = true }; for c in (left + 68)..<(left + 72) { mask[r, c] = true } }
+        let image = GrayImage(width: 300, height: 300, pixels: ink.pixels.map { $0 ? 50 : 190 })
+        return (InputFrame(path: "f.png", frame: 0, image: image, pixelSize: nil), mask)
+    }
+
+    @Test("in a frame the network saw shrunk, fragments of lettering it marked are left out because the image shows the line they belong to; at its own pixels the segmentation alone decides")
+    func fragmentsOfLetteringInAShrunkFrame() {
+        let (input, mask) = Self.frame()
+        var settings = RunSettings(antemaVersion: "test", segmenter: .model(name: "n", version: "1", path: "n.onnx", threshold: 0.5),
+                                   analysis: AnalysisParameters(), fallbackPixelSizeNm: nil)
+        settings.analysis.overlap = .separate
+        let shrunk = BatchAnalysis.analyze(input, mask: mask, prediction: nil, settings: settings, networkScale: 0.5)
+        #expect(shrunk.particles.count == 2, "\(shrunk.particles.map { ($0.centroidXPx, $0.centroidYPx) })")
+        #expect(shrunk.exclude?[260, 82] == true && shrunk.exclude?[260, 90] == true, "both strokes left out")
+        let native = BatchAnalysis.analyze(input, mask: mask, prediction: nil, settings: settings, networkScale: nil)
+        #expect(native.particles.count == 4, "the two strokes count where the frame was not shrunk (the segmentation's own text search needs three glyphs)")
+    }
+}

@@ -72,6 +72,21 @@ import Testing
         #expect(!TextDetector.text(in: m)[266, 50])
     }
 
+    @Test("lettering is found in the image itself, dark on light or light on dark, with a margin for its edges; particles are not")
+    func textInTheImage() {
+        var label = BinaryImage(width: 300, height: 300), discs = BinaryImage(width: 300, height: 300)
+        Self.label(&label, base: 270, left: 20)
+        for (cy, cx) in [(100, 100), (150, 200), (60, 230)] { Self.disc(&discs, cy, cx, 12) }
+        for dark in [true, false] {
+            let (ink, support): (Float, Float) = dark ? (40, 200) : (220, 60)
+            let image = GrayImage(width: 300, height: 300, pixels: (0..<(300 * 300)).map { label.pixels[$0] || discs.pixels[$0] ? ink : support })
+            let text = TextDetector.textInImage(image)
+            #expect(label.pixels.indices.allSatisfy { !label.pixels[$0] || text.pixels[$0] }, "dark \(dark): the label is not all taken")
+            #expect(!discs.pixels.indices.contains { discs.pixels[$0] && text.pixels[$0] }, "dark \(dark): a particle taken for text")
+            #expect(text[250, 18] && !text[250, 16], "dark \(dark): the margin is 2 px")  // the '5' starts at column 20
+        }
+    }
+
     @Test("three hollow particles in a row in the middle of the image are not text; the same row at the top edge is")
     func ringsAwayFromTheEdge() {
         var m = BinaryImage(width: 300, height: 300)
