@@ -89,8 +89,9 @@ public struct FrameOutcome: Sendable {
                        + (networkScale.map { "; the network saw it at \(String(format: "%.2f", $0)) x its pixels\(networkScaleEstimated ? " (estimated)" : "")" } ?? ""))
         }
         if networkScaleLimited {
-            out.append("the network saw the frame enlarged less than its pixel size asks for, so that its input stays within "
-                       + "\(SegmentationRunner.defaultMaximumEnlargedPixels) pixels (4096 x 4096): small particles may be missed")
+            out.append("the network saw the frame enlarged less than " + (pixelSize == nil ? "--network-scale" : "its pixel size")
+                       + " asks for, so that its input stays within \(SegmentationRunner.defaultMaximumEnlargedPixels) pixels (4096 x 4096): "
+                       + "small particles may be missed")
         }
         return out
     }

@@ -141,3 +141,18 @@ extension GrayImage {
         #expect(native.particles.count == 4, "the two strokes count where the frame was not shrunk (the segmentation's own text search needs three glyphs)")
     }
 }
+
+@Suite struct FrameWarnings {
+    @Test("a frame says when it has no calibration, and when the network saw it enlarged less than asked (by its pixel size or by --network-scale)")
+    func warningsNameTheirCause() {
+        var uncalibrated = FrameOutcome(path: "a.png", frame: 0, width: 10, height: 10, pixelSize: nil)
+        uncalibrated.networkScale = 2
+        #expect(uncalibrated.warnings == ["no calibration: measured in pixels (the _px columns; nm columns empty); the network saw it at 2.00 x its pixels"])
+        uncalibrated.networkScaleLimited = true
+        #expect(uncalibrated.warnings.count == 2 && uncalibrated.warnings[1].contains("less than --network-scale asks for"))
+        var calibrated = FrameOutcome(path: "b.dm3", frame: 0, width: 10, height: 10, pixelSize: PixelSizeNm(y: 20, x: 20))
+        #expect(calibrated.warnings.isEmpty)
+        calibrated.networkScaleLimited = true
+        #expect(calibrated.warnings.count == 1 && calibrated.warnings[0].contains("less than its pixel size asks for"))
+    }
+}
