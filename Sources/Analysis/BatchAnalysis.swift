@@ -69,9 +69,9 @@ public struct FrameOutcome: Sendable {
     public var exclude: BinaryImage?
     /// The particles' regions and the excluded border objects (for pictures).
     public var result: ParticleAnalysisResult?
-    /// A network on a frame without a calibration: the factor the frame was resampled by for it;
-    /// nil otherwise.
-    public var networkScale: Double?
+    /// A network on a frame without a calibration: the factor the frame was resampled by for it
+    /// (`networkInputScale`); nil otherwise.
+    public var networkScale: Double? { pixelSize == nil ? networkInputScale : nil }
     /// `networkScale` was estimated (`NetworkScale`), not given.
     public var networkScaleEstimated = false
     /// A network on any frame: the factor its pixels were resampled by before the network (from
@@ -133,9 +133,8 @@ public enum BatchAnalysis {
         let minimumConfidence = settings.analysis.minimumConfidence ?? modelMinimumConfidence ?? 0
         var mask = mask
         var outcome = FrameOutcome(path: input.path, frame: input.frame, width: input.image.width, height: input.image.height, pixelSize: input.pixelSize)
-        outcome.networkScale = networkScale.map { prediction?.networkScale ?? $0 }
+        outcome.networkInputScale = prediction?.networkScale ?? networkScale
         outcome.networkScaleLimited = prediction?.networkScaleLimited ?? false
-        outcome.networkInputScale = prediction?.networkScale
         // excluded regions (burned-in annotations, --exclude): no particle there
         var exclude = input.exclude
         if let exclude {

@@ -83,41 +83,33 @@ public enum ParticleAnalysis {
         if mode == .watershed || mode == .network { objects = Region.holesFilled(objects, width: mask.width, height: mask.height) }
         var unseparated: [Region] = []
         var flagged = BinaryImage(width: mask.width, height: mask.height)
+        // a split counts when it leaves two particles of at least the minimum size; otherwise the
+        // object stays whole (a speck cut off is not a second particle)
+        @Sendable func splits(_ pieces: [Region]) -> Bool { pieces.filter { $0.area >= minPixels }.count >= 2 }
         var separated: [Region] = []
         switch mode {
         case .watershed:
             // as ImageJ does: every object is offered to the watershed
             for (region, pieces) in zip(objects, objects.parallelMap { Watershed.separate($0, minimumPixels: minPixels) }) {
-                // a split counts when it leaves two particles of at least the minimum size;
-                // otherwise the object stays whole (a speck cut off is not a second particle)
-                if pieces.filter({ $0.area >= minPixels }).count >= 2 { separated += pieces } else { unseparated.append(region) }
+                if splits(pieces) { separated += pieces } else { unseparated.append(region) }
             }
         case .network:
             let distance = distance!
-            let pieceLists = objects.parallelMap {
-                MarkerSeparation.separate($0, distance: distance, imageWidth: mask.width, imageHeight: mask.height)
-            }
             // an object the map leaves whole that is non-convex (as `separate` tests it) goes
             // through UECS, the reference's separation: the map shows one core where two
             // particles overlap heavily or are small (training/README.md, "UECS where the
             // network sees one core"). Only a split into two particles or more is taken: what
             // UECS cannot make convex stays whole (in `separate` it is dropped, as ANTEMA does)
             let markerMin = max(minPixels, p.markerMinimumPixels)
-            let fallback = zip(objects, pieceLists).map { object, pieces in
-                pieces.filter({ $0.area >= minPixels }).count >= 2 ? nil : object
-            }.parallelMap { object -> [Region]? in
-                guard let object, Shape(object).convexity <= p.convexityThreshold else { return nil }
-                let pieces = UECS.separate(object, markerMinimumPixels: markerMin, parameters: p)
-                return pieces.filter({ $0.area >= minPixels }).count >= 2 ? pieces : nil
+            let pieceLists = objects.parallelMap { object -> [Region]? in
+                let pieces = MarkerSeparation.separate(object, distance: distance, imageWidth: mask.width, imageHeight: mask.height)
+                if splits(pieces) { return pieces }
+                guard Shape(object).convexity <= p.convexityThreshold else { return nil }
+                let uecs = UECS.separate(object, markerMinimumPixels: markerMin, parameters: p)
+                return splits(uecs) ? uecs : nil
             }
-            for ((region, pieces), uecs) in zip(zip(objects, pieceLists), fallback) {
-                if pieces.filter({ $0.area >= minPixels }).count >= 2 {
-                    separated += pieces
-                } else if let uecs {
-                    separated += uecs
-                } else {
-                    unseparated.append(region)
-                }
+            for (region, pieces) in zip(objects, pieceLists) {
+                if let pieces { separated += pieces } else { unseparated.append(region) }
             }
         case .flag, .separate:
             var nonConvex: [Region] = []

@@ -104,19 +104,22 @@ public enum Pictures {
         guard let annotations, annotations.pixels.contains(true) else { return [] }
         let line = 2 * max(1, Double(width) / 600)  // twice the particles' outlines: whole pixels on each side of the edge
         p.save()
-        for region in annotations.regions(.four) {
-            for loop in outlines(region) {
-                p.move(Double(loop[0].x), Double(loop[0].y))
-                for v in loop.dropFirst() { p.line(Double(v.x), Double(v.y)) }
-                p.close()
-            }
-        }
+        for region in annotations.regions(.four) { trace(p, outlines(region)) }
         p.colour(Colour(RGB.leftOut), alpha: 0.9)
         p.lineWidth(line)
         p.dash([3 * line, 2 * line])
         p.stroke()
         p.restore()
         return [("left out (lettering, scale bar, excluded)", Colour(RGB.leftOut))]
+    }
+
+    /// The closed outlines `loops` as the painter's current path.
+    static func trace(_ p: Painter, _ loops: [[(x: Int, y: Int)]]) {
+        for loop in loops {
+            p.move(Double(loop[0].x), Double(loop[0].y))
+            for v in loop.dropFirst() { p.line(Double(v.x), Double(v.y)) }
+            p.close()
+        }
     }
 
     static func drawLegend(_ p: Painter, width: Int, top: Double, entries: [(String, Colour)]) {
@@ -256,11 +259,7 @@ public enum Pictures {
             p.image(rgb, width: width, height: height)
             let line = max(1, Double(width) / 600)
             func stroke(_ loops: [[(x: Int, y: Int)]], _ colour: Colour, alpha: Double) {
-                for loop in loops {
-                    p.move(Double(loop[0].x), Double(loop[0].y))
-                    for v in loop.dropFirst() { p.line(Double(v.x), Double(v.y)) }
-                    p.close()
-                }
+                trace(p, loops)
                 p.colour(colour, alpha: alpha)
                 p.lineWidth(line)
                 p.stroke()

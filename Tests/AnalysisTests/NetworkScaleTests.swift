@@ -146,7 +146,7 @@ extension GrayImage {
     @Test("a frame says when it has no calibration, and when the network saw it enlarged less than asked (by its pixel size or by --network-scale)")
     func warningsNameTheirCause() {
         var uncalibrated = FrameOutcome(path: "a.png", frame: 0, width: 10, height: 10, pixelSize: nil)
-        uncalibrated.networkScale = 2
+        uncalibrated.networkInputScale = 2
         #expect(uncalibrated.warnings == ["no calibration: measured in pixels (the _px columns; nm columns empty); the network saw it at 2.00 x its pixels"])
         uncalibrated.networkScaleLimited = true
         #expect(uncalibrated.warnings.count == 2 && uncalibrated.warnings[1].contains("less than --network-scale asks for"))
