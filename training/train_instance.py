@@ -34,8 +34,8 @@ from models import UNet  # noqa: E402
 import train  # noqa: E402
 
 
-def sim_tile(rng, size, version):
-    img, lab, info = simulate.simulate(rng, size, version=version)
+def sim_tile(rng, size, version, clustered=False):
+    img, lab, info = simulate.simulate(rng, size, version=version, clustered=clustered)
     inst = info.get("instances")
     if inst is None:
         inst = lab.astype(np.int32)
@@ -44,11 +44,12 @@ def sim_tile(rng, size, version):
 
 class Tiles(torch.utils.data.IterableDataset):
     def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4), contrast_jitter=0.0,
-                 real_scale_range=(0.5, 1.6)):
+                 real_scale_range=(0.5, 1.6), sim_clustered=0.0):
         self.seed, self.size, self.real_fraction, self.root, self.ids = seed, size, real_fraction, root, ids
         self.real_scale_range = real_scale_range  # the EMPS crops' resampling factors (log-uniform)
         self.sim_artifacts = sim_artifacts  # probabilities: inverted contrast, 8-bit, JPEG, annotations
         self.contrast_jitter = contrast_jitter  # the normalised tile times exp(U(-j, j)), plus U(-j/2, j/2)
+        self.sim_clustered = sim_clustered  # share of simulated tiles drawn as agglomerates (simulate.py clustered)
 
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
@@ -61,7 +62,9 @@ class Tiles(torch.utils.data.IterableDataset):
                 img, inst, valid = emps.random_crop(*cache[ident], rng, self.size, self.real_scale_range)
                 img, ann = artifacts.degrade(img, rng, invert_p=0.2, eight_bit_p=0.15, jpeg_p=0.1, annotate_p=0.3)
             else:
-                img, inst, valid = sim_tile(rng, self.size, 5)
+                # (the extra draw only where clustered tiles are asked for: earlier recipes stay reproducible)
+                clustered = bool(self.sim_clustered) and rng.random() < self.sim_clustered
+                img, inst, valid = sim_tile(rng, self.size, 5, clustered)
                 k = int(rng.integers(4))
                 img, inst = np.rot90(img, k), np.rot90(inst, k)
                 inv, eight, jp, ann_p = self.sim_artifacts
@@ -165,6 +168,34 @@ def sim_validation(seed, n, size):
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
 
+def pair_validation(seed, n, size):
+    """n simulated overlapping pairs (simulate.py pair=True, as the pair test set but drawn at the
+    pixel sizes the network sees, 0.1-2 nm) with their instance maps; a fixed seed apart from the
+    test set's."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n:
+        img, _, info = simulate.simulate(rng, size, version=4, network_view=False, pair=True,
+                                         pixel_size_nm=math.exp(rng.uniform(math.log(0.1), math.log(2.0))))
+        if info["particles"] == 2 and len(np.unique(info["instances"])) == 3:
+            out.append((img, info["instances"]))
+    return out
+
+
+def pair_split(model, pairs, layout):
+    """The share of pairs whose two particles are both matched (IoU >= 0.5) after instances.separate."""
+    model.eval()
+    split = 0
+    with torch.no_grad():
+        for img, inst in pairs:
+            x = torch.from_numpy(robust_normalize(img))[None, None]
+            out = model(x.contiguous(memory_format=layout)).float()[0]
+            m, _, _ = match_counts(separate(torch.sigmoid(out[0]).numpy(), torch.sigmoid(out[1]).numpy()), inst)
+            split += m == 2
+    model.train()
+    return split / max(len(pairs), 1)
+
+
 def sim_iou(model, xs, ys, layout):
     model.eval()
     inter = union = 0
@@ -232,6 +263,9 @@ def main():
     ap.add_argument("--real-scale-range", default="0.5,1.6",
                     help="the EMPS crops' resampling factors, low,high (log-uniform); antemactl shows an uncalibrated image at 0.35-0.71")
     ap.add_argument("--val-scale", type=float, default=1.0, help="the EMPS validation images resampled by this factor (1: native)")
+    ap.add_argument("--sim-clustered", type=float, default=0.0,
+                    help="share of simulated tiles drawn as agglomerates, most particles overlapping a neighbour (0: off)")
+    ap.add_argument("--pair-val", type=int, default=0, help="also log the split share of this many simulated overlapping pairs (0: off)")
     ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -260,7 +294,7 @@ def main():
                      "channels": list(channels), "bfloat16": a.fast, "init": a.init or a.init_onnx,
                      "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn,
                      "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter,
-                     "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale},
+                     "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered},
     }
     log = open(a.out + ".log", "a")
 
@@ -269,7 +303,9 @@ def main():
         print(line, flush=True); log.write(line + "\n"); log.flush()
 
     vx, vy = sim_validation(a.sim_val_seed if a.sim_val_seed is not None else a.seed + 1000, 32, a.tile)
-    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter, real_scale), batch_size=a.batch,
+    pv = pair_validation(7331, a.pair_val, a.tile) if a.pair_val else []
+    loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter, real_scale,
+                                               a.sim_clustered), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     layout = torch.channels_last if a.fast else torch.contiguous_format
     model = model.to(memory_format=layout)
@@ -283,7 +319,8 @@ def main():
         f"{len(train_ids)} training / {len(val_ids)} validation EMPS images" + (f", from {a.init_onnx}" if a.init_onnx else ""))
     if a.init_onnx or a.init:
         r_iou, r_f1 = evaluate_real(model, a.emps, val_ids, layout, a.val_scale)
-        say(f"step 0 EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} (distance head untrained) sim IoU {sim_iou(model, vx, vy, layout):.4f}")
+        say(f"step 0 EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} sim IoU {sim_iou(model, vx, vy, layout):.4f}"
+            + (f" pairs split {pair_split(model, pv, layout):.3f}" if pv else ""))
     best, t0, running = -1.0, time.time(), 0.0
     for step, (x, y, v) in enumerate(loader, 1):
         if a.freeze_bn:
@@ -305,9 +342,12 @@ def main():
             r_iou, r_f1 = evaluate_real(kept, a.emps, val_ids, layout, a.val_scale)
             s_iou = sim_iou(kept, vx, vy, layout)
             score = (r_iou + r_f1) / 2 if a.select == "emps" else (r_iou + r_f1 + s_iou) / 3
-            say(f"step {step} EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} sim IoU {s_iou:.4f}")
+            split = pair_split(kept, pv, layout) if pv else None
+            say(f"step {step} EMPS validation IoU {r_iou:.4f} F1 {r_f1:.4f} sim IoU {s_iou:.4f}" + (f" pairs split {split:.3f}" if pv else ""))
             metrics = {"empsValidationIoU": round(r_iou, 4), "empsValidationF1": round(r_f1, 4), "simValidationIoU": round(s_iou, 4),
                        "stepsDone": step, "minutes": round((time.time() - t0) / 60, 1)}
+            if pv:
+                metrics["simPairsSplit"] = round(split, 3)
             if a.keep_all:
                 torch.save({"model": kept.state_dict(), "metrics": metrics}, f"{a.out}-step{step}.pt")
                 export(kept, f"{a.out}-step{step}", dict(meta, training=dict(meta["training"], **metrics)))
