@@ -61,7 +61,7 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("convexity-threshold"), help: "Objects with convexity at or below this go to UECS separation (or are flagged); ANTEMA's 0.95.")
     var convexityThreshold = AnalysisParameters().convexityThreshold
 
-    @Option(name: .customLong("min-confidence"), help: "With a model: drop particles whose mean network probability is below this (0-1; default: the model's own minimum, none for the bundled model).")
+    @Option(name: .customLong("min-confidence"), help: "With a model: drop particles whose mean network probability is below this (0-1; default: the model's own minimum: 0.7 for the default segmenter \"instance\", none for \"model\").")
     var minimumConfidence: Double?
 
     @Option(name: .customLong("exclude"), help: "x,y,width,height in pixels (x = column, y = row, from the top left): no particle counted there, left out of the normalisation. Repeatable.")
