@@ -14,6 +14,12 @@ training's validation and the Python evaluation scripts.
 3. every foreground pixel joins the marker it reaches first when the foreground is flooded from
    the markers in order of decreasing smoothed distance (a seeded watershed); a foreground
    component without a marker is one particle.
+
+These level markers chose the checkpoints of the instance models up to 3.6, and are what
+training validates with. The pipeline has since taken as markers the summits of the map
+smoothed by 1.5 px that stand at least 0.2 above the pass to a higher summit
+(MarkerSeparation.swift, chosen with training/tune_markers.py through antemactl itself;
+training/README.md "Markers from the summits").
 """
 import numpy as np
 from scipy import ndimage

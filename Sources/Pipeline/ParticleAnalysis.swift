@@ -31,6 +31,13 @@ public struct AnalysisParameters: Sendable, Equatable, Codable {
     /// Regrowth stops (on even steps) when the newly added in-object pixels are less than this
     /// fraction of the dilation ring. Default 0.25.
     public var regrowthStopFraction: Double = 0.25
+    /// The `network` separation (`MarkerSeparation`): the network's distance map is smoothed by
+    /// a Gaussian of this many pixels before its summits are sought. Default 1.5.
+    public var markerSmoothingPx: Double = MarkerSeparation.smoothingSigmaPx
+    /// The `network` separation: a summit of the smoothed distance map seeds a particle when it
+    /// stands at least this much (of the map's 0-1 range) above the pass to a higher summit.
+    /// Default 0.2. Both chosen on every third EMPS validation image (training/README.md).
+    public var markerPeakHeight: Double = MarkerSeparation.peakHeight
     /// Overlap handling. Default `separate`.
     public var overlap: OverlapMode = .separate
     /// Remove objects touching the image border. Default true.
@@ -102,7 +109,9 @@ public enum ParticleAnalysis {
             // UECS cannot make convex stays whole (in `separate` it is dropped, as ANTEMA does)
             let markerMin = max(minPixels, p.markerMinimumPixels)
             let pieceLists = objects.parallelMap { object -> [Region]? in
-                let pieces = MarkerSeparation.separate(object, distance: distance, imageWidth: mask.width, imageHeight: mask.height)
+                let pieces = MarkerSeparation.separate(object, distance: distance, imageWidth: mask.width, imageHeight: mask.height,
+                                                       sigmaPx: p.markerSmoothingPx,
+                                                       markers: .peaks(height: Float(p.markerPeakHeight), floor: MarkerSeparation.peakFloor))
                 if splits(pieces) { return pieces }
                 guard Shape(object).convexity <= p.convexityThreshold else { return nil }
                 let uecs = UECS.separate(object, markerMinimumPixels: markerMin, parameters: p)

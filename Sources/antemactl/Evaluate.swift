@@ -35,6 +35,10 @@ struct Evaluate: ParsableCommand {
     var noAnnotationDetection = false
     @Option(name: .customLong("network-scale"), help: "For images without a calibration: resample them by this (0.125 to 4) before the network (as antemactl analyze).")
     var networkScale: Double?
+    @Option(name: .customLong("marker-smoothing"), help: "The network separation's smoothing of the distance map, in pixels (for tuning; training/tune_markers.py).")
+    var markerSmoothingPx = AnalysisParameters().markerSmoothingPx
+    @Option(name: .customLong("marker-height"), help: "The network separation's least height of a summit of the distance map above its pass, 0-1 (for tuning).")
+    var markerPeakHeight = AnalysisParameters().markerPeakHeight
 
     func box() throws -> (x: Int, y: Int, w: Int, h: Int)? {
         guard let excludeBox else { return nil }
@@ -69,6 +73,10 @@ struct Evaluate: ParsableCommand {
         var failures = 0
         var parameters = AnalysisParameters()
         parameters.overlap = overlap
+        guard markerSmoothingPx >= 0 && markerSmoothingPx <= 20 else { throw ValidationError("--marker-smoothing must be from 0 to 20 px") }
+        guard markerPeakHeight > 0 && markerPeakHeight < 1 else { throw ValidationError("--marker-height must be between 0 and 1") }
+        parameters.markerSmoothingPx = markerSmoothingPx
+        parameters.markerPeakHeight = markerPeakHeight
         if let s = networkScale, !(s >= 0.125 && s <= 4) { throw ValidationError("--network-scale must be from 0.125 to 4") }
         var settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: .mask, analysis: parameters, fallbackPixelSizeNm: pixelSizeNm,
                                    detectAnnotations: !noAnnotationDetection)

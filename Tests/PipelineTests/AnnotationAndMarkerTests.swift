@@ -177,6 +177,98 @@ import Testing
         #expect(result.particles.first?.areaPx == object.area)
     }
 
+    @Test("two heavily overlapping particles whose map dips only to 0.5 between them are two summits: split by default, one core at the old level 0.4, whole when the summit height asked for exceeds the dip")
+    func summitsSplitADipAboveAnyFixedLevel() throws {
+        // discs of radius 20 whose centres are 28 px apart (0.7 of the sum of their radii); each
+        // pixel's map is the higher of two cones falling to 0 at 28 px, so the pass between the
+        // summits (1) lies at 0.5
+        let w = 90, h = 50
+        var mask = BinaryImage(width: w, height: h)
+        var d = [Float](repeating: 0, count: w * h)
+        for r in 0..<h { for c in 0..<w { for cx in [30.5, 58.5] {
+            let dist = ((Double(c) - cx) * (Double(c) - cx) + (Double(r) - 24.5) * (Double(r) - 24.5)).squareRoot()
+            if dist <= 20 { mask[r, c] = true }
+            d[r * w + c] = max(d[r * w + c], Float(max(0, 1 - dist / 28)))
+        } } }
+        let object = try #require(mask.regions(.eight).first)
+        let pieces = MarkerSeparation.separate(object, distance: d, imageWidth: w, imageHeight: h)
+        try #require(pieces.count == 2)
+        #expect(pieces.map(\.area).reduce(0, +) == object.area)
+        #expect(abs(pieces[0].area - pieces[1].area) <= object.area / 50, "\(pieces.map(\.area))")
+        #expect(MarkerSeparation.separate(object, distance: d, imageWidth: w, imageHeight: h, sigmaPx: 4, markers: .level(0.4)).count == 1)
+        var p = AnalysisParameters()
+        p.overlap = .network
+        p.minimumDiameterNm = 0
+        p.convexityThreshold = 0  // no UECS fallback: the map alone decides
+        let px = PixelSizeNm(y: 1, x: 1)
+        #expect(ParticleAnalysis.analyze(mask, pixelSize: px, parameters: p, distance: d).particles.count == 2)
+        p.markerPeakHeight = 0.6
+        #expect(ParticleAnalysis.analyze(mask, pixelSize: px, parameters: p, distance: d).particles.count == 1)
+    }
+
+    @Test("the summits found are those of the definition: a summit plateau above the floor counts when nothing higher is reachable without descending by the height, and of equal summits so joined exactly one counts (random maps)")
+    func summitsFollowTheirDefinition() {
+        var state: UInt64 = 99
+        func next(_ n: UInt64) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % n)
+        }
+        let w = 26, h = 22, n = w * h
+        let offsets = [-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1]
+        var summitsSeen = 0, tiesSeen = 0
+        for trial in 0..<60 {
+            // a blob-shaped mask (no pixel on the frame's edge) and a rough map in 1/255 steps
+            var mask = BinaryImage(width: w, height: h)
+            let cy = 10.5 + Double(next(3)), cx = 12.5 + Double(next(3)), ry = 6.0 + Double(next(4)), rx = 7.0 + Double(next(5))
+            for r in 1..<(h - 1) { for c in 1..<(w - 1) where pow((Double(r) - cy) / ry, 2) + pow((Double(c) - cx) / rx, 2) <= 1 { mask[r, c] = true } }
+            let levels = [256, 24, 8][trial % 3]  // coarse levels: plateaus and equal summits
+            var raw = (0..<n).map { _ in Float(next(UInt64(levels))) }
+            if trial % 2 == 0 {  // smoothed a little: summits of several pixels and real passes
+                var out = raw
+                for r in 1..<(h - 1) { for c in 1..<(w - 1) { let i = r * w + c; out[i] = (offsets.reduce(raw[i]) { $0 + raw[i + $1] } / 9).rounded() } }
+                raw = out
+            }
+            let d = raw.map { $0 / 255 }
+            let height: Float = [0.01, 0.02, 0.05, 0.1][trial % 4], floor: Float = trial % 5 == 0 ? 0.02 : 0
+            let found = MarkerSeparation.peaks(d, mask: mask, height: height, floor: floor)
+            let q = d.map { Int(($0 * 255).rounded()) }, hq = Int(height * 255), floorQ = Int((floor * 255).rounded())
+            func reach(_ from: [Int], while ok: (Int) -> Bool) -> Set<Int> {
+                var seen = Set(from), stack = from
+                while let i = stack.popLast() {
+                    for o in offsets where mask.pixels[i + o] && !seen.contains(i + o) && ok(i + o) { seen.insert(i + o); stack.append(i + o) }
+                }
+                return seen
+            }
+            // every summit plateau of the map
+            var plateauOf = [Int](repeating: -1, count: n)
+            var plateaus: [Set<Int>] = []
+            for i in 0..<n where mask.pixels[i] && plateauOf[i] < 0 {
+                let p = reach([i]) { q[$0] == q[i] }
+                let isSummit = !p.contains { j in offsets.contains { mask.pixels[j + $0] && q[j + $0] > q[i] } }
+                for j in p { plateauOf[j] = isSummit ? plateaus.count : -2 }
+                if isSummit { plateaus.append(p) }
+            }
+            summitsSeen += plateaus.count
+            let foundSets = found.map { Set($0.pixels.map { $0.row * w + $0.col }) }
+            for f in foundSets { #expect(plateaus.contains(f), "trial \(trial): a marker that is not a summit plateau") }
+            for (k, p) in plateaus.enumerated() {
+                let level = q[p.first!]
+                // what the summit reaches without going down by the height or more
+                let basin = reach(Array(p)) { q[$0] > level - hq }
+                let counted = foundSets.contains(p)
+                if level <= floorQ || basin.contains(where: { q[$0] > level }) {
+                    #expect(!counted, "trial \(trial): summit \(k) at \(level) should not count")
+                } else {
+                    let equals = Set(basin.map { plateauOf[$0] }.filter { $0 >= 0 && q[plateaus[$0].first!] == level })
+                    if equals.count > 1 { tiesSeen += 1 }
+                    #expect(foundSets.filter { f in equals.contains { plateaus[$0] == f } }.count == 1,
+                            "trial \(trial): of \(equals.count) equal summits joined above the height, exactly one counts")
+                }
+            }
+        }
+        #expect(summitsSeen > 200 && tiesSeen > 5, "the maps must exercise summits and ties (\(summitsSeen), \(tiesSeen))")
+    }
+
     @Test("smoothing only the object's surroundings equals smoothing the whole map, inside the object")
     func localSmoothingEqualsWholeMap() throws {
         let (mask, d) = Self.pair()
