@@ -48,7 +48,15 @@ $py training/train_instance.py --out models/stage3j --seed 20 --fast --init mode
 $py training/train_instance.py --out models/stage3k --seed 21 --fast --init models/stage3j-step3000.pt --steps 3000 --lr 1.5e-4 --warmup 0.05 \
   --real-fraction 0.35 --sim-artifacts 0.15,0.3,0.2,0.25 --validate-every 500 --per-tile-dice --ema 0.999 --sim-val-seed 4242 \
   --contrast-jitter 0.4 --select joint --model-version 3.5 --real-scale-range 0.3,1.1 --val-scale 0.5 --keep-all
-cp models/stage3k.onnx Sources/DefaultModel/Resources/antema-unet-instance.onnx
+# stage L (3.6): stage K's recipe from its end, half of the simulated tiles drawn as agglomerates
+# (simulate.py clustered: three particles in four overlap a neighbour, as much as the pair test
+# set's pairs; --sim-clustered 0.5), 48 simulated pairs' split logged (--pair-val 48), 2500 steps,
+# seed 22; the run's own choice (--select joint)
+$py training/train_instance.py --out models/stage3l --seed 22 --fast --init models/stage3k.pt --steps 2500 --lr 1.5e-4 --warmup 0.05 \
+  --real-fraction 0.35 --sim-artifacts 0.15,0.3,0.2,0.25 --validate-every 500 --per-tile-dice --ema 0.999 --sim-val-seed 4242 \
+  --contrast-jitter 0.4 --select joint --model-version 3.6 --real-scale-range 0.3,1.1 --val-scale 0.5 --keep-all \
+  --sim-clustered 0.5 --pair-val 48
+cp models/stage3l.onnx Sources/DefaultModel/Resources/antema-unet-instance.onnx
 # Sources/DefaultModel/Resources/antema-unet-instance.json is kept by hand: the export's settings
 # with name antema-unet-instance, minimumConfidence 0.7 and the record of every stage
 echo "instance model updated; evaluate it with training/evaluate_emps.py"
