@@ -64,7 +64,9 @@ public enum MarkerSeparation {
         let smoothed = GrayImage(width: cw, height: ch, pixels: crop).gaussianBlurred(sigma: sigmaPx).pixels
         var d = [Float](repeating: 0, count: n)
         for p in object.pixels {
-            d[(p.row - r0) * w + (p.col - c0)] = smoothed[(p.row - top) * cw + (p.col - left)]
+            // a model's NaN or infinity (a user's own model) counts as 0: never a summit, never a trap
+            let v = smoothed[(p.row - top) * cw + (p.col - left)]
+            d[(p.row - r0) * w + (p.col - c0)] = v.isFinite ? v : 0
         }
         // 1. markers
         let markers: [Region]

@@ -206,6 +206,19 @@ import Testing
         #expect(ParticleAnalysis.analyze(mask, pixelSize: px, parameters: p, distance: d).particles.count == 1)
     }
 
+    @Test("a distance map with NaN and infinity (a broken model) splits without trapping; the NaN region is no summit")
+    func brokenMapsDoNotTrap() throws {
+        let (mask, d) = Self.pair()
+        let object = try #require(mask.regions(.eight).first)
+        var broken = d
+        for r in 0..<mask.height { for c in 0..<25 { broken[r * mask.width + c] = .nan } }
+        broken[14 * mask.width + 40] = .infinity
+        for sigma in [0.0, 1.5] {
+            let pieces = MarkerSeparation.separate(object, distance: broken, imageWidth: mask.width, imageHeight: mask.height, sigmaPx: sigma)
+            #expect(pieces.map(\.area).reduce(0, +) == object.area, "sigma \(sigma): every pixel in one piece or another")
+        }
+    }
+
     @Test("the summits found are those of the definition: a summit plateau above the floor counts when nothing higher is reachable without descending by the height, and of equal summits so joined exactly one counts (random maps)")
     func summitsFollowTheirDefinition() {
         var state: UInt64 = 99
