@@ -142,14 +142,15 @@ public enum BatchAnalysis {
         }
         // burned-in lettering the segmenter took for particles (TextDetector): left out the same way
         if settings.detectAnnotations && settings.segmenter != .mask {
-            var text = TextDetector.text(in: mask, image: (networkScale ?? 1) < 1 ? input.image : nil)
-            if (networkScale ?? 1) < 1 {
+            let shrunk = (networkScale ?? 1) < 1
+            var text = TextDetector.text(in: mask, image: shrunk ? input.image : nil)
+            if shrunk {
                 // a network that saw the frame shrunk may mark only fragments of the lettering
                 // (a stroke, half a letter), too few for a line of text: the lines are looked
                 // for in the image itself, and an object lying at least half on them is text
                 let inImage = TextDetector.textInImage(input.image)
                 if inImage.pixels.contains(true) {
-                    for region in mask.regions(.eight) where 2 * region.pixels.filter({ inImage[$0.row, $0.col] }).count >= region.area {
+                    for region in mask.regions(.eight) where 2 * region.pixels.reduce(0, { $0 + (inImage[$1.row, $1.col] ? 1 : 0) }) >= region.area {
                         for p in region.pixels { text[p.row, p.col] = true }
                     }
                 }
