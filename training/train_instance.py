@@ -44,12 +44,14 @@ def sim_tile(rng, size, version, clustered=False):
 
 class Tiles(torch.utils.data.IterableDataset):
     def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4), contrast_jitter=0.0,
-                 real_scale_range=(0.5, 1.6), sim_clustered=0.0):
+                 real_scale_range=(0.5, 1.6), sim_clustered=0.0, boundary_weight=0.0, sim_overview=0.0):
         self.seed, self.size, self.real_fraction, self.root, self.ids = seed, size, real_fraction, root, ids
         self.real_scale_range = real_scale_range  # the EMPS crops' resampling factors (log-uniform)
         self.sim_artifacts = sim_artifacts  # probabilities: inverted contrast, 8-bit, JPEG, annotations
         self.contrast_jitter = contrast_jitter  # the normalised tile times exp(U(-j, j)), plus U(-j/2, j/2)
         self.sim_clustered = sim_clustered  # share of simulated tiles drawn as agglomerates (simulate.py clustered)
+        self.sim_overview = sim_overview  # share of simulated tiles that are clean overview monolayers (simulate.overview_monolayer)
+        self.boundary_weight = boundary_weight  # extra weight of the distance loss where particles touch (touching_band)
 
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
@@ -62,9 +64,13 @@ class Tiles(torch.utils.data.IterableDataset):
                 img, inst, valid = emps.random_crop(*cache[ident], rng, self.size, self.real_scale_range)
                 img, ann = artifacts.degrade(img, rng, invert_p=0.2, eight_bit_p=0.15, jpeg_p=0.1, annotate_p=0.3)
             else:
-                # (the extra draw only where clustered tiles are asked for: earlier recipes stay reproducible)
-                clustered = bool(self.sim_clustered) and rng.random() < self.sim_clustered
-                img, inst, valid = sim_tile(rng, self.size, 5, clustered)
+                # (the extra draws only where overview or clustered tiles are asked for: earlier recipes stay reproducible)
+                if self.sim_overview and rng.random() < self.sim_overview:
+                    img, _, info = simulate.overview_monolayer(rng, self.size)
+                    inst, valid = info["instances"], np.ones(img.shape, bool)
+                else:
+                    clustered = bool(self.sim_clustered) and rng.random() < self.sim_clustered
+                    img, inst, valid = sim_tile(rng, self.size, 5, clustered)
                 k = int(rng.integers(4))
                 img, inst = np.rot90(img, k), np.rot90(inst, k)
                 inv, eight, jp, ann_p = self.sim_artifacts
@@ -79,8 +85,24 @@ class Tiles(torch.utils.data.IterableDataset):
                 # stretched by different factors, and the network should not care
                 j = self.contrast_jitter
                 x = np.clip(x * math.exp(rng.uniform(-j, j)) + rng.uniform(-j / 2, j / 2), -6, 6).astype(np.float32)
-            yield (torch.from_numpy(x)[None], torch.from_numpy(np.stack([fg, dist])),
+            planes = [fg, dist]
+            if self.boundary_weight:
+                planes.append(1 + self.boundary_weight * touching_band(inst).astype(np.float32))
+            yield (torch.from_numpy(x)[None], torch.from_numpy(np.stack(planes)),
                    torch.from_numpy(valid.astype(np.float32))[None])
+
+
+def touching_band(inst, width=2):
+    """The particle pixels within `width` px (Chebyshev) of another particle: where two particles
+    touch or overlap, the only place the distance target dips between them. A pixel is in the band
+    when its (2 width + 1)^2 neighbourhood holds a particle label other than its own."""
+    from scipy import ndimage
+    size = 2 * width + 1
+    big = np.iinfo(np.int32).max
+    inst = inst.astype(np.int32)
+    hi = ndimage.maximum_filter(inst, size, mode="nearest")
+    lo = ndimage.minimum_filter(np.where(inst > 0, inst, big), size, mode="nearest")
+    return (inst > 0) & ((hi != inst) | (lo != inst))
 
 
 def init_from_onnx(model, path):
@@ -209,7 +231,8 @@ def sim_iou(model, xs, ys, layout):
 
 
 def loss_fn(out, target, valid, per_tile=False):
-    """BCE + soft Dice on the particle output, BCE on the distance output. With per_tile the Dice
+    """BCE + soft Dice on the particle output, BCE on the distance output (weighted by the target's
+    third plane where there is one: 1 + --boundary-weight in the touching band). With per_tile the Dice
     is computed for each tile and averaged, so a tile of a few faint 2 nm particles weighs as
     much as an EMPS crop full of large ones (pooled over the batch, the crop dominates)."""
     fg_logit, dist_logit = out[:, :1], out[:, 1:2]
@@ -222,7 +245,9 @@ def loss_fn(out, target, valid, per_tile=False):
         dice = (1 - (2 * (p * fg).sum(dims) + 1) / (p.sum(dims) + (fg * valid).sum(dims) + 1)).mean()
     else:
         dice = 1 - (2 * (p * fg).sum() + 1) / (p.sum() + (fg * valid).sum() + 1)
-    dist_bce = (F.binary_cross_entropy_with_logits(dist_logit, dist, reduction="none") * valid).sum() / n
+    # the touching band's weight (Tiles with a boundary weight), the U-Net paper's border weights
+    w = valid * target[:, 2:3] if target.shape[1] > 2 else valid
+    dist_bce = (F.binary_cross_entropy_with_logits(dist_logit, dist, reduction="none") * w).sum() / n
     return bce + dice + dist_bce
 
 
@@ -265,6 +290,10 @@ def main():
     ap.add_argument("--val-scale", type=float, default=1.0, help="the EMPS validation images resampled by this factor (1: native)")
     ap.add_argument("--sim-clustered", type=float, default=0.0,
                     help="share of simulated tiles drawn as agglomerates, most particles overlapping a neighbour (0: off)")
+    ap.add_argument("--sim-overview", type=float, default=0.0,
+                    help="share of simulated tiles that are clean low-magnification monolayers (simulate.overview_monolayer; 0: off)")
+    ap.add_argument("--boundary-weight", type=float, default=0.0,
+                    help="the distance loss weighs 1 + this in the band (2 px) where particles touch or overlap (0: off)")
     ap.add_argument("--pair-val", type=int, default=0, help="also log the split share of this many simulated overlapping pairs (0: off)")
     ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
     a = ap.parse_args()
@@ -294,7 +323,8 @@ def main():
                      "channels": list(channels), "bfloat16": a.fast, "init": a.init or a.init_onnx,
                      "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn,
                      "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter,
-                     "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered},
+                     "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered,
+                     "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview},
     }
     log = open(a.out + ".log", "a")
 
@@ -305,7 +335,7 @@ def main():
     vx, vy = sim_validation(a.sim_val_seed if a.sim_val_seed is not None else a.seed + 1000, 32, a.tile)
     pv = pair_validation(7331, a.pair_val, a.tile) if a.pair_val else []
     loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter, real_scale,
-                                               a.sim_clustered), batch_size=a.batch,
+                                               a.sim_clustered, a.boundary_weight, a.sim_overview), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     layout = torch.channels_last if a.fast else torch.contiguous_format
     model = model.to(memory_format=layout)
