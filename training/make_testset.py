@@ -15,6 +15,13 @@ With --monolayers each micrograph is a low-magnification overview of a dense mon
 levels (the held-out kind of issue 16 where the classical segmenter beat the network), and its
 label is the instance map (16-bit PNG).
 
+    .venv/bin/python training/make_testset.py --out /tmp/antema-overviews --overviews -n 40 --size 512 --seed 2029 [--png]
+
+With --overviews each micrograph is a clean low-magnification overview of a monolayer
+(simulate.overview_monolayer: distinct dark particles 3-10 px across, hexagonal packing with
+gaps, patches of bare support, 16 grey levels), the kind on which classical thresholding does
+well; the pixel size is drawn in 0.3-1.5 nm. Its label is the instance map (16-bit PNG).
+
 Simulator v4 (physical dose, see simulate.py) is the test set since 2026-11-26; the v2 set, on
 which the figures of models 1.0 and 2.0 were first measured, drew the electrons per pixel
 regardless of pixel size: 40 of its 60 images had a fluence below 20 e/A^2 (15 below 1 e/A^2),
@@ -49,6 +56,7 @@ def main():
     ap.add_argument("--sim-version", type=int, default=4, help="simulator version (2: the earlier test set)")
     ap.add_argument("--pairs", action="store_true", help="one overlapping pair per micrograph, instance labels")
     ap.add_argument("--monolayers", action="store_true", help="dense monolayers of 3-8 px particles, 16 grey levels, instance labels")
+    ap.add_argument("--overviews", action="store_true", help="clean low-magnification monolayers (simulate.overview_monolayer), instance labels")
     ap.add_argument("--png", action="store_true",
                     help="write 8-bit PNGs without a calibration (figure exports) instead of DM3 files; the pixel size stays in the manifest")
     ap.add_argument("--antemactl", default=os.path.join(ROOT, ".build/release/antemactl"))
@@ -58,7 +66,11 @@ def main():
     rng = np.random.default_rng(a.seed)
     rows = []
     for i in range(a.n):
-        if a.monolayers:
+        if a.overviews:
+            img, lab, info = simulate.overview_monolayer(rng, a.size, levels=16)
+            info["pixel_size_nm"] = float(np.exp(rng.uniform(np.log(0.3), np.log(1.5))))
+            info["mean_diameter_nm"] = info["mean_diameter_px"] * info["pixel_size_nm"]
+        elif a.monolayers:
             img, lab, info = simulate.simulate(rng, a.size, version=5, network_view=False, monolayer=True, diameter_px=(3, 8))
             lo, hi = np.percentile(img, [0.5, 99.5])
             img = (np.round(np.clip((img - lo) / max(hi - lo, 1e-6), 0, 1) * 15) * 17).astype(np.float32)  # 16 grey levels of 0..255
@@ -76,7 +88,7 @@ def main():
                             "--pixel-size", repr(info["pixel_size_nm"]), os.path.join(a.out, "images", stem + ".dm3")], check=True)
             os.remove(raw)
         inst = info.pop("instances", None)
-        label = inst.astype(np.uint8) if a.pairs else inst.astype(np.uint16) if a.monolayers else lab * 255
+        label = inst.astype(np.uint8) if a.pairs else inst.astype(np.uint16) if (a.monolayers or a.overviews) else lab * 255
         Image.fromarray(label).save(os.path.join(a.out, "labels", stem + ".png"))
         rows.append({"image": stem, **{k: round(v, 5) if isinstance(v, float) else v for k, v in info.items()}})
     with open(os.path.join(a.out, "manifest.csv"), "w", newline="") as f:
