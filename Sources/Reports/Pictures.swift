@@ -28,10 +28,12 @@ public enum Pictures {
     static func fontPx(_ width: Int) -> Double { max(9, min(40, Double(width) / 70)) }
 
     /// Where the scale bar goes: the bottom-right corner, or the corner (bottom-left, top-left,
-    /// top-right) whose box covers no burned-in annotation and the fewest particle pixels.
-    /// Returns the bar's top-left corner.
+    /// top-right) whose box covers no burned-in annotation and the fewest particle pixels. A
+    /// picture with a legend strip below the image (`legendTop`, its top row) gets the bar at the
+    /// strip's right end when every corner would cover a particle or an annotation: then it hides
+    /// nothing. Returns the bar's top-left corner.
     static func scaleBarPlace(width: Int, height: Int, lengthPx: Int, thickness: Int, labelPx: Double,
-                              avoid: BinaryImage?, particles: BinaryImage?) -> (x: Int, y: Int) {
+                              avoid: BinaryImage?, particles: BinaryImage?, legendTop: Int? = nil) -> (x: Int, y: Int, inLegend: Bool) {
         let margin = max(8, width / 40)
         let labelHeight = Int(labelPx * 1.4) + 4
         let right = width - margin - lengthPx, bottom = height - margin - thickness, top = margin + labelHeight
@@ -48,7 +50,11 @@ public enum Pictures {
         }
         let costs = corners.map { cost($0.0, $0.1) }
         let best = costs.indices.min { costs[$0] < costs[$1] }!
-        return corners[best]
+        if let legendTop, costs[best] > 0 {
+            let strip = legendHeight(width)
+            return (width - Int(labelPx * 0.6) - lengthPx, legendTop + Int(((strip - Double(thickness)) / 2).rounded()), true)
+        }
+        return (corners[best].0, corners[best].1, false)
     }
 
     /// A scale bar placed on a picture: its length, where it goes (`scaleBarPlace`), and the
@@ -57,21 +63,32 @@ public enum Pictures {
         let nm: Double
         let x: Int, y: Int, lengthPx: Int, thickness: Int
         let font: Double
+        /// In the legend strip below the image (every corner of the image was taken), its label
+        /// to its left.
+        let inLegend: Bool
 
-        /// nil: no pixel size (an image without a calibration gets no scale bar).
-        init?(width: Int, height: Int, pixelSizeNm: Double?, avoid: BinaryImage?, particles: BinaryImage?) {
+        /// nil: no pixel size (an image without a calibration gets no scale bar). `legendTop`:
+        /// the top row of the picture's legend strip, where the bar may go (nil: no strip).
+        init?(width: Int, height: Int, pixelSizeNm: Double?, avoid: BinaryImage?, particles: BinaryImage?, legendTop: Int? = nil) {
             guard let pixelSizeNm, pixelSizeNm > 0 else { return nil }
             nm = scaleBarNm(widthPx: width, pixelSizeNm: pixelSizeNm)
             lengthPx = max(1, Int((nm / pixelSizeNm).rounded()))
             thickness = max(3, height / 100)
             font = fontPx(width)
-            (x, y) = scaleBarPlace(width: width, height: height, lengthPx: lengthPx, thickness: thickness, labelPx: font, avoid: avoid, particles: particles)
+            (x, y, inLegend) = scaleBarPlace(width: width, height: height, lengthPx: lengthPx, thickness: thickness, labelPx: font,
+                                             avoid: avoid, particles: particles, legendTop: legendTop)
         }
 
-        /// (x, y, width, height) of the bar and its label.
+        /// (x, y, width, height) of the bar and its label on the image (none in the legend strip).
         var box: (Double, Double, Double, Double) {
+            if inLegend { return (0, 0, 0, 0) }
             let top = Double(y) - font * 1.5 - 2
             return (Double(x) - 2, top, Double(lengthPx) + 4, Double(y + thickness) + 2 - top)
+        }
+
+        /// The width it takes at the right of the legend strip (0 on the image).
+        func legendWidth(_ p: Painter, pictureWidth width: Int) -> Double {
+            inLegend ? Double(width - x) + p.measure(label(nm), size: font, bold: true).width + font : 0
         }
 
         func draw(_ p: Painter, pictureWidth width: Int) {
@@ -81,8 +98,13 @@ public enum Pictures {
             p.rect(Double(x), Double(y), Double(lengthPx), Double(thickness))
             p.colour(.white)
             p.fill()
-            // the label centred over the bar, kept inside the picture (small images)
             let text = label(nm)
+            if inLegend {
+                // left of the bar, on the legend's line
+                p.text(text, x: Double(x) - font * 0.5, y: Double(y + thickness / 2) - font * 0.6, size: font, colour: .white, bold: true, anchor: 1)
+                return
+            }
+            // the label centred over the bar, kept inside the picture (small images)
             let w = p.measure(text, size: font, bold: true).width
             let centre = min(max(Double(x) + Double(lengthPx) / 2, w / 2 + 2), Double(width) - w / 2 - 2)
             p.text(text, x: centre, y: Double(y) - font * 1.3 - 2, size: font, colour: .white, bold: true, anchor: 0.5, halo: .black)
@@ -122,7 +144,9 @@ public enum Pictures {
         }
     }
 
-    static func drawLegend(_ p: Painter, width: Int, top: Double, entries: [(String, Colour)]) {
+    /// The legend strip below a picture: its entries from the left, leaving `reservedRight` (a
+    /// scale bar placed there) free.
+    static func drawLegend(_ p: Painter, width: Int, top: Double, entries: [(String, Colour)], reservedRight: Double = 0) {
         let font = fontPx(width)
         p.rect(0, top, Double(width), legendHeight(width))
         p.colour(Colour(0.12, 0.12, 0.12))
@@ -131,7 +155,7 @@ public enum Pictures {
         let y = top + font * 0.55
         for (text, colour) in entries {
             let w = p.measure(text, size: font).width + font * 2.2
-            if x + w > Double(width) && x > font { break }  // narrow images: what fits
+            if x + w > Double(width) - reservedRight && x > font { break }  // narrow images: what fits
             p.rect(x, y + font * 0.2, font * 0.8, font * 0.8)
             p.colour(colour)
             p.fill()
@@ -158,9 +182,11 @@ public enum Pictures {
         return Figure(widthPt: Double(image.width), heightPt: Double(image.height) + legendHeight(image.width)) { p in
             p.image(rgb, width: image.width, height: image.height)
             let leftOut = drawLeftOut(p, annotations, width: image.width)
-            ScaleBar(width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: mask)?.draw(p, pictureWidth: image.width)
+            let bar = ScaleBar(width: image.width, height: image.height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: mask, legendTop: image.height)
             drawLegend(p, width: image.width, top: Double(image.height),
-                       entries: [("segmentation (before clean-up)", Colour(RGB.segmentation))] + leftOut + uncalibrated(pixelSizeNm))
+                       entries: [("segmentation (before clean-up)", Colour(RGB.segmentation))] + leftOut + uncalibrated(pixelSizeNm),
+                       reservedRight: bar?.legendWidth(p, pictureWidth: image.width) ?? 0)
+            bar?.draw(p, pictureWidth: image.width)
         }
     }
 
@@ -254,7 +280,7 @@ public enum Pictures {
         let width = image.width, height = image.height
         let shapes = particles.map { (outlines($0.0), $0.1.overlapFlag ? RGB.flagged : $0.1.separated ? RGB.separated : RGB.particle) }
         let borders = borderExcluded.map(outlines)
-        let bar = ScaleBar(width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupied)
+        let bar = ScaleBar(width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupied, legendTop: height)
         return Figure(widthPt: Double(width), heightPt: Double(height) + legendHeight(width)) { p in
             p.image(rgb, width: width, height: height)
             let line = max(1, Double(width) / 600)
@@ -272,7 +298,6 @@ public enum Pictures {
             for (k, place) in places.enumerated() {
                 if let place { p.text(String(k + 1), x: place.x, y: place.y, size: font, colour: .white, halo: .black) }
             }
-            bar?.draw(p, pictureWidth: width)
             let shown = places.compactMap { $0 }.count
             // what the picture shows: a narrow picture's legend has room for few entries
             let entries: [(String, Colour)] = [("particle", Colour(RGB.particle))]
@@ -280,7 +305,9 @@ public enum Pictures {
                 + (particles.contains { $0.1.overlapFlag } ? [("overlap, kept whole", Colour(RGB.flagged))] : [])
                 + (borders.isEmpty ? [] : [("touches border, excluded", Colour(RGB.border))])
             drawLegend(p, width: width, top: Double(height), entries: entries + leftOut + uncalibrated(pixelSizeNm) + (shown < particles.count
-                ? [("\(shown) of \(particles.count) numbered (all in the SVG)", Colour(0.12, 0.12, 0.12))] : []))
+                ? [("\(shown) of \(particles.count) numbered (all in the SVG)", Colour(0.12, 0.12, 0.12))] : []),
+                       reservedRight: bar?.legendWidth(p, pictureWidth: width) ?? 0)
+            bar?.draw(p, pictureWidth: width)
         }
     }
 }

@@ -113,6 +113,34 @@ import Testing
         #expect(free.x > 200 && free.y > 200, "bottom right by default, got \(free)")
     }
 
+    @Test("where every corner of the image holds particles, the scale bar goes to the legend strip below the picture and covers none of them")
+    func crowdedScaleBarGoesToTheLegend() throws {
+        var particles = BinaryImage(width: 400, height: 300)
+        for y in 0..<300 { for x in 0..<400 where (x / 20 + y / 20) % 2 == 0 { particles[y, x] = true } }  // a checkerboard of particles
+        let placed = Pictures.scaleBarPlace(width: 400, height: 300, lengthPx: 80, thickness: 4, labelPx: 10, avoid: nil, particles: particles, legendTop: 300)
+        #expect(placed.inLegend && placed.y >= 300 && placed.y + 4 <= 300 + Int(Pictures.legendHeight(400)) && placed.x + 80 <= 400,
+                "expected the bar inside the legend strip, got \(placed)")
+        let noStrip = Pictures.scaleBarPlace(width: 400, height: 300, lengthPx: 80, thickness: 4, labelPx: 10, avoid: nil, particles: particles)
+        #expect(!noStrip.inLegend && noStrip.y < 300, "a picture without a legend strip keeps the bar on the image")
+        let sparse = Pictures.scaleBarPlace(width: 400, height: 300, lengthPx: 80, thickness: 4, labelPx: 10, avoid: nil,
+                                            particles: BinaryImage(width: 400, height: 300), legendTop: 300)
+        #expect(!sparse.inLegend && sparse.x > 200 && sparse.y > 200, "a free corner keeps the bar bottom right, got \(sparse)")
+
+        // drawn: the overlay of a frame that is particle everywhere has the bar's white in the strip, none on the image
+        let size = 200
+        let full = BinaryImage(width: size, height: size, pixels: [Bool](repeating: true, count: size * size))
+        let figure = Pictures.segmentationOverlay(GrayImage(width: size, height: size, pixels: [Float](repeating: 500, count: size * size)),
+                                                  mask: full, pixelSizeNm: 0.5)
+        let (rgb, w, h) = try figure.rasterRGB()
+        func white(_ rows: Range<Int>) -> Int {
+            var n = 0
+            for y in rows { for x in 0..<w where rgb[3 * (y * w + x)] > 250 && rgb[3 * (y * w + x) + 1] > 250 && rgb[3 * (y * w + x) + 2] > 250 { n += 1 } }
+            return n
+        }
+        #expect(white(0..<size) == 0, "nothing of the bar or its label on the image")
+        #expect(white(size..<h) > 40, "the bar (and its label) in the legend strip")
+    }
+
     @Test("what was left out of the analysis (lettering, scale bars, --exclude) is outlined in vermillion on the overlay and the particle map, and only there")
     func leftOutRegionsAreOutlined() throws {
         let (gray, result) = Self.discs(4, radius: 6, spacing: 40)  // 160 x 160
