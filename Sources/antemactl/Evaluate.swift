@@ -35,6 +35,8 @@ struct Evaluate: ParsableCommand {
     var noAnnotationDetection = false
     @Option(name: .customLong("network-scale"), help: "For images without a calibration: resample them by this (0.125 to 4) before the network (as antemactl analyze).")
     var networkScale: Double?
+    @Option(name: .customLong("min-confidence"), help: "With a model: drop particles whose mean network probability is below this (0-1; default: the model's own minimum), as antemactl analyze.")
+    var minimumConfidence: Double?
     @Option(name: .customLong("marker-smoothing"), help: "The network separation's smoothing of the distance map, in pixels (for tuning; training/tune_markers.py).")
     var markerSmoothingPx = AnalysisParameters().markerSmoothingPx
     @Option(name: .customLong("marker-height"), help: "The network separation's least height of a summit of the distance map above its pass, 0-1 (for tuning).")
@@ -75,6 +77,8 @@ struct Evaluate: ParsableCommand {
         parameters.overlap = overlap
         guard markerSmoothingPx >= 0 && markerSmoothingPx <= 20 else { throw ValidationError("--marker-smoothing must be from 0 to 20 px") }
         guard markerPeakHeight > 0 && markerPeakHeight < 1 else { throw ValidationError("--marker-height must be between 0 and 1") }
+        if let c = minimumConfidence, !(c >= 0 && c <= 1) { throw ValidationError("--min-confidence must be between 0 and 1") }
+        parameters.minimumConfidence = minimumConfidence
         parameters.markerSmoothingPx = markerSmoothingPx
         parameters.markerPeakHeight = markerPeakHeight
         if let s = networkScale, !(s >= 0.125 && s <= 4) { throw ValidationError("--network-scale must be from 0.125 to 4") }

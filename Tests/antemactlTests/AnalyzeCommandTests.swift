@@ -254,6 +254,33 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
         #expect(r.stdout.contains("[model random-unet 0]") && r.stdout.contains("[classical]"), "\(r.stdout)")
     }
 
+    @Test("evaluate --min-confidence drops the particles a model is less sure of, as analyze does, and refuses values outside 0-1")
+    func minimumConfidenceIsApplied() throws {
+        let dir = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images"), labels = dir.appendingPathComponent("labels")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: true)
+        let synth = SyntheticMicrograph(width: 256, height: 256, pixelSizeNm: 0.2, count: 12, meanDiameterNm: 5, seed: 4)
+        let lo = synth.pixels.min()!, hi = synth.pixels.max()!
+        try PNGFile.write(gray8: synth.pixels.map { UInt8(max(0, min(255, ($0 - lo) / (hi - lo) * 255))) }, width: 256, height: 256,
+                          to: images.appendingPathComponent("s.png").path)
+        try PNGFile.write(gray8: synth.truthMask.map { $0 ? 255 : 0 }, width: 256, height: 256, to: labels.appendingPathComponent("s.png").path)
+        func predicted(_ extra: [String]) throws -> Int {
+            let out = dir.appendingPathComponent("out\(extra.count)")
+            let r = try AntemactlInspect.run(["evaluate", "--images", images.path, "--labels", labels.path, "--pixel-size", "0.2",
+                                              "--segmenter", "instance", "--out", out.path, "--quiet"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return Int(try table(out.appendingPathComponent("evaluation.csv").path)[0]["predicted_particles"]!)!
+        }
+        let all = try predicted(["--min-confidence", "0"])
+        #expect(all > 0, "clearly visible discs are found")
+        // a mean probability of exactly 1 over a particle's pixels, edges included, does not happen
+        #expect(try predicted(["--min-confidence", "1"]) < all)
+        let bad = try AntemactlInspect.run(["evaluate", "--images", images.path, "--labels", labels.path, "--min-confidence", "1.5"])
+        #expect(bad.status != 0 && bad.stderr.contains("--min-confidence"), "\(bad.stderr)")
+    }
+
     @Test("evaluate names an image whose label is missing and exits 2")
     func missingLabel() throws {
         let dir = try AntemactlInspect.tempDir()
