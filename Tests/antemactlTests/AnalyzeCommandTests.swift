@@ -200,6 +200,20 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
 }
 
 @Suite struct AntemactlEvaluate {
+    /// DIR/images/s.png, a synthetic micrograph of `count` discs of 5 nm at 0.2 nm/px, and
+    /// DIR/labels/s.png, its truth mask; returns the two folders.
+    static func syntheticSet(in dir: URL, size: Int, count: Int, seed: UInt64) throws -> (images: URL, labels: URL) {
+        let images = dir.appendingPathComponent("images"), labels = dir.appendingPathComponent("labels")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: true)
+        let synth = SyntheticMicrograph(width: size, height: size, pixelSizeNm: 0.2, count: count, meanDiameterNm: 5, seed: seed)
+        let lo = synth.pixels.min()!, hi = synth.pixels.max()!
+        try PNGFile.write(gray8: synth.pixels.map { UInt8(max(0, min(255, ($0 - lo) / (hi - lo) * 255))) }, width: size, height: size,
+                          to: images.appendingPathComponent("s.png").path)
+        try PNGFile.write(gray8: synth.truthMask.map { $0 ? 255 : 0 }, width: size, height: size, to: labels.appendingPathComponent("s.png").path)
+        return (images, labels)
+    }
+
     @Test("evaluate scores the bundled model, the instance model and the classical segmenter side by side and writes the table and JSON")
     func evaluateSyntheticSet() throws {
         let dir = try AntemactlInspect.tempDir()
@@ -236,14 +250,7 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
     func otherModelBesideClassical() throws {
         let dir = try AntemactlInspect.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let images = dir.appendingPathComponent("images"), labels = dir.appendingPathComponent("labels")
-        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: true)
-        let synth = SyntheticMicrograph(width: 128, height: 128, pixelSizeNm: 0.2, count: 6, meanDiameterNm: 5, seed: 3)
-        let lo = synth.pixels.min()!, hi = synth.pixels.max()!
-        try PNGFile.write(gray8: synth.pixels.map { UInt8(max(0, min(255, ($0 - lo) / (hi - lo) * 255))) }, width: 128, height: 128,
-                          to: images.appendingPathComponent("s.png").path)
-        try PNGFile.write(gray8: synth.truthMask.map { $0 ? 255 : 0 }, width: 128, height: 128, to: labels.appendingPathComponent("s.png").path)
+        let (images, labels) = try Self.syntheticSet(in: dir, size: 128, count: 6, seed: 3)
         let model = dir.appendingPathComponent("net.onnx").path
         try FileManager.default.copyItem(atPath: AntemactlAnalyzeWithModel.fixtures.appendingPathComponent("unet_small.onnx").path, toPath: model)
         try #"{"name":"random-unet","version":"0","trainingPixelSizeNm":0.2,"normalization":"standardize","output":"logit","particleClass":0,"brightParticles":false,"licence":"test","sizeMultiple":8,"tileSizePx":512,"tileMarginPx":64}"#
@@ -258,14 +265,7 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
     func minimumConfidenceIsApplied() throws {
         let dir = try AntemactlInspect.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let images = dir.appendingPathComponent("images"), labels = dir.appendingPathComponent("labels")
-        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: labels, withIntermediateDirectories: true)
-        let synth = SyntheticMicrograph(width: 256, height: 256, pixelSizeNm: 0.2, count: 12, meanDiameterNm: 5, seed: 4)
-        let lo = synth.pixels.min()!, hi = synth.pixels.max()!
-        try PNGFile.write(gray8: synth.pixels.map { UInt8(max(0, min(255, ($0 - lo) / (hi - lo) * 255))) }, width: 256, height: 256,
-                          to: images.appendingPathComponent("s.png").path)
-        try PNGFile.write(gray8: synth.truthMask.map { $0 ? 255 : 0 }, width: 256, height: 256, to: labels.appendingPathComponent("s.png").path)
+        let (images, labels) = try Self.syntheticSet(in: dir, size: 256, count: 12, seed: 4)
         func predicted(_ extra: [String]) throws -> Int {
             let out = dir.appendingPathComponent("out\(extra.count)")
             let r = try AntemactlInspect.run(["evaluate", "--images", images.path, "--labels", labels.path, "--pixel-size", "0.2",
