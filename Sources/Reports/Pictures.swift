@@ -79,9 +79,9 @@ public enum Pictures {
                                              avoid: avoid, particles: particles, legendTop: legendTop)
         }
 
-        /// (x, y, width, height) of the bar and its label on the image (none in the legend strip).
-        var box: (Double, Double, Double, Double) {
-            if inLegend { return (0, 0, 0, 0) }
+        /// (x, y, width, height) of the bar and its label on the image; nil in the legend strip.
+        var box: (Double, Double, Double, Double)? {
+            if inLegend { return nil }
             let top = Double(y) - font * 1.5 - 2
             return (Double(x) - 2, top, Double(lengthPx) + 4, Double(y + thickness) + 2 - top)
         }
@@ -294,7 +294,7 @@ public enum Pictures {
             for b in borders { stroke(b, Colour(RGB.border), alpha: 0.7) }
             for (loops, colour) in shapes { stroke(loops, Colour(colour), alpha: 1) }
             let font = fontPx(width) * (particles.count > 150 ? 0.75 : 1)
-            let places = labelPlaces(particles, width: width, height: height, font: font, reserved: bar.map { [$0.box] } ?? []) { p.measure($0, size: font) }
+            let places = labelPlaces(particles, width: width, height: height, font: font, reserved: bar?.box.map { [$0] } ?? []) { p.measure($0, size: font) }
             for (k, place) in places.enumerated() {
                 if let place { p.text(String(k + 1), x: place.x, y: place.y, size: font, colour: .white, halo: .black) }
             }
