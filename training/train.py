@@ -90,7 +90,7 @@ def loss_lovasz(logits, target):
 
 def export(model, out, meta):
     model.eval()
-    dummy = torch.zeros(1, 1, 256, 256)
+    dummy = torch.zeros(1, model.down[0][0].in_channels if hasattr(model, "down") else 1, 256, 256)
     torch.onnx.export(model, dummy, out + ".onnx", input_names=["image"], output_names=["logit"], opset_version=17,
                       dynamic_axes={"image": {2: "height", 3: "width"}, "logit": {2: "height", 3: "width"}}, dynamo=False)
     with open(out + ".json", "w") as f:

@@ -39,12 +39,31 @@ def sim_tile(rng, size, version, clustered=False):
     inst = info.get("instances")
     if inst is None:
         inst = lab.astype(np.int32)
-    return img, inst, np.ones(img.shape, bool)
+    return img, inst, np.ones(img.shape, bool), info["pixel_size_nm"]
+
+
+def scale_planes(x, pixel_size_nm):
+    """The network's input with the pixel size (metadata "pixelSizePlanes"): the normalised image,
+    a plane of 1 where the pixel size at which the network sees the image is known (0: an image
+    without a calibration) and a plane of its natural logarithm in nm (0 where unknown). A blob 3
+    px across is a particle at 0.5 nm/px and the carbon film's grain at 0.1 nm/px; without the
+    pixel size the network cannot tell them apart."""
+    known = pixel_size_nm is not None
+    ln_p = math.log(pixel_size_nm) if known else 0.0
+    return np.stack([x, np.full_like(x, 1.0 if known else 0.0), np.full_like(x, ln_p)]).astype(np.float32)
+
+
+def network_input(model, x, pixel_size_nm=None):
+    """x (H x W, normalised) as the model takes it: 1 x 1 x H x W, or 1 x 3 x H x W with the scale planes."""
+    if model.down[0][0].in_channels == 3:
+        return torch.from_numpy(scale_planes(x, pixel_size_nm))[None]
+    return torch.from_numpy(x)[None, None]
 
 
 class Tiles(torch.utils.data.IterableDataset):
     def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4), contrast_jitter=0.0,
-                 real_scale_range=(0.5, 1.6), sim_clustered=0.0, boundary_weight=0.0, sim_overview=0.0):
+                 real_scale_range=(0.5, 1.6), sim_clustered=0.0, boundary_weight=0.0, sim_overview=0.0, pixel_size_planes=False,
+                 uncalibrated_sim=0.0):
         self.seed, self.size, self.real_fraction, self.root, self.ids = seed, size, real_fraction, root, ids
         self.real_scale_range = real_scale_range  # the EMPS crops' resampling factors (log-uniform)
         self.sim_artifacts = sim_artifacts  # probabilities: inverted contrast, 8-bit, JPEG, annotations
@@ -52,6 +71,8 @@ class Tiles(torch.utils.data.IterableDataset):
         self.sim_clustered = sim_clustered  # share of simulated tiles drawn as agglomerates (simulate.py clustered)
         self.sim_overview = sim_overview  # share of simulated tiles that are clean overview monolayers (simulate.overview_monolayer)
         self.boundary_weight = boundary_weight  # extra weight of the distance loss where particles touch (touching_band)
+        self.pixel_size_planes = pixel_size_planes  # the input carries the pixel size (scale_planes)
+        self.uncalibrated_sim = uncalibrated_sim  # share of simulated tiles shown as uncalibrated (scale planes 0)
 
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
@@ -63,14 +84,21 @@ class Tiles(torch.utils.data.IterableDataset):
                     cache[ident] = emps.load(self.root, ident)
                 img, inst, valid = emps.random_crop(*cache[ident], rng, self.size, self.real_scale_range)
                 img, ann = artifacts.degrade(img, rng, invert_p=0.2, eight_bit_p=0.15, jpeg_p=0.1, annotate_p=0.3)
+                pixel_size = None  # figure crops have no calibration
             else:
                 # (the extra draws only where overview or clustered tiles are asked for: earlier recipes stay reproducible)
                 if self.sim_overview and rng.random() < self.sim_overview:
                     img, _, info = simulate.overview_monolayer(rng, self.size)
                     inst, valid = info["instances"], np.ones(img.shape, bool)
+                    pixel_size = None
+                    if self.pixel_size_planes:  # low magnification: 0.3-1.5 nm/px, particles at least 1 nm across
+                        lo = max(0.3, 1.0 / info["mean_diameter_px"])
+                        pixel_size = math.exp(rng.uniform(math.log(lo), math.log(1.5)))
                 else:
                     clustered = bool(self.sim_clustered) and rng.random() < self.sim_clustered
-                    img, inst, valid = sim_tile(rng, self.size, 5, clustered)
+                    img, inst, valid, pixel_size = sim_tile(rng, self.size, 5, clustered)
+                if self.pixel_size_planes and rng.random() < self.uncalibrated_sim:
+                    pixel_size = None
                 k = int(rng.integers(4))
                 img, inst = np.rot90(img, k), np.rot90(inst, k)
                 inv, eight, jp, ann_p = self.sim_artifacts
@@ -85,10 +113,14 @@ class Tiles(torch.utils.data.IterableDataset):
                 # stretched by different factors, and the network should not care
                 j = self.contrast_jitter
                 x = np.clip(x * math.exp(rng.uniform(-j, j)) + rng.uniform(-j / 2, j / 2), -6, 6).astype(np.float32)
+            if self.pixel_size_planes:
+                x = scale_planes(x, pixel_size)
+            else:
+                x = x[None]
             planes = [fg, dist]
             if self.boundary_weight:
                 planes.append(1 + self.boundary_weight * touching_band(inst).astype(np.float32))
-            yield (torch.from_numpy(x)[None], torch.from_numpy(np.stack(planes)),
+            yield (torch.from_numpy(x), torch.from_numpy(np.stack(planes)),
                    torch.from_numpy(valid.astype(np.float32))[None])
 
 
@@ -125,6 +157,13 @@ def init_from_onnx(model, path):
         for (conv, bn), node in zip(order, nodes):
             w = torch.from_numpy(init[node.input[1]].copy())
             b = torch.from_numpy(init[node.input[2]].copy()) if len(node.input) > 2 else torch.zeros(w.shape[0])
+            if conv.weight.shape[1] != w.shape[1] and conv is model.down[0][0]:
+                # a model with the scale planes from one without: they start with zero weights (the same function)
+                conv.weight.zero_(); conv.weight[:, :w.shape[1]] = w
+                bn = model.down[0][1]
+                bn.running_mean.zero_(); bn.running_var.fill_(1.0)
+                bn.weight.fill_(float(np.sqrt(1.0 + bn.eps))); bn.bias.copy_(b)
+                continue
             if conv is model.head and conv.weight.shape[0] != w.shape[0]:
                 conv.weight[:w.shape[0]] = w; conv.bias[:w.shape[0]] = b
                 conv.weight[w.shape[0]:] = w; conv.bias[w.shape[0]:] = b
@@ -165,7 +204,7 @@ def score_pairs(model, pairs, layout, multiple=16, scale=1.0):
         for img, inst in pairs:
             img, inst = rescale_pair(img, inst, scale)
             h, w = img.shape
-            x = torch.from_numpy(pad_to(robust_normalize(img), multiple))[None, None]
+            x = network_input(model, pad_to(robust_normalize(img), multiple))  # EMPS: no calibration
             out = model(x.contiguous(memory_format=layout)).float()[0, :, :h, :w]
             p_fg, p_dist = torch.sigmoid(out[0]).numpy(), torch.sigmoid(out[1]).numpy()
             fg, truth = p_fg > 0.5, inst > 0
@@ -181,12 +220,13 @@ def evaluate_real(model, root, ids, layout, scale=1.0):
     return score_pairs(model, (emps.load(root, i) for i in ids), layout, scale=scale)
 
 
-def sim_validation(seed, n, size):
+def sim_validation(seed, n, size, pixel_size_planes=False):
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for _ in range(n):
-        img, lab, _ = simulate.simulate(rng, size, version=4)
-        xs.append(robust_normalize(img)[None]); ys.append(lab[None].astype(np.float32))
+        img, lab, info = simulate.simulate(rng, size, version=4)
+        x = robust_normalize(img)
+        xs.append(scale_planes(x, info["pixel_size_nm"]) if pixel_size_planes else x[None]); ys.append(lab[None].astype(np.float32))
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
 
 
@@ -200,7 +240,7 @@ def pair_validation(seed, n, size):
         img, _, info = simulate.simulate(rng, size, version=4, network_view=False, pair=True,
                                          pixel_size_nm=math.exp(rng.uniform(math.log(0.1), math.log(2.0))))
         if info["particles"] == 2 and len(np.unique(info["instances"])) == 3:
-            out.append((img, info["instances"]))
+            out.append((img, info["instances"], info["pixel_size_nm"]))
     return out
 
 
@@ -209,8 +249,8 @@ def pair_split(model, pairs, layout):
     model.eval()
     split = 0
     with torch.no_grad():
-        for img, inst in pairs:
-            x = torch.from_numpy(robust_normalize(img))[None, None]
+        for img, inst, pixel_size in pairs:
+            x = network_input(model, robust_normalize(img), pixel_size)
             out = model(x.contiguous(memory_format=layout)).float()[0]
             m, _, _ = match_counts(separate(torch.sigmoid(out[0]).numpy(), torch.sigmoid(out[1]).numpy()), inst)
             split += m == 2
@@ -295,13 +335,17 @@ def main():
     ap.add_argument("--boundary-weight", type=float, default=0.0,
                     help="the distance loss weighs 1 + this in the band (2 px) where particles touch or overlap (0: off)")
     ap.add_argument("--pair-val", type=int, default=0, help="also log the split share of this many simulated overlapping pairs (0: off)")
+    ap.add_argument("--pixel-size-planes", action="store_true",
+                    help="give the network the pixel size it sees the image at as two more input planes (scale_planes; metadata pixelSizePlanes)")
+    ap.add_argument("--uncalibrated-sim", type=float, default=0.2,
+                    help="with --pixel-size-planes, the share of simulated tiles shown as uncalibrated (the EMPS crops always are)")
     ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     channels = tuple(int(c) for c in a.channels.split(","))
-    model = UNet(channels, cout=2)
+    model = UNet(channels, cin=3 if a.pixel_size_planes else 1, cout=2)
     if a.init_onnx:
         init_from_onnx(model, a.init_onnx)
     if a.init:
@@ -326,16 +370,20 @@ def main():
                      "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered,
                      "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview},
     }
+    if a.pixel_size_planes:
+        meta["pixelSizePlanes"] = True
+        meta["training"]["uncalibratedSim"] = a.uncalibrated_sim
     log = open(a.out + ".log", "a")
 
     def say(msg):
         line = f"{time.strftime('%H:%M:%S')} {msg}"
         print(line, flush=True); log.write(line + "\n"); log.flush()
 
-    vx, vy = sim_validation(a.sim_val_seed if a.sim_val_seed is not None else a.seed + 1000, 32, a.tile)
+    vx, vy = sim_validation(a.sim_val_seed if a.sim_val_seed is not None else a.seed + 1000, 32, a.tile, a.pixel_size_planes)
     pv = pair_validation(7331, a.pair_val, a.tile) if a.pair_val else []
     loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter, real_scale,
-                                               a.sim_clustered, a.boundary_weight, a.sim_overview), batch_size=a.batch,
+                                               a.sim_clustered, a.boundary_weight, a.sim_overview, a.pixel_size_planes,
+                                               a.uncalibrated_sim), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     layout = torch.channels_last if a.fast else torch.contiguous_format
     model = model.to(memory_format=layout)

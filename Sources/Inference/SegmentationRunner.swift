@@ -30,6 +30,12 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     /// Particles whose mean particle probability is below this are dropped unless the user
     /// sets `min_confidence` (chosen on the model's validation images); nil: none dropped.
     public var minimumConfidence: Double?
+    /// The network takes the pixel size it sees the image at: its input has three planes, the
+    /// normalised image, 1 where the pixel size is known (0 for an image without a calibration)
+    /// and the natural logarithm of that pixel size in nm (0 where unknown) (training/
+    /// train_instance.py `scale_planes`). A blob 3 px across is a particle at 0.5 nm/px and the
+    /// carbon film's grain at 0.1 nm/px. nil or false: the image plane alone.
+    public var pixelSizePlanes: Bool?
     /// Dark particles on bright background (bright-field) unless true.
     public var brightParticles: Bool
     public var licence: String
@@ -154,7 +160,9 @@ public struct SegmentationRunner: Sendable {
         } else {
             normalise(&image)
         }
-        let (prob, dist) = try tiled(image, width: mw, height: mh)
+        // the pixel size the network sees the image at (the frame's, resampled), for models that take it
+        let networkPixelSizeNm = pixelSizeNm.map { $0 * Double(width) / Double(mw) }
+        let (prob, dist) = try tiled(image, width: mw, height: mh, pixelSizeNm: networkPixelSizeNm)
         return Prediction(probability: Resampling.bilinear(prob, width: mw, height: mh, toWidth: width, toHeight: height),
                           distance: dist.map { Resampling.bilinear($0, width: mw, height: mh, toWidth: width, toHeight: height) },
                           networkScale: scale, networkScaleLimited: limited)
@@ -183,9 +191,11 @@ public struct SegmentationRunner: Sendable {
         }
     }
 
-    /// Runs the network on `image` (model resolution) tile by tile; returns probabilities and,
-    /// for instance-aware models, distances.
-    func tiled(_ image: [Float], width: Int, height: Int) throws -> ([Float], [Float]?) {
+    /// Runs the network on `image` (model resolution, `pixelSizeNm` per pixel where known) tile by
+    /// tile; returns probabilities and, for instance-aware models, distances.
+    func tiled(_ image: [Float], width: Int, height: Int, pixelSizeNm: Double? = nil) throws -> ([Float], [Float]?) {
+        let planes = metadata.pixelSizePlanes == true ? 3 : 1
+        let known: Float = pixelSizeNm == nil ? 0 : 1, lnPixelSizeNm = Float(pixelSizeNm.map { Foundation.log($0) } ?? 0)
         let m = max(1, metadata.sizeMultiple)
         let margin = (metadata.tileMarginPx + m - 1) / m * m
         let limit = max(m, metadata.tileSizePx / m * m)
@@ -215,7 +225,7 @@ public struct SegmentationRunner: Sendable {
                 let ty = rows.start, tx = cols.start, th = rows.length, tw = cols.length
                 // pad the tile up to a multiple of the pooling size (reflection), crop the result
                 let ph = (th + m - 1) / m * m, pw = (tw + m - 1) / m * m
-                var input = [Float](repeating: 0, count: ph * pw)
+                var input = [Float](repeating: 0, count: planes * ph * pw)
                 for r in 0..<ph {
                     let sr = r < th ? r : 2 * th - r - 2 >= 0 ? 2 * th - r - 2 : th - 1
                     for c in 0..<pw {
@@ -223,8 +233,12 @@ public struct SegmentationRunner: Sendable {
                         input[r * pw + c] = image[(ty + sr) * width + tx + sc]
                     }
                 }
+                if planes == 3 {
+                    input.replaceSubrange(ph * pw..<2 * ph * pw, with: repeatElement(known, count: ph * pw))
+                    input.replaceSubrange(2 * ph * pw..<3 * ph * pw, with: repeatElement(lnPixelSizeNm, count: ph * pw))
+                }
                 let name = engine.model.inputs.first { engine.constants[$0.name] == nil }?.name ?? "x"
-                let result = try engine.run([name: Tensor(shape: [1, 1, ph, pw], floats: input)])
+                let result = try engine.run([name: Tensor(shape: [1, planes, ph, pw], floats: input)])
                 guard let y = result[engine.model.outputs[0].name], y.shape.count == 4, y.shape[2] == ph, y.shape[3] == pw else {
                     throw ModelError.invalid("the model's output does not have the input's height and width")
                 }

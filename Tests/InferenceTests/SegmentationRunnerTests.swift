@@ -91,3 +91,67 @@ import Testing
         #expect(try SegmentationRunner(modelPath: model).metadata == meta)
     }
 }
+
+@Suite struct PixelSizePlanes {
+    /// A 1x1 convolution from three input planes to two outputs: output 0 (the particle logit)
+    /// is the third plane, output 1 (the distance logit) the second; whatever the image holds.
+    static func planeReader() throws -> Engine {
+        let bytes = Bad.model { g in
+            Bad.node(&g, op: "Conv", inputs: ["x", "w"], outputs: ["y"])
+            g.message(5) { t in
+                for d: Int64 in [2, 3, 1, 1] { t.int(1, d) }
+                t.int(2, 1)  // float
+                t.string(8, "w")
+                let w: [Float] = [0, 0, 1, 0, 1, 0]
+                t.bytes(9, w.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } })
+            }
+            for (field, name, channels) in [(11, "x", Int64(3)), (12, "y", Int64(2))] {  // height and width dynamic
+                g.message(field) { v in
+                    v.string(1, name)
+                    v.message(2) { t in t.message(1) { tt in
+                        tt.int(1, 1)
+                        tt.message(2) { s in
+                            s.message(1) { $0.int(1, 1) }; s.message(1) { $0.int(1, channels) }
+                            s.message(1) { $0.string(2, "height") }; s.message(1) { $0.string(2, "width") }
+                        }
+                    } }
+                }
+            }
+        }
+        return try Engine(model: ONNXModel.parse(bytes))
+    }
+
+    static func runner() throws -> SegmentationRunner {
+        var meta = ModelMetadata(name: "planes", version: "0", trainingPixelSizeNm: 0.2, normalization: .robust, sizeMultiple: 1)
+        meta.pixelSizeRangeNm = [0.1, 2]
+        meta.distanceClass = 1
+        meta.pixelSizePlanes = true
+        return SegmentationRunner(engine: try planeReader(), metadata: meta)
+    }
+
+    static func sigmoid(_ x: Double) -> Float { Float(1 / (1 + Foundation.exp(-x))) }
+
+    @Test("a model that takes the pixel size gets ln(nm per pixel as the network sees it) and a calibrated flag of 1; an image without a calibration gets 0 and 0")
+    func planesCarryThePixelSize() throws {
+        let r = try Self.runner()
+        let img = Segmentation.image(32, 24)
+        // 0.5 nm/px lies in the model's range: seen at its own pixels
+        let coarse = try r.predict(img, width: 32, height: 24, pixelSizeNm: 0.5)
+        #expect(coarse.probability.allSatisfy { abs($0 - Self.sigmoid(Foundation.log(0.5))) < 1e-5 })
+        #expect(coarse.distance?.allSatisfy { abs($0 - Self.sigmoid(1)) < 1e-5 } == true)
+        // 0.05 nm/px is shrunk to the range's 0.1 before the network: the plane says 0.1
+        let fine = try r.predict(img, width: 32, height: 24, pixelSizeNm: 0.05)
+        #expect(fine.probability.allSatisfy { abs($0 - Self.sigmoid(Foundation.log(0.1))) < 1e-5 }, "\(fine.probability[0])")
+        let uncalibrated = try r.predict(img, width: 32, height: 24, pixelSizeNm: nil, uncalibratedScale: 0.5)
+        #expect(uncalibrated.probability.allSatisfy { abs($0 - 0.5) < 1e-6 })
+        #expect(uncalibrated.distance?.allSatisfy { abs($0 - 0.5) < 1e-6 } == true)
+    }
+
+    @Test("without the metadata key the same model gets one plane and is refused with an error, not a crash")
+    func onePlaneModelMismatchIsAnError() throws {
+        var meta = try Self.runner().metadata
+        meta.pixelSizePlanes = nil
+        let r = SegmentationRunner(engine: try Self.planeReader(), metadata: meta)
+        #expect(throws: (any Error).self) { try r.predict(Segmentation.image(16, 16), width: 16, height: 16, pixelSizeNm: 0.5) }
+    }
+}
