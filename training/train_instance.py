@@ -339,6 +339,8 @@ def main():
                     help="give the network the pixel size it sees the image at as two more input planes (scale_planes; metadata pixelSizePlanes)")
     ap.add_argument("--uncalibrated-sim", type=float, default=0.2,
                     help="with --pixel-size-planes, the share of simulated tiles shown as uncalibrated (the EMPS crops always are)")
+    ap.add_argument("--plane-lr-scale", type=float, default=1.0,
+                    help="with --pixel-size-planes, the first convolution's weights on the two scale planes move this many times as far per step (they start at zero)")
     ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -368,7 +370,7 @@ def main():
                      "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn,
                      "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter,
                      "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered,
-                     "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview},
+                     "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview, "planeLrScale": a.plane_lr_scale},
     }
     if a.pixel_size_planes:
         meta["pixelSizePlanes"] = True
@@ -408,7 +410,13 @@ def main():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.fast):
             out = model(x.contiguous(memory_format=layout))
         loss = loss_fn(out.float(), y, v, per_tile=a.per_tile_dice)
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        opt.zero_grad(); loss.backward()
+        first = model.down[0][0].weight
+        before = first.detach()[:, 1:].clone() if a.plane_lr_scale != 1 and first.shape[1] == 3 else None
+        opt.step(); sched.step()
+        if before is not None:  # the scale planes' weights: the step taken, times --plane-lr-scale
+            with torch.no_grad():
+                first[:, 1:] += (a.plane_lr_scale - 1) * (first[:, 1:] - before)
         if ema is not None:
             ema.update_parameters(model)
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
