@@ -33,6 +33,7 @@ import artifacts  # noqa: E402
 import emps  # noqa: E402
 from instances import robust_normalize  # noqa: E402
 from models import UNet  # noqa: E402
+import train  # noqa: E402
 from train_instance import export, init_from_onnx, loss_fn, score_pairs as score  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -93,6 +94,7 @@ def main():
     ap.add_argument("--fast", action="store_true", help="bfloat16 autocast (about 3x faster on CPUs with AVX512-BF16)")
     ap.add_argument("--name", default="antema-unet-finetuned")
     a = ap.parse_args()
+    train.require_native_bfloat16(a.fast)
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)

@@ -343,6 +343,7 @@ def main():
                     help="with --pixel-size-planes, the first convolution's weights on the two scale planes move this many times as far per step (they start at zero)")
     ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
     a = ap.parse_args()
+    train.require_native_bfloat16(a.fast)
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
