@@ -90,8 +90,8 @@ def loss_lovasz(logits, target):
 
 def bfloat16_is_native():
     """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX). Without it torch
-    emulates bfloat16 and --fast is not faster but about 50 times slower (2026-11-30, an AVX2-only
-    AMD EPYC: 50 s per step of 8 tiles instead of about 3 s in float32)."""
+    emulates bfloat16 and --fast is not faster but about 20 times slower (2026-11-30, an AVX2-only
+    AMD EPYC, a build running beside it: 51-55 s per step of 8 tiles in bfloat16, 2.3-2.7 s in float32)."""
     try:
         with open("/proc/cpuinfo") as f:
             flags = f.read()
@@ -103,7 +103,7 @@ def bfloat16_is_native():
 def require_native_bfloat16(fast):
     """Stops with a clear message where --fast was asked for on a CPU without bfloat16 hardware."""
     if fast and not bfloat16_is_native():
-        sys.exit("--fast: this CPU has neither AVX512-BF16 nor AMX, so bfloat16 would be emulated, about 50 times "
+        sys.exit("--fast: this CPU has neither AVX512-BF16 nor AMX, so bfloat16 would be emulated, about 20 times "
                  "slower than float32; run without --fast")
 
 
