@@ -157,13 +157,9 @@ def init_from_onnx(model, path):
         for (conv, bn), node in zip(order, nodes):
             w = torch.from_numpy(init[node.input[1]].copy())
             b = torch.from_numpy(init[node.input[2]].copy()) if len(node.input) > 2 else torch.zeros(w.shape[0])
-            if conv.weight.shape[1] != w.shape[1] and conv is model.down[0][0]:
+            if conv is model.down[0][0] and conv.weight.shape[1] > w.shape[1]:
                 # a model with the scale planes from one without: they start with zero weights (the same function)
-                conv.weight.zero_(); conv.weight[:, :w.shape[1]] = w
-                bn = model.down[0][1]
-                bn.running_mean.zero_(); bn.running_var.fill_(1.0)
-                bn.weight.fill_(float(np.sqrt(1.0 + bn.eps))); bn.bias.copy_(b)
-                continue
+                w = torch.cat([w, torch.zeros(w.shape[0], conv.weight.shape[1] - w.shape[1], *w.shape[2:])], 1)
             if conv is model.head and conv.weight.shape[0] != w.shape[0]:
                 conv.weight[:w.shape[0]] = w; conv.bias[:w.shape[0]] = b
                 conv.weight[w.shape[0]:] = w; conv.bias[w.shape[0]:] = b
