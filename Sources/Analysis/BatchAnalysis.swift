@@ -140,8 +140,11 @@ public enum BatchAnalysis {
         if let exclude {
             for i in mask.pixels.indices where exclude.pixels[i] { mask.pixels[i] = false }
         }
-        // burned-in lettering the segmenter took for particles (TextDetector): left out the same way
-        if settings.detectAnnotations && settings.segmenter != .mask {
+        // burned-in lettering the segmenter took for particles (TextDetector): left out the same
+        // way. Only exports carry burned-in lettering: an image with more than 256 grey levels is
+        // a detector's own data (a DM file's counts), where rods and branched particles in a row
+        // near an edge would otherwise be taken for a line of text
+        if settings.detectAnnotations && settings.segmenter != .mask && input.image.hasAtMostGreyLevels(256) {
             let shrunk = (networkScale ?? 1) < 1
             var text = TextDetector.text(in: mask, image: shrunk ? input.image : nil)
             if shrunk {

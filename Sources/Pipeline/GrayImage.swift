@@ -22,6 +22,28 @@ public struct GrayImage: Sendable, Equatable {
         return lo <= hi ? (lo, hi) : (0, 0)
     }
 
+    /// True when the image holds at most `limit` distinct grey levels (non-finite values count as
+    /// one more level each kind). An 8-bit export holds at most 256; a detector's data (the float
+    /// or 16-bit counts of a DM file) thousands. Stops at the first level past the limit.
+    public func hasAtMostGreyLevels(_ limit: Int) -> Bool {
+        // whole numbers 0-65535 (8- and 16-bit data) in a table, anything else in a set
+        var table = [Bool](repeating: false, count: 65536)
+        var others = Set<UInt32>()
+        var count = 0
+        for v in pixels {
+            if v >= 0 && v < 65536 && v == v.rounded(.down) {
+                let i = Int(v)
+                if table[i] { continue }
+                table[i] = true
+            } else if !others.insert(v.bitPattern).inserted {
+                continue
+            }
+            count += 1
+            if count > limit { return false }
+        }
+        return true
+    }
+
     /// Gaussian blur with standard deviation `sigma` px (separable kernel truncated at 3 sigma,
     /// edges replicated). `sigma <= 0` returns the image unchanged.
     public func gaussianBlurred(sigma: Double) -> GrayImage {

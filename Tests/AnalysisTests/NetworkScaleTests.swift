@@ -142,6 +142,53 @@ extension GrayImage {
     }
 }
 
+@Suite struct LetteringOnlyInExports {
+    /// Three T-shaped objects (4 px strokes, 20 px tall) on one baseline near the top edge, the
+    /// shape of a line of text, and two round particles; the image draws them dark on light,
+    /// with `levels` grey levels in all.
+    static func frame(levels: Int) -> (InputFrame, BinaryImage) {
+        var mask = BinaryImage(width: 300, height: 300)
+        for left in [20, 44, 68] {
+            for r in 10..<14 { for c in left..<(left + 16) { mask[r, c] = true } }
+            for r in 10..<30 { for c in (left + 6)..<(left + 10) { mask[r, c] = true } }
+        }
+        for (cy, cx) in [(150, 100), (200, 200)] {
+            for r in (cy - 12)...(cy + 12) { for c in (cx - 12)...(cx + 12) where (r - cy) * (r - cy) + (c - cx) * (c - cx) <= 144 { mask[r, c] = true } }
+        }
+        // the support's grey varies in steps of 1 / 1000 (detector counts) or whole values only (an export)
+        let pixels = mask.pixels.enumerated().map { i, on -> Float in (on ? 50 : 190) + (levels > 256 ? Float(i % 1000) / 1000 : 0) }
+        return (InputFrame(path: "f", frame: 0, image: GrayImage(width: 300, height: 300, pixels: pixels), pixelSize: PixelSizeNm(y: 0.5, x: 0.5)), mask)
+    }
+
+    @Test("a line of glyph-shaped objects near the edge is left out as lettering in an 8-bit export, but counted as particles in a detector's own data (more than 256 grey levels), which never holds burned-in text")
+    func rodsInARowAreParticlesInRawData() {
+        var settings = RunSettings(antemaVersion: "test", segmenter: .model(name: "n", version: "1", path: "n.onnx", threshold: 0.5),
+                                   analysis: AnalysisParameters(), fallbackPixelSizeNm: nil)
+        settings.analysis.overlap = .flag
+        let (export, mask) = Self.frame(levels: 2)
+        #expect(export.image.hasAtMostGreyLevels(256))
+        let fromExport = BatchAnalysis.analyze(export, mask: mask, prediction: nil, settings: settings)
+        #expect(fromExport.particles.count == 2, "the three glyphs are lettering in an export")
+        #expect(fromExport.exclude?[12, 30] == true)
+        let (raw, sameMask) = Self.frame(levels: 1000)
+        #expect(!raw.image.hasAtMostGreyLevels(256))
+        let fromRaw = BatchAnalysis.analyze(raw, mask: sameMask, prediction: nil, settings: settings)
+        #expect(fromRaw.particles.count == 5, "all five objects are particles in detector data")
+        #expect(fromRaw.exclude?[12, 30] != true)
+    }
+
+    @Test("grey levels are counted exactly up to the limit: 256 levels of an 8-bit ramp pass, one more value does not; fractional and non-finite values count as levels too")
+    func greyLevelCount() {
+        let ramp = (0..<1024).map { Float($0 % 256) }
+        #expect(GrayImage(width: 32, height: 32, pixels: ramp).hasAtMostGreyLevels(256))
+        #expect(!GrayImage(width: 32, height: 32, pixels: ramp).hasAtMostGreyLevels(255))
+        #expect(!GrayImage(width: 1025, height: 1, pixels: ramp + [0.5]).hasAtMostGreyLevels(256))
+        #expect(!GrayImage(width: 1025, height: 1, pixels: ramp + [.nan]).hasAtMostGreyLevels(256))
+        #expect(GrayImage(width: 3, height: 1, pixels: [-1.5, .infinity, 70000]).hasAtMostGreyLevels(3))
+        #expect(!GrayImage(width: 3, height: 1, pixels: [-1.5, .infinity, 70000]).hasAtMostGreyLevels(2))
+    }
+}
+
 @Suite struct FrameWarnings {
     @Test("a frame says when it has no calibration, and when the network saw it enlarged less than asked (by its pixel size or by --network-scale)")
     func warningsNameTheirCause() {
