@@ -40,6 +40,7 @@ public final class Engine: Sendable {
         }
         for (name, t) in constants { try Engine.checkShape(t.shape, "initializer '\(name)'") }
         Engine.foldBatchNorm(&nodes, &constants)
+        if Engine.fuseConcat { Engine.fuseConcatIntoConv(&nodes, outputs: Set(model.outputs.map(\.name))) }
         // Topological order (Kahn); a cycle or a missing input is an error.
         var produced: [String: Int] = [:]
         for (i, n) in nodes.enumerated() { for o in n.outputs where !o.isEmpty { produced[o] = i } }
@@ -73,6 +74,16 @@ public final class Engine: Sendable {
         self.order = ordered
         self.constants = constants
         self.lastUse = last
+    }
+
+    /// " -> Cout" for a convolution's profile line, " (concatenated, C in)" where it read a
+    /// concatenation's parts.
+    static func profileSuffix(_ node: Node, _ args: [Tensor?]) -> String {
+        let parts = node.int(concatPartsAttribute, 1)
+        let cout = args.count > parts ? args[parts]?.shape.first ?? 0 : 0
+        guard parts > 1 else { return " -> \(cout)" }
+        let cin = args.prefix(parts).reduce(0) { $0 + (($1?.shape.count ?? 0) > 1 ? $1!.shape[1] : 0) }
+        return " -> \(cout) (concatenated, \(cin) in)"
     }
 
     /// Fewest inputs each operator needs.
@@ -152,6 +163,31 @@ public final class Engine: Sendable {
         nodes = nodes.enumerated().filter { !remove.contains($0.offset) }.map(\.element)
     }
 
+    /// The attribute of a Conv that took over a Concat: how many of its first inputs are the
+    /// concatenation's parts.
+    static let concatPartsAttribute = "antema_concat_parts"
+    /// `ANTEMA_CONCAT=copy` keeps every Concat (for comparisons).
+    static let fuseConcat = ProcessInfo.processInfo.environment["ANTEMA_CONCAT"] != "copy"
+
+    /// A Concat on the channel axis whose output feeds one Conv and nothing else (the U-Net's
+    /// skip connections) is dropped; the Conv takes its parts as its first inputs and reads
+    /// them where they lie (`Operators.convOfConcat`), so the concatenation is neither copied
+    /// nor held in memory.
+    static func fuseConcatIntoConv(_ nodes: inout [Node], outputs: Set<String>) {
+        var consumers: [String: Int] = [:]
+        for n in nodes { for i in n.inputs { consumers[i, default: 0] += 1 } }
+        var remove = Set<Int>()
+        for (ki, cat) in nodes.enumerated() where cat.opType == "Concat" && cat.int("axis", 1) == 1 && cat.outputs.count == 1 {
+            let name = cat.outputs[0]
+            guard consumers[name] == 1, !outputs.contains(name), cat.inputs.count >= 2, !cat.inputs.contains(where: \.isEmpty),
+                  let ci = nodes.firstIndex(where: { $0.opType == "Conv" && $0.inputs.first == name && $0.int(concatPartsAttribute, 1) == 1 }) else { continue }
+            nodes[ci].inputs = cat.inputs + nodes[ci].inputs.dropFirst()
+            nodes[ci].attributes[concatPartsAttribute] = .int(Int64(cat.inputs.count))
+            remove.insert(ki)
+        }
+        nodes = nodes.enumerated().filter { !remove.contains($0.offset) }.map(\.element)
+    }
+
     /// Every tensor's dimensions, zeros aside, multiply to at most 2^28: so no later product of
     /// dimensions can overflow, even for an empty tensor with absurd other dimensions.
     static func checkShape(_ shape: [Int], _ what: String) throws {
@@ -190,7 +226,7 @@ public final class Engine: Sendable {
             let args: [Tensor?] = node.inputs.map { $0.isEmpty ? nil : values[$0] }
             defer {
                 if profile {
-                    let key = node.opType + " " + (args.first??.shape.map(String.init).joined(separator: "x") ?? "") + (node.opType == "Conv" ? " -> \(args.count > 1 ? args[1]?.shape.first ?? 0 : 0)" : "")
+                    let key = node.opType + " " + (args.first??.shape.map(String.init).joined(separator: "x") ?? "") + (node.opType == "Conv" ? Engine.profileSuffix(node, args) : "")
                     timing[key, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 }
             }

@@ -42,7 +42,12 @@ enum Operators {
         case "Mul": return [try broadcast(try input(0), try input(1), n, *)]
         case "Div": return [try broadcast(try input(0), try input(1), n, /)]
         case "Softmax": return [try softmax(try input(0), n, opset: opset)]
-        case "Conv": return [try conv(n, try input(0), try input(1), optional(2))]
+        case "Conv":
+            // `Engine` fuses Concat -> Conv: the concatenation's parts come first
+            let parts = n.int(Engine.concatPartsAttribute, 1)
+            if parts == 1 { return [try conv(n, try input(0), try input(1), optional(2))] }
+            guard parts > 1, a.count >= parts + 1 else { throw ModelError.invalid("\(n.label): \(parts) concatenated inputs and \(a.count) inputs in all") }
+            return [try convOfConcat(n, try (0..<parts).map(input), try input(parts), optional(parts + 1))]
         case "ConvTranspose": return [try convTranspose(n, try input(0), try input(1), optional(2))]
         case "BatchNormalization":
             let x = try input(0)
@@ -256,6 +261,48 @@ enum Operators {
                                     cout: w.shape[0], g: g, relu: n.int("antema_fused_relu", 0) == 1)
         guard r.oh > 0, r.ow > 0 else { throw ModelError.invalid("\(n.label): input \(x.shape) is smaller than the kernel") }
         return Tensor(shape: [x.shape[0], w.shape[0], r.oh, r.ow], floats: r.out)
+    }
+
+    /// A convolution of the channel concatenation of `parts` (`Engine` fused the Concat into
+    /// it). For one image and a kernel Winograd takes, each part's planes are read where they
+    /// lie and the concatenation is never made (at full resolution in the U-Net's decoder it is
+    /// 128 MB for a 1024 x 1024 tile); otherwise it is made and convolved as usual.
+    static func convOfConcat(_ n: Node, _ parts: [Tensor], _ w: Tensor, _ b: Tensor?) throws -> Tensor {
+        let first = parts[0]
+        guard first.shape.count == 4, w.shape.count == 4, first.shape[0] == 1, Winograd.enabled,
+              parts.allSatisfy({ !$0.isInt && $0.shape.count == 4 && $0.shape[0] == 1 && $0.shape[2] == first.shape[2] && $0.shape[3] == first.shape[3] }) else {
+            return try conv(n, try concat(parts, axis: 1, n), w, b)
+        }
+        let h = first.shape[2], wd = first.shape[3]
+        let c = parts.reduce(0) { $0 + $1.shape[1] }
+        let g = try geometry(n, kernel: (w.shape[2], w.shape[3]), h: h, w: wd)
+        guard Winograd.applies(g, cinG: c), w.shape[1] == c else { return try conv(n, try concat(parts, axis: 1, n), w, b) }
+        let cout = w.shape[0]
+        if let b, b.count != cout { throw ModelError.invalid("\(n.label): bias of \(b.count) for \(cout) channels") }
+        let (oh, ow) = g.outputSize(h: h, w: wd)
+        guard oh > 0, ow > 0 else { throw ModelError.invalid("\(n.label): input \([1, c, h, wd]) is smaller than the kernel") }
+        _ = try checkedCount([1, cout, oh, ow], n)
+        var out = [Float](repeating: 0, count: cout * oh * ow)
+        let weights = w.floats, bias = b?.floats
+        let relu = n.int("antema_fused_relu", 0) == 1
+        withPlanes(parts.map(\.floats), planeSize: h * wd) { planes in
+            weights.withUnsafeBufferPointer { wp in
+                out.withUnsafeMutableBufferPointer { op in
+                    Winograd.forward(planes: planes, wp.baseAddress!, op.baseAddress!, bias: bias, h: h, wd: wd, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
+                }
+            }
+        }
+        return Tensor(shape: [1, cout, oh, ow], floats: out)
+    }
+
+    /// Calls `body` with the start of every `planeSize` plane of `arrays`, in order, while the
+    /// arrays' storage is pinned.
+    static func withPlanes<R>(_ arrays: [[Float]], planeSize: Int, from i: Int = 0, _ found: [UnsafePointer<Float>] = [],
+                              _ body: ([UnsafePointer<Float>]) -> R) -> R {
+        guard i < arrays.count else { return body(found) }
+        return arrays[i].withUnsafeBufferPointer { p in
+            withPlanes(arrays, planeSize: planeSize, from: i + 1, found + (0..<(p.count / planeSize)).map { p.baseAddress! + $0 * planeSize }, body)
+        }
     }
 
     static func convTranspose(_ n: Node, _ x: Tensor, _ w: Tensor, _ b: Tensor?) throws -> Tensor {

@@ -40,15 +40,27 @@ enum Winograd {
         return u
     }
 
+    /// `x`: the input's `c` channel planes of `h` x `wd`, one after the other.
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, bias: [Float]?,
                         c: Int, h: Int, wd: Int, cout: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool) {
+        forward(planes: (0..<c).map { x + $0 * h * wd }, w, out, bias: bias, h: h, wd: wd, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
+    }
+
+    /// `planes`: where each input channel's `h` x `wd` plane starts; they need not be adjacent
+    /// (a concatenation's parts are read where they lie).
+    static func forward(planes: [UnsafePointer<Float>], _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, bias: [Float]?,
+                        h: Int, wd: Int, cout: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool) {
+        let c = planes.count
         let u = transformWeights(w, cout: cout, cin: c)
         let tilesX = (ow + 3) / 4, tilesY = (oh + 3) / 4
         let perTileBytes = 36 * (c + cout) * 4
         let rowsPerBand = max(1, min(tilesY, bandBytes / max(1, perTileBytes * tilesX)))
         let bands = (tilesY + rowsPerBand - 1) / rowsPerBand
         let workers = min(bands, Convolution.threads)
-        let xs = Shared(x), os = Shared(out)
+        let table = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: c)
+        table.initialize(from: planes, count: c)
+        defer { table.deallocate() }
+        let xs = Shared(UnsafePointer(table)), os = Shared(out)
         u.withUnsafeBufferPointer { up in
             let us = Shared(up.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
@@ -83,7 +95,7 @@ enum Winograd {
     }
 
     /// V[t][ξ][ci] = (B^T d B)[ξ] for every 6 x 6 input tile d of the band (zeros outside the image).
-    @inline(never) static func inputTransform(_ x: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
+    @inline(never) static func inputTransform(_ x: UnsafePointer<UnsafePointer<Float>>, _ v: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
                                ty0: Int, rows: Int, tilesX: Int, T: Int, padTop: Int, padLeft: Int) {
         var d = [Float](repeating: 0, count: 36), t = [Float](repeating: 0, count: 36)
         d.withUnsafeMutableBufferPointer { dp in
@@ -95,7 +107,7 @@ enum Winograd {
                     for tx in 0..<tilesX {
                         let ix0 = tx * 4 - padLeft
                         for ci in 0..<c {
-                            let plane = x + ci * h * w
+                            let plane = x[ci]
                             if iy0 >= 0 && iy0 + 6 <= h && ix0 >= 0 && ix0 + 6 <= w {
                                 for i in 0..<6 {
                                     let src = plane + (iy0 + i) * w + ix0
@@ -183,7 +195,7 @@ enum Winograd {
 
     /// The input transform eight channels at a time (c a multiple of 8): the tile row's 6 input
     /// rows are first laid out channels-innermost, so each 6 x 6 tile is 36 vector loads.
-    @inline(never) static func inputTransform8(_ x: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, stage: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
+    @inline(never) static func inputTransform8(_ x: UnsafePointer<UnsafePointer<Float>>, _ v: UnsafeMutablePointer<Float>, stage: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
                                 ty0: Int, rows: Int, tilesX: Int, padTop: Int, padLeft: Int) {
         let sw = tilesX * 4 + 2
         // the 6 x 6 intermediate of one tile, reused for every tile and channel group
@@ -200,7 +212,7 @@ enum Winograd {
                 if lo > 0 { row.update(repeating: 0, count: lo * c) }
                 if hi < sw { (row + hi * c).update(repeating: 0, count: (sw - hi) * c) }
                 for ci in 0..<c {
-                    let src = x + (ci * h + iy) * w - padLeft
+                    let src = x[ci] + iy * w - padLeft
                     var dst = row + lo * c + ci
                     for sx in lo..<hi { dst.pointee = src[sx]; dst += c }
                 }

@@ -75,3 +75,71 @@ struct SingleChannelConvolutionTests {
         #expect(relu.out == ours.out.map { max($0, 0) })
     }
 }
+
+@Suite("a Concat feeding one Conv is fused into it")
+struct ConcatIntoConv {
+    /// Concat(a, b) on the channel axis, then a 3 x 3 convolution with padding 1 and a bias.
+    /// `dynamicB`: b's height and width are left open (so a part of another size reaches the Conv).
+    static func model(n: Int, ca: Int, cb: Int, cout: Int, h: Int, w: Int, weights: [Float], bias: [Float], dynamicB: Bool = false) -> [UInt8] {
+        func floats(_ v: [Float]) -> [UInt8] { v.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } } }
+        return Bad.model { g in
+            g.message(1) { node in
+                node.string(1, "a"); node.string(1, "b"); node.string(2, "cat"); node.string(4, "Concat")
+                node.message(5) { at in at.string(1, "axis"); at.int(3, 1); at.int(20, 2) }
+            }
+            g.message(1) { node in
+                node.string(1, "cat"); node.string(1, "w"); node.string(1, "bias"); node.string(2, "y"); node.string(4, "Conv")
+                node.message(5) { at in at.string(1, "pads"); for p: Int64 in [1, 1, 1, 1] { at.int(8, p) }; at.int(20, 7) }
+            }
+            g.message(5) { t in for d in [cout, ca + cb, 3, 3] { t.int(1, Int64(d)) }; t.int(2, 1); t.string(8, "w"); t.bytes(9, floats(weights)) }
+            g.message(5) { t in t.int(1, Int64(cout)); t.int(2, 1); t.string(8, "bias"); t.bytes(9, floats(bias)) }
+            Bad.valueInfo(&g, field: 11, name: "a", dims: [n, ca, h, w].map(Int64.init))
+            if dynamicB {
+                g.message(11) { v in
+                    v.string(1, "b")
+                    v.message(2) { t in t.message(1) { tt in
+                        tt.int(1, 1)
+                        tt.message(2) { s in
+                            s.message(1) { $0.int(1, Int64(n)) }; s.message(1) { $0.int(1, Int64(cb)) }
+                            s.message(1) { $0.string(2, "height") }; s.message(1) { $0.string(2, "width") }
+                        }
+                    } }
+                }
+            } else {
+                Bad.valueInfo(&g, field: 11, name: "b", dims: [n, cb, h, w].map(Int64.init))
+            }
+            Bad.valueInfo(&g, field: 12, name: "y", dims: [n, cout, h, w].map(Int64.init))
+        }
+    }
+
+    @Test("the parts are read where they lie and give the convolution of their concatenation (im2col on the copied input) to 3e-5, for 8-channel groups, other channel counts and two images (which concatenate first)",
+          arguments: [(1, 16, 16, 16, 21, 30), (1, 5, 2, 7, 9, 12), (2, 8, 8, 8, 10, 10)])
+    func sameAsConcatenated(_ s: (Int, Int, Int, Int, Int, Int)) throws {
+        let (n, ca, cb, cout, h, w) = s
+        let weights = WinogradTests.values(cout * (ca + cb) * 9, seed: 7), bias = WinogradTests.values(cout, seed: 8)
+        let engine = try Engine(model: ONNXModel.parse(Self.model(n: n, ca: ca, cb: cb, cout: cout, h: h, w: w, weights: weights, bias: bias)))
+        #expect(!engine.order.contains { $0.opType == "Concat" }, "the Concat node is gone")
+        let a = WinogradTests.values(n * ca * h * w, seed: 9), b = WinogradTests.values(n * cb * h * w, seed: 10)
+        let y = try #require(try engine.run(["a": Tensor(shape: [n, ca, h, w], floats: a), "b": Tensor(shape: [n, cb, h, w], floats: b)])["y"])
+        var cat: [Float] = []
+        for i in 0..<n { cat += a[(i * ca * h * w)..<((i + 1) * ca * h * w)]; cat += b[(i * cb * h * w)..<((i + 1) * cb * h * w)] }
+        let g = ConvGeometry(kh: 3, kw: 3, strideH: 1, strideW: 1, dilH: 1, dilW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: 1)
+        let r = Convolution.forward(cat, n: n, c: ca + cb, h: h, w: w, weights: weights, bias: bias, cout: cout, g: g, relu: false, allowWinograd: false)
+        #expect(y.shape == [n, cout, h, w])
+        let worst = zip(y.floats, r.out).map { abs($0 - $1) }.max() ?? 0
+        let scale = r.out.map { abs($0) }.max() ?? 1
+        #expect(worst / scale < 3e-5, "largest difference \(worst) for outputs up to \(scale)")
+    }
+
+    @Test("parts of different heights are refused with the Concat's error, not read out of bounds")
+    func mismatchedParts() throws {
+        let engine = try Engine(model: ONNXModel.parse(Self.model(n: 1, ca: 8, cb: 8, cout: 8, h: 10, w: 10,
+                                                                  weights: WinogradTests.values(8 * 16 * 9, seed: 1), bias: [Float](repeating: 0, count: 8),
+                                                                  dynamicB: true)))
+        let e = #expect(throws: ModelError.self) {
+            _ = try engine.run(["a": Tensor(shape: [1, 8, 10, 10], floats: [Float](repeating: 1, count: 800)),
+                            "b": Tensor(shape: [1, 8, 9, 10], floats: [Float](repeating: 1, count: 720))])
+        }
+        #expect(e?.description.contains("concatenate") == true, "\(String(describing: e))")
+    }
+}
