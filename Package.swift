@@ -70,7 +70,9 @@ let package = Package(
         // Neural-network inference: ONNX models on OpenBLAS.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
-        .target(name: "Inference", dependencies: ["COpenBLAS", "CMalloc"]),
+        // the direct 3 x 3 convolution for few-channel layers (AVX2 and FMA, chosen at run time)
+        .target(name: "CConv"),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "CMalloc", "CConv"]),
         // The bundled segmentation model (ONNX + metadata), trained by training/train.py.
         .target(name: "DefaultModel", resources: [.copy("Resources/antema-unet.onnx"), .copy("Resources/antema-unet.json"),
                                                   .copy("Resources/antema-unet-instance.onnx"), .copy("Resources/antema-unet-instance.json")]),

@@ -49,7 +49,7 @@ enum Convolution {
 
     /// y = conv(x, w) + b, NCHW. `weights` is [Cout, Cin/groups, kh, kw]; `relu` fuses a ReLU.
     static func forward(_ x: [Float], n: Int, c: Int, h: Int, w: Int, weights: [Float], bias: [Float]?, cout: Int,
-                        g: ConvGeometry, relu: Bool, allowWinograd: Bool = Winograd.enabled) -> (out: [Float], oh: Int, ow: Int) {
+                        g: ConvGeometry, relu: Bool, allowWinograd: Bool = Winograd.enabled, allowDirect: Bool = true) -> (out: [Float], oh: Int, ow: Int) {
         let (oh, ow) = g.outputSize(h: h, w: w)
         guard oh > 0, ow > 0 else { return ([], max(0, oh), max(0, ow)) }
         let cinG = c / g.groups, coutG = cout / g.groups
@@ -74,6 +74,11 @@ enum Convolution {
                         if c == 1 && g.groups == 1 && g.strideH == 1 && g.strideW == 1 {
                             singleChannel(xp.baseAddress! + b * h * w, wp.baseAddress!, op.baseAddress! + b * cout * spatial, bias: bias,
                                           h: h, w: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
+                            continue
+                        }
+                        if allowDirect && Direct3x3.applies(g, cin: c, cout: cout) {
+                            Direct3x3.forward(planes: (0..<c).map { UnsafePointer(xp.baseAddress! + (b * c + $0) * h * w) }, weights: wp.baseAddress!, bias: bias,
+                                              out: op.baseAddress! + b * cout * spatial, cout: cout, h: h, w: w, relu: relu)
                             continue
                         }
                         if allowWinograd && Winograd.applies(g, cinG: cinG) {

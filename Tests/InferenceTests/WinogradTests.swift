@@ -22,8 +22,8 @@ struct WinogradTests {
         #expect(Winograd.applies(g, cinG: cin))
         let x = Self.values(2 * cin * h * w, seed: 1), wt = Self.values(cout * cin * 9, seed: 2), b = Self.values(cout, seed: 3)
         for relu in [false, true] {
-            let a = Convolution.forward(x, n: 2, c: cin, h: h, w: w, weights: wt, bias: b, cout: cout, g: g, relu: relu, allowWinograd: true)
-            let r = Convolution.forward(x, n: 2, c: cin, h: h, w: w, weights: wt, bias: b, cout: cout, g: g, relu: relu, allowWinograd: false)
+            let a = Convolution.forward(x, n: 2, c: cin, h: h, w: w, weights: wt, bias: b, cout: cout, g: g, relu: relu, allowWinograd: true, allowDirect: false)
+            let r = Convolution.forward(x, n: 2, c: cin, h: h, w: w, weights: wt, bias: b, cout: cout, g: g, relu: relu, allowWinograd: false, allowDirect: false)
             #expect(a.oh == r.oh && a.ow == r.ow && a.out.count == r.out.count)
             let worst = zip(a.out, r.out).map { abs($0 - $1) }.max() ?? 0
             let scale = r.out.map { abs($0) }.max() ?? 1
@@ -124,7 +124,7 @@ struct ConcatIntoConv {
         var cat: [Float] = []
         for i in 0..<n { cat += a[(i * ca * h * w)..<((i + 1) * ca * h * w)]; cat += b[(i * cb * h * w)..<((i + 1) * cb * h * w)] }
         let g = ConvGeometry(kh: 3, kw: 3, strideH: 1, strideW: 1, dilH: 1, dilW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: 1)
-        let r = Convolution.forward(cat, n: n, c: ca + cb, h: h, w: w, weights: weights, bias: bias, cout: cout, g: g, relu: false, allowWinograd: false)
+        let r = Convolution.forward(cat, n: n, c: ca + cb, h: h, w: w, weights: weights, bias: bias, cout: cout, g: g, relu: false, allowWinograd: false, allowDirect: false)
         #expect(y.shape == [n, cout, h, w])
         let worst = zip(y.floats, r.out).map { abs($0 - $1) }.max() ?? 0
         let scale = r.out.map { abs($0) }.max() ?? 1
@@ -141,5 +141,60 @@ struct ConcatIntoConv {
                             "b": Tensor(shape: [1, 8, 9, 10], floats: [Float](repeating: 1, count: 720))])
         }
         #expect(e?.description.contains("concatenate") == true, "\(String(describing: e))")
+    }
+}
+
+@Suite("direct 3 x 3 convolution for few channels (AVX2 and FMA)")
+struct DirectConvolutionTests {
+    @Test("equals the im2col convolution to 1e-5 of the output's magnitude: widths that are and are not multiples of 16, 1 to 32 input channels, 4 to 16 output channels, with bias and ReLU",
+          arguments: [(16, 16, 20, 32), (1, 4, 7, 5), (3, 8, 33, 17), (32, 16, 9, 50), (8, 12, 16, 16)])
+    func matchesIm2col(_ s: (Int, Int, Int, Int)) throws {
+        let (cin, cout, h, w) = s
+        try #require(Direct3x3.available, "this CPU has no AVX2 and FMA: the direct kernel is not used here")
+        let g = ConvGeometry(kh: 3, kw: 3, strideH: 1, strideW: 1, dilH: 1, dilW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: 1)
+        let x = WinogradTests.values(cin * h * w, seed: 11), wt = WinogradTests.values(cout * cin * 9, seed: 12), b = WinogradTests.values(cout, seed: 13)
+        for relu in [false, true] {
+            for bias in [b, nil] {
+                var d = [Float](repeating: .nan, count: cout * h * w)
+                x.withUnsafeBufferPointer { xp in
+                    wt.withUnsafeBufferPointer { wp in
+                        d.withUnsafeMutableBufferPointer { dp in
+                            Direct3x3.forward(planes: (0..<cin).map { xp.baseAddress! + $0 * h * w }, weights: wp.baseAddress!, bias: bias,
+                                              out: dp.baseAddress!, cout: cout, h: h, w: w, relu: relu)
+                        }
+                    }
+                }
+                let r = Convolution.forward(x, n: 1, c: cin, h: h, w: w, weights: wt, bias: bias, cout: cout, g: g, relu: relu, allowWinograd: false, allowDirect: false)
+                #expect(!d.contains { $0.isNaN }, "every output written")
+                let worst = zip(d, r.out).map { abs($0 - $1) }.max() ?? 0
+                let scale = r.out.map { abs($0) }.max() ?? 1
+                #expect(worst / scale < 1e-5, "largest difference \(worst) for outputs up to \(scale)")
+            }
+        }
+    }
+
+    @Test("the convolution takes it for two images of 16 channels and gives im2col's result")
+    func usedByTheConvolution() throws {
+        try #require(Direct3x3.available, "this CPU has no AVX2 and FMA: the direct kernel is not used here")
+        let g = ConvGeometry(kh: 3, kw: 3, strideH: 1, strideW: 1, dilH: 1, dilW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: 1)
+        #expect(Direct3x3.applies(g, cin: 16, cout: 16))
+        let x = WinogradTests.values(2 * 16 * 24 * 40, seed: 14), wt = WinogradTests.values(16 * 16 * 9, seed: 15), b = WinogradTests.values(16, seed: 16)
+        let d = Convolution.forward(x, n: 2, c: 16, h: 24, w: 40, weights: wt, bias: b, cout: 16, g: g, relu: true)
+        let r = Convolution.forward(x, n: 2, c: 16, h: 24, w: 40, weights: wt, bias: b, cout: 16, g: g, relu: true, allowWinograd: false, allowDirect: false)
+        let worst = zip(d.out, r.out).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst / (r.out.map { abs($0) }.max() ?? 1) < 1e-5)
+    }
+
+    @Test("is used only where it applies: 3 x 3, stride 1, padding 1, no groups, output channels a multiple of 4, at most 16 input channels")
+    func scope() {
+        func g(pad: Int = 1, stride: Int = 1, groups: Int = 1) -> ConvGeometry {
+            ConvGeometry(kh: 3, kw: 3, strideH: stride, strideW: stride, dilH: 1, dilW: 1, padTop: pad, padLeft: pad, padBottom: pad, padRight: pad, groups: groups)
+        }
+        #expect(Direct3x3.applies(g(), cin: 16, cout: 16) == Direct3x3.available)
+        #expect(!Direct3x3.applies(g(pad: 0), cin: 16, cout: 16))
+        #expect(!Direct3x3.applies(g(stride: 2), cin: 16, cout: 16))
+        #expect(!Direct3x3.applies(g(groups: 2), cin: 16, cout: 16))
+        #expect(!Direct3x3.applies(g(), cin: 16, cout: 6))
+        #expect(!Direct3x3.applies(g(), cin: 17, cout: 16))
     }
 }

@@ -1,0 +1,22 @@
+#ifndef ANTEMA_CONV3X3_H
+#define ANTEMA_CONV3X3_H
+
+/// 1 when this CPU has AVX2 and FMA, which antema_conv3x3_rows needs; 0 otherwise.
+int antema_conv3x3_available(void);
+
+/// Floats of scratch memory one call of antema_conv3x3_rows needs.
+long antema_conv3x3_scratch(int c, int width);
+
+/// A 3 x 3 convolution, stride 1, zero padding of 1 on every side (output the input's size),
+/// written directly (no im2col, no Winograd) with AVX2 and FMA: for the few-channel layers of
+/// a U-Net at full resolution, where the products are too small for sgemm to do well.
+/// Computes output rows [y0, y1) of every output channel.
+///   planes:  where each of the `c` input channels' height x width planes starts
+///   weights: [cout][c][3][3]; bias: cout values or NULL; relu: 1 to clamp at 0
+///   out:     cout planes of height x width; cout must be a multiple of 4
+///   scratch: antema_conv3x3_scratch(c, width) floats, one per thread
+/// Call only when antema_conv3x3_available() is 1.
+void antema_conv3x3_rows(const float *const *planes, const float *weights, const float *bias, float *out,
+                         int c, int cout, int height, int width, int y0, int y1, int relu, float *scratch);
+
+#endif
