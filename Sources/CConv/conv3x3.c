@@ -1,6 +1,8 @@
 #include "conv3x3.h"
-#include <immintrin.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 int antema_conv3x3_available(void) {
     __builtin_cpu_init();
@@ -76,3 +78,17 @@ void antema_conv3x3_rows(const float *const *planes, const float *weights, const
         }
     }
 }
+
+#else  /* other architectures: never available, Winograd is used */
+
+int antema_conv3x3_available(void) { return 0; }
+
+long antema_conv3x3_scratch(int c, int width) { return 3L * c * ((long)width + 18) + 4L * 16; }
+
+void antema_conv3x3_rows(const float *const *planes, const float *weights, const float *bias, float *out,
+                         int c, int cout, int height, int width, int y0, int y1, int relu, float *scratch) {
+    (void)planes; (void)weights; (void)bias; (void)out; (void)c; (void)cout; (void)height; (void)width;
+    (void)y0; (void)y1; (void)relu; (void)scratch;
+}
+
+#endif
