@@ -41,12 +41,19 @@ func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 var readConfig = Configuration()
 readConfig.readonly = true
 let db = try DatabaseQueue(path: database, configuration: readConfig)
-var latencies: [Double] = [], analyses: [Double] = [], pictures: [Double] = []
+var latencies: [Double] = [], analyses: [Double] = [], pictures: [Double] = [], faults: [Double] = []
+/// The daemon's minor page faults so far (/proc/PID/stat, field 10): pages it touched for the
+/// first time, or again after giving them back to the system.
+func minorFaults(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    return Double(stat[stat.index(after: close)...].split(separator: " ")[7]) ?? 0
+}
 for k in 0..<count {
     let synth = SyntheticMicrograph(width: 1024, height: 1024, pixelSizeNm: 0.1, count: 80, seed: UInt64(k + 1))
     let staging = dir.appendingPathComponent("m\(k).dm3")
     try Data(DMWriter.write([.float32(title: "m\(k)", width: 1024, height: 1024, pixelSizeNm: 0.1, pixels: synth.pixels)])).write(to: staging)
-    let t0 = now()
+    let t0 = now(), f0 = minorFaults(daemon.processIdentifier)
     try FileManager.default.moveItem(at: staging, to: sample.appendingPathComponent("m\(k).dm3"))
     var seconds: Double? = nil
     while seconds == nil {
@@ -66,6 +73,7 @@ for k in 0..<count {
         if now() - t0 > 120 { print("timed out waiting for the pictures"); exit(1) }
     }
     pictures.append(now() - t0)
+    faults.append(minorFaults(daemon.processIdentifier) - f0)
 }
 func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
 let overheads = zip(latencies, analyses).map { $0 - $1 }
@@ -74,6 +82,7 @@ print(String(format: "  file complete -> particles queryable: median %.2f s (max
 print(String(format: "  of which analysis (read, segment, measure, store): median %.2f s", median(analyses)))
 print(String(format: "  overhead (stability wait, hashing, queue, commit): median %.2f s, max %.2f s (goal at most 2 s)", median(overheads), overheads.max()!))
 print(String(format: "  file complete -> the image's three pictures written: median %.2f s", median(pictures)))
+print(String(format: "  minor page faults per image (analysis and pictures): median %.0f (first image %.0f)", median(faults), faults.first ?? 0))
 Thread.sleep(forTimeInterval: 1)
 
 func cpuSeconds(_ pid: Int32) -> Double {

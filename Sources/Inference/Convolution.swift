@@ -24,6 +24,15 @@ struct Shared<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
+/// The allocator settings the engine relies on (large tensors kept on the heap between runs,
+/// one malloc arena for all threads; see `Convolution.threads`).
+public enum EngineMemory {
+    /// Applies them. Call it first thing in a program that runs networks on threads other
+    /// than the main one (antemad), before other threads allocate; the engine applies them
+    /// itself when it loads a model, which is enough where the main thread runs it.
+    public static func configure() { _ = Convolution.threads }
+}
+
 enum Convolution {
     /// Bytes of im2col buffer per strip: the columns are built a few MB at a time.
     static let stripBytes = 1 << 19
@@ -42,6 +51,13 @@ enum Convolution {
         } else {
             mallopt(M_MMAP_MAX, 0)
             mallopt(M_TRIM_THRESHOLD, 512 << 20)
+            // One arena for every thread: a thread other than the main one (antemad analyses
+            // on one) would otherwise allocate from an arena of its own, whose memory goes back
+            // to the system after each image and is faulted in again for the next (100,000
+            // faults and 0.3-0.5 s per 1024 x 1024 image in antemad; docs/inference.md). It
+            // holds only if no second arena exists yet: a program that analyses on other
+            // threads calls `EngineMemory.configure()` first thing.
+            mallopt(M_ARENA_MAX, 1)
         }
         #endif
         return max(1, ProcessInfo.processInfo.activeProcessorCount)

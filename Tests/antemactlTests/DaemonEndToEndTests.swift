@@ -154,6 +154,24 @@ final class DaemonFixture: @unchecked Sendable {
         f.stop()
     }
 
+    @Test("antemad runs with one malloc arena (MALLOC_ARENA_MAX=1), by starting itself once more with the same pid and arguments, and then analyses as usual")
+    func oneMallocArena() throws {
+        try #require(ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil, "MALLOC_ARENA_MAX is set for the tests; the daemon would not need to set it")
+        let f = try DaemonFixture(segmenter: "classical")
+        try f.start()
+        let pid = try #require(f.process?.processIdentifier)
+        func environment() -> [String] {
+            ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        }
+        #expect(f.wait(seconds: 10) { environment().contains("MALLOC_ARENA_MAX=1") }, "\(f.log)")
+        let arguments = ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()).split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        #expect(Array(arguments.dropFirst()) == ["--config", f.config.path])
+        let s = try f.sample("S1")
+        try FileManager.default.moveItem(at: f.micrograph("a.dm3"), to: s.appendingPathComponent("a.dm3"))
+        #expect(try f.wait(seconds: 30) { try f.scalar("SELECT state FROM image") == "done" }, "\(f.log)")
+        f.stop()
+    }
+
     @Test("files that arrive while the daemon is down are analysed when it starts; known content is not analysed again")
     func reconciliation() throws {
         let f = try DaemonFixture()
