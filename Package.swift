@@ -57,7 +57,7 @@ let package = Package(
         ]),
         .systemLibrary(name: "CSHA256", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .executableTarget(name: "Daemon", dependencies: [
-            "AntemaService", "Store", "Journal", "Facility", "Inference",
+            "AntemaService", "Store", "Journal", "Facility",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

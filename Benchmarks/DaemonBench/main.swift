@@ -42,12 +42,17 @@ var readConfig = Configuration()
 readConfig.readonly = true
 let db = try DatabaseQueue(path: database, configuration: readConfig)
 var latencies: [Double] = [], analyses: [Double] = [], pictures: [Double] = [], faults: [Double] = []
-/// The daemon's minor page faults so far (/proc/PID/stat, field 10): pages it touched for the
-/// first time, or again after giving them back to the system.
-func minorFaults(_ pid: Int32) -> Double {
+/// The fields of /proc/PID/stat after the command name (the state is field 0 here, 3 in proc(5)).
+func statFields(_ pid: Int32) -> [Substring] {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return 0 }
-    return Double(stat[stat.index(after: close)...].split(separator: " ")[7]) ?? 0
+          let close = stat.lastIndex(of: ")") else { return [] }
+    return stat[stat.index(after: close)...].split(separator: " ")
+}
+/// The daemon's minor page faults so far (proc(5) field 10): pages it touched for the first
+/// time, or again after giving them back to the system.
+func minorFaults(_ pid: Int32) -> Double {
+    let fields = statFields(pid)
+    return fields.count > 7 ? Double(fields[7]) ?? 0 : 0
 }
 for k in 0..<count {
     let synth = SyntheticMicrograph(width: 1024, height: 1024, pixelSizeNm: 0.1, count: 80, seed: UInt64(k + 1))
@@ -86,9 +91,8 @@ print(String(format: "  minor page faults per image (analysis and pictures): med
 Thread.sleep(forTimeInterval: 1)
 
 func cpuSeconds(_ pid: Int32) -> Double {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return 0 }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    let fields = statFields(pid)
+    guard fields.count > 12 else { return 0 }
     let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     return (Double(fields[11]) ?? 0) / ticks + (Double(fields[12]) ?? 0) / ticks
 }

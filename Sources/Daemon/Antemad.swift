@@ -6,7 +6,6 @@ import AntemaService
 import Facility
 import ArgumentParser
 import Foundation
-import Inference
 import Journal
 import Logging
 import ServiceLifecycle
@@ -41,7 +40,6 @@ struct Antemad: AsyncParsableCommand {
             setenv("MALLOC_ARENA_MAX", "1", 1)
             execv("/proc/self/exe", CommandLine.unsafeArgv)
         }
-        EngineMemory.configure()
         let configuration: AntemaService.Configuration
         do { configuration = try AntemaService.Configuration.load(path: config) } catch {
             FileHandle.standardError.write(Data("antemad: \(error)\n".utf8))

@@ -24,13 +24,26 @@ struct Shared<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
-/// The allocator settings the engine relies on (large tensors kept on the heap between runs,
-/// one malloc arena for all threads; see `Convolution.threads`).
-public enum EngineMemory {
-    /// Applies them. Call it first thing in a program that runs networks on threads other
-    /// than the main one (antemad), before other threads allocate; the engine applies them
-    /// itself when it loads a model, which is enough where the main thread runs it.
-    public static func configure() { _ = Convolution.threads }
+/// The kernel for a 3 x 3 convolution whose input channel planes need not be adjacent (a
+/// tensor's own planes, or a concatenation's parts where they lie): the direct kernel where it
+/// applies, else Winograd.
+enum PlanarKernel {
+    case direct, winograd
+
+    /// nil where neither applies (the caller goes on with im2col or makes the concatenation).
+    static func choose(_ g: ConvGeometry, cin: Int, cout: Int, allowWinograd: Bool = Winograd.enabled, allowDirect: Bool = true) -> PlanarKernel? {
+        if allowDirect && Direct3x3.applies(g, cin: cin, cout: cout) { return .direct }
+        if allowWinograd && Winograd.applies(g, cinG: cin) { return .winograd }
+        return nil
+    }
+
+    func run(planes: [UnsafePointer<Float>], weights: UnsafePointer<Float>, bias: [Float]?, out: UnsafeMutablePointer<Float>,
+             cout: Int, h: Int, w: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool) {
+        switch self {
+        case .direct: Direct3x3.forward(planes: planes, weights: weights, bias: bias, out: out, cout: cout, h: h, w: w, relu: relu)
+        case .winograd: Winograd.forward(planes: planes, weights, out, bias: bias, h: h, wd: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
+        }
+    }
 }
 
 enum Convolution {
@@ -51,13 +64,8 @@ enum Convolution {
         } else {
             mallopt(M_MMAP_MAX, 0)
             mallopt(M_TRIM_THRESHOLD, 512 << 20)
-            // One arena for every thread: a thread other than the main one (antemad analyses
-            // on one) would otherwise allocate from an arena of its own, whose memory goes back
-            // to the system after each image and is faulted in again for the next (100,000
-            // faults and 0.3-0.5 s per 1024 x 1024 image in antemad; docs/inference.md). It
-            // holds only if no second arena exists yet: a program that analyses on other
-            // threads calls `EngineMemory.configure()` first thing.
-            mallopt(M_ARENA_MAX, 1)
+            // (that holds for the main arena; a program that runs networks on other threads
+            // needs MALLOC_ARENA_MAX=1 from its start, as antemad sets it: docs/inference.md)
         }
         #endif
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -92,14 +100,9 @@ enum Convolution {
                                           h: h, w: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
                             continue
                         }
-                        if allowDirect && Direct3x3.applies(g, cin: c, cout: cout) {
-                            Direct3x3.forward(planes: (0..<c).map { UnsafePointer(xp.baseAddress! + (b * c + $0) * h * w) }, weights: wp.baseAddress!, bias: bias,
-                                              out: op.baseAddress! + b * cout * spatial, cout: cout, h: h, w: w, relu: relu)
-                            continue
-                        }
-                        if allowWinograd && Winograd.applies(g, cinG: cinG) {
-                            Winograd.forward(xp.baseAddress! + b * c * h * w, wp.baseAddress!, op.baseAddress! + b * cout * spatial, bias: bias,
-                                             c: c, h: h, wd: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
+                        if let kernel = PlanarKernel.choose(g, cin: c, cout: cout, allowWinograd: allowWinograd, allowDirect: allowDirect) {
+                            kernel.run(planes: (0..<c).map { UnsafePointer(xp.baseAddress! + (b * c + $0) * h * w) }, weights: wp.baseAddress!, bias: bias,
+                                       out: op.baseAddress! + b * cout * spatial, cout: cout, h: h, w: w, oh: oh, ow: ow, g: g, relu: relu)
                             continue
                         }
                         for grp in 0..<g.groups {

@@ -27,22 +27,18 @@ enum Direct3x3 {
     static func forward(planes: [UnsafePointer<Float>], weights: UnsafePointer<Float>, bias: [Float]?, out: UnsafeMutablePointer<Float>,
                         cout: Int, h: Int, w: Int, relu: Bool) {
         let c = planes.count
-        let table = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: c)
-        for (i, p) in planes.enumerated() { (table + i).initialize(to: p) }
-        defer { table.deallocate() }
-        let biasTable: UnsafeMutablePointer<Float>? = bias.map { b in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: b.count)
-            p.initialize(from: b, count: b.count)
-            return p
-        }
-        defer { biasTable?.deallocate() }
-        let ts = Shared(UnsafePointer(table)), ws = Shared(weights), os = Shared(out), bs = Shared(biasTable.map { UnsafePointer($0) })
+        let ws = Shared(weights), os = Shared(out)
         let workers = min(h, Convolution.threads)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: antema_conv3x3_scratch(Int32(c), Int32(w)))
-            defer { scratch.deallocate() }
-            let y0 = h * worker / workers, y1 = h * (worker + 1) / workers
-            antema_conv3x3_rows(ts.value, ws.value, bs.value, os.value, Int32(c), Int32(cout), Int32(h), Int32(w), Int32(y0), Int32(y1), relu ? 1 : 0, scratch)
+        planes.map(Optional.some).withUnsafeBufferPointer { pp in
+            (bias ?? []).withUnsafeBufferPointer { bp in
+                let ts = Shared(pp.baseAddress!), bs = Shared(bias == nil ? nil : bp.baseAddress)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: antema_conv3x3_scratch(Int32(c), Int32(w)))
+                    defer { scratch.deallocate() }
+                    let y0 = h * worker / workers, y1 = h * (worker + 1) / workers
+                    antema_conv3x3_rows(ts.value, ws.value, bs.value, os.value, Int32(c), Int32(cout), Int32(h), Int32(w), Int32(y0), Int32(y1), relu ? 1 : 0, scratch)
+                }
+            }
         }
     }
 }

@@ -269,7 +269,7 @@ enum Operators {
     /// 128 MB for a 1024 x 1024 tile); otherwise it is made and convolved as usual.
     static func convOfConcat(_ n: Node, _ parts: [Tensor], _ w: Tensor, _ b: Tensor?) throws -> Tensor {
         let first = parts[0]
-        guard first.shape.count == 4, w.shape.count == 4, first.shape[0] == 1, Winograd.enabled || Direct3x3.available,
+        guard first.shape.count == 4, w.shape.count == 4, first.shape[0] == 1,
               parts.allSatisfy({ !$0.isInt && $0.shape.count == 4 && $0.shape[0] == 1 && $0.shape[2] == first.shape[2] && $0.shape[3] == first.shape[3] }) else {
             return try conv(n, try concat(parts, axis: 1, n), w, b)
         }
@@ -277,23 +277,18 @@ enum Operators {
         let c = parts.reduce(0) { $0 + $1.shape[1] }
         let g = try geometry(n, kernel: (w.shape[2], w.shape[3]), h: h, w: wd)
         let cout = w.shape[0]
-        let direct = Direct3x3.applies(g, cin: c, cout: cout)
-        guard direct || (Winograd.enabled && Winograd.applies(g, cinG: c)), w.shape[1] == c else { return try conv(n, try concat(parts, axis: 1, n), w, b) }
+        guard w.shape[1] == c, let kernel = PlanarKernel.choose(g, cin: c, cout: cout) else { return try conv(n, try concat(parts, axis: 1, n), w, b) }
         if let b, b.count != cout { throw ModelError.invalid("\(n.label): bias of \(b.count) for \(cout) channels") }
         let (oh, ow) = g.outputSize(h: h, w: wd)
         guard oh > 0, ow > 0 else { throw ModelError.invalid("\(n.label): input \([1, c, h, wd]) is smaller than the kernel") }
         _ = try checkedCount([1, cout, oh, ow], n)
         var out = [Float](repeating: 0, count: cout * oh * ow)
         let weights = w.floats, bias = b?.floats
-        let relu = n.int("antema_fused_relu", 0) == 1
         withPlanes(parts.map(\.floats), planeSize: h * wd) { planes in
             weights.withUnsafeBufferPointer { wp in
                 out.withUnsafeMutableBufferPointer { op in
-                    if direct {
-                        Direct3x3.forward(planes: planes, weights: wp.baseAddress!, bias: bias, out: op.baseAddress!, cout: cout, h: h, w: wd, relu: relu)
-                    } else {
-                        Winograd.forward(planes: planes, wp.baseAddress!, op.baseAddress!, bias: bias, h: h, wd: wd, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
-                    }
+                    kernel.run(planes: planes, weights: wp.baseAddress!, bias: bias, out: op.baseAddress!, cout: cout, h: h, w: wd, oh: oh, ow: ow, g: g,
+                               relu: n.int("antema_fused_relu", 0) == 1)
                 }
             }
         }

@@ -40,12 +40,6 @@ enum Winograd {
         return u
     }
 
-    /// `x`: the input's `c` channel planes of `h` x `wd`, one after the other.
-    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, bias: [Float]?,
-                        c: Int, h: Int, wd: Int, cout: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool) {
-        forward(planes: (0..<c).map { x + $0 * h * wd }, w, out, bias: bias, h: h, wd: wd, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
-    }
-
     /// `planes`: where each input channel's `h` x `wd` plane starts; they need not be adjacent
     /// (a concatenation's parts are read where they lie).
     static func forward(planes: [UnsafePointer<Float>], _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, bias: [Float]?,
@@ -57,38 +51,38 @@ enum Winograd {
         let rowsPerBand = max(1, min(tilesY, bandBytes / max(1, perTileBytes * tilesX)))
         let bands = (tilesY + rowsPerBand - 1) / rowsPerBand
         let workers = min(bands, Convolution.threads)
-        let table = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: c)
-        table.initialize(from: planes, count: c)
-        defer { table.deallocate() }
-        let xs = Shared(UnsafePointer(table)), os = Shared(out)
-        u.withUnsafeBufferPointer { up in
-            let us = Shared(up.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let maxT = rowsPerBand * tilesX
-                let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * maxT)
-                let m = UnsafeMutablePointer<Float>.allocate(capacity: 36 * cout * maxT)
-                // 6 input rows, channels innermost, with the padding columns
-                let stage = UnsafeMutablePointer<Float>.allocate(capacity: 6 * (tilesX * 4 + 2) * c)
-                defer { v.deallocate(); m.deallocate(); stage.deallocate() }
-                var band = worker
-                while band < bands {
-                    let ty0 = band * rowsPerBand, rows = min(rowsPerBand, tilesY - ty0), T = rows * tilesX
-                    if c % 8 == 0 {
-                        inputTransform8(xs.value, v, stage: stage, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, padTop: g.padTop, padLeft: g.padLeft)
-                    } else {
-                        inputTransform(xs.value, v, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, T: T, padTop: g.padTop, padLeft: g.padLeft)
+        let os = Shared(out)
+        planes.withUnsafeBufferPointer { pp in
+            let xs = Shared(pp.baseAddress!)
+            u.withUnsafeBufferPointer { up in
+                let us = Shared(up.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    let maxT = rowsPerBand * tilesX
+                    let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * maxT)
+                    let m = UnsafeMutablePointer<Float>.allocate(capacity: 36 * cout * maxT)
+                    // 6 input rows, channels innermost, with the padding columns
+                    let stage = UnsafeMutablePointer<Float>.allocate(capacity: 6 * (tilesX * 4 + 2) * c)
+                    defer { v.deallocate(); m.deallocate(); stage.deallocate() }
+                    var band = worker
+                    while band < bands {
+                        let ty0 = band * rowsPerBand, rows = min(rowsPerBand, tilesY - ty0), T = rows * tilesX
+                        if c % 8 == 0 {
+                            inputTransform8(xs.value, v, stage: stage, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, padTop: g.padTop, padLeft: g.padLeft)
+                        } else {
+                            inputTransform(xs.value, v, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, T: T, padTop: g.padTop, padLeft: g.padLeft)
+                        }
+                        // M[t][ξ][co] = V[t][ξ][ci] U[ξ][ci][co]: each tile's 36 x C values lie together
+                        for xi in 0..<36 {
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(cout), Int32(c), 1,
+                                        v + xi * c, Int32(36 * c), us.value + xi * c * cout, Int32(cout), 0, m + xi * cout, Int32(36 * cout))
+                        }
+                        if cout % 8 == 0 {
+                            outputTransform8(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, relu: relu)
+                        } else {
+                            outputTransform(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, T: T, relu: relu)
+                        }
+                        band += workers
                     }
-                    // M[t][ξ][co] = V[t][ξ][ci] U[ξ][ci][co]: each tile's 36 x C values lie together
-                    for xi in 0..<36 {
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(cout), Int32(c), 1,
-                                    v + xi * c, Int32(36 * c), us.value + xi * c * cout, Int32(cout), 0, m + xi * cout, Int32(36 * cout))
-                    }
-                    if cout % 8 == 0 {
-                        outputTransform8(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, relu: relu)
-                    } else {
-                        outputTransform(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, T: T, relu: relu)
-                    }
-                    band += workers
                 }
             }
         }
