@@ -18,6 +18,15 @@ struct ConvGeometry {
     }
 }
 
+extension Array where Element == Float {
+    /// An array whose every element the caller writes before any is read: a layer's output that
+    /// its kernel fills whole. Filling it with zeros first was one more pass over memory for every
+    /// layer, about 250 MB per 1024 x 1024 run of the instance U-Net.
+    static func unfilled(_ count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+}
+
 /// Hands a pointer to the threads of `concurrentPerform`; each thread writes its own part.
 struct Shared<T>: @unchecked Sendable {
     let value: T
@@ -37,11 +46,15 @@ enum PlanarKernel {
         return nil
     }
 
+    /// `winogradWeights`: the weights as `Winograd.transformWeights` makes them, where the engine
+    /// made them when the model loaded (transformed here otherwise).
     func run(planes: [UnsafePointer<Float>], weights: UnsafePointer<Float>, bias: [Float]?, out: UnsafeMutablePointer<Float>,
-             cout: Int, h: Int, w: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool) {
+             cout: Int, h: Int, w: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool, winogradWeights: [Float]? = nil) {
         switch self {
         case .direct: Direct3x3.forward(planes: planes, weights: weights, bias: bias, out: out, cout: cout, h: h, w: w, relu: relu)
-        case .winograd: Winograd.forward(planes: planes, weights, out, bias: bias, h: h, wd: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
+        case .winograd:
+            Winograd.forward(planes: planes, weights, out, bias: bias, h: h, wd: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu,
+                             transformed: winogradWeights)
         }
     }
 }
@@ -73,13 +86,14 @@ enum Convolution {
 
     /// y = conv(x, w) + b, NCHW. `weights` is [Cout, Cin/groups, kh, kw]; `relu` fuses a ReLU.
     static func forward(_ x: [Float], n: Int, c: Int, h: Int, w: Int, weights: [Float], bias: [Float]?, cout: Int,
-                        g: ConvGeometry, relu: Bool, allowWinograd: Bool = Winograd.enabled, allowDirect: Bool = true) -> (out: [Float], oh: Int, ow: Int) {
+                        g: ConvGeometry, relu: Bool, allowWinograd: Bool = Winograd.enabled, allowDirect: Bool = true,
+                        winogradWeights: [Float]? = nil) -> (out: [Float], oh: Int, ow: Int) {
         let (oh, ow) = g.outputSize(h: h, w: w)
         guard oh > 0, ow > 0 else { return ([], max(0, oh), max(0, ow)) }
         let cinG = c / g.groups, coutG = cout / g.groups
         let k = cinG * g.kh * g.kw
         let spatial = oh * ow
-        var out = [Float](repeating: 0, count: n * cout * spatial)
+        var out = [Float].unfilled(n * cout * spatial)  // every path below writes every output
         let pointwise = g.kh == 1 && g.kw == 1 && g.strideH == 1 && g.strideW == 1 && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0
         let depthwise = cinG == 1 && coutG == 1
         x.withUnsafeBufferPointer { xp in
@@ -95,14 +109,15 @@ enum Convolution {
                             }
                             continue
                         }
+                        if let kernel = PlanarKernel.choose(g, cin: c, cout: cout, allowWinograd: allowWinograd, allowDirect: allowDirect) {
+                            kernel.run(planes: (0..<c).map { UnsafePointer(xp.baseAddress! + (b * c + $0) * h * w) }, weights: wp.baseAddress!, bias: bias,
+                                       out: op.baseAddress! + b * cout * spatial, cout: cout, h: h, w: w, oh: oh, ow: ow, g: g, relu: relu,
+                                       winogradWeights: winogradWeights)
+                            continue
+                        }
                         if c == 1 && g.groups == 1 && g.strideH == 1 && g.strideW == 1 {
                             singleChannel(xp.baseAddress! + b * h * w, wp.baseAddress!, op.baseAddress! + b * cout * spatial, bias: bias,
                                           h: h, w: w, cout: cout, oh: oh, ow: ow, g: g, relu: relu)
-                            continue
-                        }
-                        if let kernel = PlanarKernel.choose(g, cin: c, cout: cout, allowWinograd: allowWinograd, allowDirect: allowDirect) {
-                            kernel.run(planes: (0..<c).map { UnsafePointer(xp.baseAddress! + (b * c + $0) * h * w) }, weights: wp.baseAddress!, bias: bias,
-                                       out: op.baseAddress! + b * cout * spatial, cout: cout, h: h, w: w, oh: oh, ow: ow, g: g, relu: relu)
                             continue
                         }
                         for grp in 0..<g.groups {
@@ -160,7 +175,7 @@ enum Convolution {
     /// X [Cin x rows·w], whose columns are written straight to their output pixels with the bias.
     static func nonOverlappingTransposed(_ x: [Float], n: Int, c: Int, h: Int, w: Int, weights: [Float], bias: [Float]?, cout: Int, kh: Int, kw: Int) -> [Float] {
         let oh = h * kh, ow = w * kw, kk = cout * kh * kw
-        var out = [Float](repeating: 0, count: n * cout * oh * ow)
+        var out = [Float].unfilled(n * cout * oh * ow)  // each input pixel writes its kh x kw outputs
         let rowsPerStrip = max(1, min(h, stripBytes / max(1, kk * w * 4)))
         let strips = (h + rowsPerStrip - 1) / rowsPerStrip
         x.withUnsafeBufferPointer { xp in
@@ -201,9 +216,10 @@ enum Convolution {
         return out
     }
 
-    /// A convolution of a single-channel image (a network's first layer): for each output row and
-    /// channel, kh x kw shifted input rows scaled and added (vectorised loops), rows split over
-    /// the cores. im2col would multiply a 9-deep matrix here, which sgemm does poorly.
+    /// A convolution of a single-channel image (a network's first layer) where the direct kernel
+    /// does not apply (other kernel sizes or padding, no AVX2): for each output row and channel,
+    /// kh x kw shifted input rows scaled and added (vectorised loops), rows split over the cores.
+    /// im2col would multiply a 9-deep matrix here, which sgemm does poorly.
     static func singleChannel(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, bias: [Float]?,
                               h: Int, w: Int, cout: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool) {
         let xs = Shared(x), ws = Shared(wt), os = Shared(out)

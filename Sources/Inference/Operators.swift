@@ -258,7 +258,8 @@ enum Operators {
         guard oh > 0, ow > 0 else { throw ModelError.invalid("\(n.label): input \(x.shape) is smaller than the kernel") }
         _ = try checkedCount([x.shape[0], w.shape[0], oh, ow], n)
         let r = Convolution.forward(x.floats, n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], weights: w.floats, bias: b?.floats,
-                                    cout: w.shape[0], g: g, relu: n.int("antema_fused_relu", 0) == 1)
+                                    cout: w.shape[0], g: g, relu: n.int("antema_fused_relu", 0) == 1,
+                                    winogradWeights: n.floats(Engine.winogradWeightsAttribute))
         guard r.oh > 0, r.ow > 0 else { throw ModelError.invalid("\(n.label): input \(x.shape) is smaller than the kernel") }
         return Tensor(shape: [x.shape[0], w.shape[0], r.oh, r.ow], floats: r.out)
     }
@@ -282,13 +283,13 @@ enum Operators {
         let (oh, ow) = g.outputSize(h: h, w: wd)
         guard oh > 0, ow > 0 else { throw ModelError.invalid("\(n.label): input \([1, c, h, wd]) is smaller than the kernel") }
         _ = try checkedCount([1, cout, oh, ow], n)
-        var out = [Float](repeating: 0, count: cout * oh * ow)
+        var out = [Float].unfilled(cout * oh * ow)  // the kernel writes every output
         let weights = w.floats, bias = b?.floats
         withPlanes(parts.map(\.floats), planeSize: h * wd) { planes in
             weights.withUnsafeBufferPointer { wp in
                 out.withUnsafeMutableBufferPointer { op in
                     kernel.run(planes: planes, weights: wp.baseAddress!, bias: bias, out: op.baseAddress!, cout: cout, h: h, w: wd, oh: oh, ow: ow, g: g,
-                               relu: n.int("antema_fused_relu", 0) == 1)
+                               relu: n.int("antema_fused_relu", 0) == 1, winogradWeights: n.floats(Engine.winogradWeightsAttribute))
                 }
             }
         }

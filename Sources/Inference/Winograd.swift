@@ -20,19 +20,25 @@ enum Winograd {
         g.kh == 3 && g.kw == 3 && g.strideH == 1 && g.strideW == 1 && g.dilH == 1 && g.dilW == 1 && g.groups == 1 && cinG >= 4
     }
 
-    /// U[ξ][ci][co] = (G g G^T)[ξ] for weights [Cout, Cin, 3, 3].
+    /// U[ξ][ci][co] = (G g G^T)[ξ] for weights [Cout, Cin, 3, 3]. `Engine` does this once per
+    /// convolution when a model loads (`Engine.prepareWinogradWeights`).
     static func transformWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int) -> [Float] {
         var u = [Float](repeating: 0, count: 36 * cout * cin)
-        let G: [[Float]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                            [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
-        for co in 0..<cout {
-            for ci in 0..<cin {
-                let g = w + (co * cin + ci) * 9
-                var t = [Float](repeating: 0, count: 18)  // G g: 6 x 3
-                for i in 0..<6 { for j in 0..<3 { t[i * 3 + j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j] } }
-                for i in 0..<6 {
-                    for j in 0..<6 {
-                        u[(i * 6 + j) * cout * cin + ci * cout + co] = t[i * 3] * G[j][0] + t[i * 3 + 1] * G[j][1] + t[i * 3 + 2] * G[j][2]
+        let G: [Float] = [1.0 / 4, 0, 0, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
+                          1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 24, -1.0 / 12, 1.0 / 6, 0, 0, 1]  // 6 x 3
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 18) { t in  // G g: 6 x 3
+            G.withUnsafeBufferPointer { G in
+                u.withUnsafeMutableBufferPointer { u in
+                    for co in 0..<cout {
+                        for ci in 0..<cin {
+                            let g = w + (co * cin + ci) * 9
+                            for i in 0..<6 { for j in 0..<3 { t[i * 3 + j] = G[i * 3] * g[j] + G[i * 3 + 1] * g[3 + j] + G[i * 3 + 2] * g[6 + j] } }
+                            for i in 0..<6 {
+                                for j in 0..<6 {
+                                    u[(i * 6 + j) * cout * cin + ci * cout + co] = t[i * 3] * G[j * 3] + t[i * 3 + 1] * G[j * 3 + 1] + t[i * 3 + 2] * G[j * 3 + 2]
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -43,9 +49,9 @@ enum Winograd {
     /// `planes`: where each input channel's `h` x `wd` plane starts; they need not be adjacent
     /// (a concatenation's parts are read where they lie).
     static func forward(planes: [UnsafePointer<Float>], _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, bias: [Float]?,
-                        h: Int, wd: Int, cout: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool) {
+                        h: Int, wd: Int, cout: Int, oh: Int, ow: Int, g: ConvGeometry, relu: Bool, transformed: [Float]? = nil) {
         let c = planes.count
-        let u = transformWeights(w, cout: cout, cin: c)
+        let u = transformed.flatMap { $0.count == 36 * cout * c ? $0 : nil } ?? transformWeights(w, cout: cout, cin: c)
         let tilesX = (ow + 3) / 4, tilesY = (oh + 3) / 4
         let perTileBytes = 36 * (c + cout) * 4
         let rowsPerBand = max(1, min(tilesY, bandBytes / max(1, perTileBytes * tilesX)))

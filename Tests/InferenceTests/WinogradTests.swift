@@ -198,3 +198,99 @@ struct DirectConvolutionTests {
         #expect(!Direct3x3.applies(g(), cin: 17, cout: 16))
     }
 }
+
+@Suite("Winograd's weights are transformed once, when the model loads")
+struct PreparedWinogradWeights {
+    /// One 3 x 3 convolution with padding 1 and a bias, `extra` attributes on its node.
+    static func model(cin: Int, cout: Int, h: Int, w: Int, weights: [Float], bias: [Float],
+                      extra: (inout ProtoWriter) -> Void = { _ in }) -> [UInt8] {
+        Bad.model { g in
+            g.message(1) { node in
+                node.string(1, "x"); node.string(1, "w"); node.string(1, "bias"); node.string(2, "y"); node.string(4, "Conv")
+                node.message(5) { at in at.string(1, "pads"); for p: Int64 in [1, 1, 1, 1] { at.int(8, p) }; at.int(20, 7) }
+                extra(&node)
+            }
+            g.message(5) { t in for d in [cout, cin, 3, 3] { t.int(1, Int64(d)) }; t.int(2, 1); t.string(8, "w"); t.bytes(9, floatBytes(weights)) }
+            g.message(5) { t in t.int(1, Int64(cout)); t.int(2, 1); t.string(8, "bias"); t.bytes(9, floatBytes(bias)) }
+            Bad.valueInfo(&g, field: 11, name: "x", dims: [1, cin, h, w].map(Int64.init))
+            Bad.valueInfo(&g, field: 12, name: "y", dims: [1, cout, h, w].map(Int64.init))
+        }
+    }
+
+    static func floatBytes(_ v: [Float]) -> [UInt8] { v.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } } }
+
+    static let pad1 = ConvGeometry(kh: 3, kw: 3, strideH: 1, strideW: 1, dilH: 1, dilW: 1, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1, groups: 1)
+
+    @Test("a 32-channel convolution carries its transformed weights from the load on and gives im2col's result; a 16-channel one, which the direct kernel computes, carries none")
+    func preparedAtLoad() throws {
+        let weights = WinogradTests.values(24 * 32 * 9, seed: 21), bias = WinogradTests.values(24, seed: 22)
+        let engine = try Engine(model: ONNXModel.parse(Self.model(cin: 32, cout: 24, h: 13, w: 18, weights: weights, bias: bias)))
+        let conv = try #require(engine.order.first { $0.opType == "Conv" })
+        let u = try #require(conv.floats(Engine.winogradWeightsAttribute), "transformed weights on the node")
+        #expect(u == weights.withUnsafeBufferPointer { Winograd.transformWeights($0.baseAddress!, cout: 24, cin: 32) })
+        let x = WinogradTests.values(32 * 13 * 18, seed: 23)
+        let y = try #require(try engine.run(["x": Tensor(shape: [1, 32, 13, 18], floats: x)])["y"])
+        let r = Convolution.forward(x, n: 1, c: 32, h: 13, w: 18, weights: weights, bias: bias, cout: 24, g: Self.pad1, relu: false, allowWinograd: false, allowDirect: false)
+        let worst = zip(y.floats, r.out).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst / (r.out.map { abs($0) }.max() ?? 1) < 3e-5, "largest difference \(worst)")
+
+        let small = try Engine(model: ONNXModel.parse(Self.model(cin: 16, cout: 16, h: 8, w: 8, weights: WinogradTests.values(16 * 16 * 9, seed: 24),
+                                                                 bias: WinogradTests.values(16, seed: 25))))
+        let smallConv = try #require(small.order.first { $0.opType == "Conv" })
+        #expect((smallConv.floats(Engine.winogradWeightsAttribute) != nil) == !Direct3x3.available)
+    }
+
+    @Test("a model file cannot bring in the engine's own annotations: forged transformed weights and a forged fused ReLU on its Conv are dropped, and the result is the plain convolution")
+    func forgedAnnotationsDropped() throws {
+        let weights = WinogradTests.values(8 * 32 * 9, seed: 26), bias = WinogradTests.values(8, seed: 27)
+        let forged = Self.model(cin: 32, cout: 8, h: 9, w: 11, weights: weights, bias: bias) { node in
+            node.message(5) { at in at.string(1, Engine.winogradWeightsAttribute); at.bytes(7, Self.floatBytes([Float](repeating: 0, count: 36 * 8 * 32))); at.int(20, 6) }
+            node.message(5) { at in at.string(1, "antema_fused_relu"); at.int(3, 1); at.int(20, 2) }
+        }
+        let engine = try Engine(model: ONNXModel.parse(forged))
+        let conv = try #require(engine.order.first { $0.opType == "Conv" })
+        #expect(conv.int("antema_fused_relu", 0) == 0)
+        let x = WinogradTests.values(32 * 9 * 11, seed: 28)
+        let y = try #require(try engine.run(["x": Tensor(shape: [1, 32, 9, 11], floats: x)])["y"])
+        let r = Convolution.forward(x, n: 1, c: 32, h: 9, w: 11, weights: weights, bias: bias, cout: 8, g: Self.pad1, relu: false, allowWinograd: false, allowDirect: false)
+        #expect(r.out.contains { $0 < 0 }, "the plain convolution has negative outputs")
+        let worst = zip(y.floats, r.out).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst / (r.out.map { abs($0) }.max() ?? 1) < 3e-5, "largest difference \(worst)")
+    }
+}
+
+@Suite("every convolution path writes every output (its array is not zeroed first)")
+struct ConvolutionWritesEveryOutput {
+    /// Frees an array of NaNs of `count` floats just before `body`, so that the allocator is
+    /// likely to hand the same memory to the output array `body` makes.
+    static func afterNaNs<R>(_ count: Int, _ body: () -> R) -> R {
+        do { let poison = [Float](repeating: .nan, count: count); withExtendedLifetime(poison) {} }
+        return body()
+    }
+
+    @Test("direct, Winograd, im2col, pointwise, grouped, depthwise, strided, single-channel and transposed convolutions leave no output unwritten",
+          arguments: [(1, 16, 3, 1, 1, 1), (16, 16, 3, 1, 1, 1), (32, 24, 3, 1, 1, 1), (8, 8, 3, 2, 1, 1), (8, 16, 1, 1, 0, 1),
+                      (8, 8, 3, 1, 1, 2), (8, 8, 3, 1, 1, 8), (1, 5, 5, 1, 2, 1), (6, 10, 3, 1, 0, 1)])
+    func noOutputLeftUnwritten(_ s: (Int, Int, Int, Int, Int, Int)) {
+        let (cin, cout, k, stride, pad, groups) = s
+        let h = 19, w = 23
+        let g = ConvGeometry(kh: k, kw: k, strideH: stride, strideW: stride, dilH: 1, dilW: 1, padTop: pad, padLeft: pad, padBottom: pad, padRight: pad, groups: groups)
+        let x = WinogradTests.values(2 * cin * h * w, seed: 31), wt = WinogradTests.values(cout * (cin / groups) * k * k, seed: 32)
+        let (oh, ow) = g.outputSize(h: h, w: w)
+        let r = Self.afterNaNs(2 * cout * oh * ow) {
+            Convolution.forward(x, n: 2, c: cin, h: h, w: w, weights: wt, bias: nil, cout: cout, g: g, relu: false)
+        }
+        #expect(r.out.count == 2 * cout * oh * ow)
+        #expect(!r.out.contains { $0.isNaN }, "an output was left as the memory held it")
+    }
+
+    @Test("the 2 x 2 transposed convolution of the U-Net's upsampling writes every output")
+    func transposedWritesEveryOutput() {
+        let x = WinogradTests.values(16 * 7 * 9, seed: 33), wt = WinogradTests.values(16 * 8 * 4, seed: 34)
+        let out = Self.afterNaNs(8 * 14 * 18) {
+            Convolution.nonOverlappingTransposed(x, n: 1, c: 16, h: 7, w: 9, weights: wt, bias: nil, cout: 8, kh: 2, kw: 2)
+        }
+        #expect(out.count == 8 * 14 * 18)
+        #expect(!out.contains { $0.isNaN })
+    }
+}
