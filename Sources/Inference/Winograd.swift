@@ -1,3 +1,4 @@
+import CConv
 import COpenBLAS
 import Dispatch
 import Foundation
@@ -12,6 +13,10 @@ import Foundation
 enum Winograd {
     /// Tiles per band: V and M of a band stay within a few MB.
     static let bandBytes = Int(ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_BAND"] ?? "") ?? (1 << 20)
+
+    /// The eight-channel transforms in C with AVX2 and FMA (`CConv/winograd.c`) where the CPU has
+    /// them; `ANTEMA_WINOGRAD_TRANSFORMS=swift` keeps the Swift ones (SSE2), for comparisons.
+    static let vectorTransforms = antema_conv3x3_available() == 1 && ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_TRANSFORMS"] != "swift"
 
     /// `ANTEMA_CONV=im2col` turns it off (for comparisons).
     static let enabled = ProcessInfo.processInfo.environment["ANTEMA_CONV"] != "im2col"
@@ -61,7 +66,8 @@ enum Winograd {
         planes.withUnsafeBufferPointer { pp in
             let xs = Shared(pp.baseAddress!)
             u.withUnsafeBufferPointer { up in
-                let us = Shared(up.baseAddress!)
+              (bias ?? []).withUnsafeBufferPointer { bp in
+                let us = Shared(up.baseAddress!), bs = Shared(bias == nil ? nil : bp.baseAddress)
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     let maxT = rowsPerBand * tilesX
                     let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * maxT)
@@ -73,7 +79,13 @@ enum Winograd {
                     while band < bands {
                         let ty0 = band * rowsPerBand, rows = min(rowsPerBand, tilesY - ty0), T = rows * tilesX
                         if c % 8 == 0 {
-                            inputTransform8(xs.value, v, stage: stage, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, padTop: g.padTop, padLeft: g.padLeft)
+                            if vectorTransforms {
+                                // (an optional pointer has a plain pointer's layout)
+                                antema_winograd_input8(UnsafeRawPointer(xs.value).assumingMemoryBound(to: UnsafePointer<Float>?.self), v, stage, Int32(c), Int32(h), Int32(wd), Int32(ty0), Int32(rows), Int32(tilesX),
+                                                       Int32(g.padTop), Int32(g.padLeft))
+                            } else {
+                                inputTransform8(xs.value, v, stage: stage, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, padTop: g.padTop, padLeft: g.padLeft)
+                            }
                         } else {
                             inputTransform(xs.value, v, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, T: T, padTop: g.padTop, padLeft: g.padLeft)
                         }
@@ -83,13 +95,18 @@ enum Winograd {
                                         v + xi * c, Int32(36 * c), us.value + xi * c * cout, Int32(cout), 0, m + xi * cout, Int32(36 * cout))
                         }
                         if cout % 8 == 0 {
-                            outputTransform8(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, relu: relu)
+                            if vectorTransforms {
+                                antema_winograd_output8(m, os.value, bs.value, Int32(cout), Int32(oh), Int32(ow), Int32(ty0), Int32(rows), Int32(tilesX), relu ? 1 : 0)
+                            } else {
+                                outputTransform8(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, relu: relu)
+                            }
                         } else {
                             outputTransform(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, T: T, relu: relu)
                         }
                         band += workers
                     }
                 }
+              }
             }
         }
     }

@@ -14,8 +14,10 @@ struct WinogradTests {
 
     /// F(4x4, 3x3) in float32 rounds a little more than the direct sum (its transforms have
     /// entries up to 8 and 1/24): about 1e-5 of the outputs' magnitude.
-    @Test("equals the im2col convolution to 3e-5 of the output's magnitude for odd and even sizes, paddings 0/1/asymmetric, with bias and ReLU",
-          arguments: [(8, 16, 17, 23, 1, 1, 1, 1), (4, 4, 5, 4, 0, 0, 0, 0), (16, 8, 32, 32, 1, 1, 1, 1), (6, 5, 9, 12, 0, 1, 2, 1), (32, 32, 64, 40, 1, 1, 1, 1)])
+    /// Eight-channel multiples take the AVX2 transforms where the CPU has them, others the Swift ones.
+    @Test("equals the im2col convolution to 3e-5 of the output's magnitude for odd and even sizes, paddings 0/1/2/asymmetric, channel counts that are and are not multiples of 8, with bias and ReLU",
+          arguments: [(8, 16, 17, 23, 1, 1, 1, 1), (4, 4, 5, 4, 0, 0, 0, 0), (16, 8, 32, 32, 1, 1, 1, 1), (6, 5, 9, 12, 0, 1, 2, 1), (32, 32, 64, 40, 1, 1, 1, 1),
+                      (8, 8, 11, 13, 0, 1, 2, 1), (16, 24, 6, 9, 2, 0, 0, 2)])
     func matchesIm2col(_ c: (Int, Int, Int, Int, Int, Int, Int, Int)) {
         let (cin, cout, h, w, pt, pl, pb, pr) = c
         let g = ConvGeometry(kh: 3, kw: 3, strideH: 1, strideW: 1, dilH: 1, dilW: 1, padTop: pt, padLeft: pl, padBottom: pb, padRight: pr, groups: 1)

@@ -19,4 +19,17 @@ long antema_conv3x3_scratch(int c, int width);
 void antema_conv3x3_rows(const float *const *planes, const float *weights, const float *bias, float *out,
                          int c, int cout, int height, int width, int y0, int y1, int relu, float *scratch);
 
+/// Winograd F(4 x 4, 3 x 3)'s input transform for tile rows [ty0, ty0 + rows), c a multiple of
+/// 8 (Winograd.swift's inputTransform8 in AVX2 + FMA): V[tile][36][c] from the channel planes,
+/// staging each tile row's 6 input rows channels-innermost in `stage` (6 x (4 tilesX + 2) x c
+/// floats). Call only when antema_conv3x3_available() is 1.
+void antema_winograd_input8(const float *const *planes, float *v, float *stage, int c, int h, int w,
+                            int ty0, int rows, int tilesX, int padTop, int padLeft);
+
+/// Its output transform, cout a multiple of 8 (Winograd.swift's outputTransform8): the 4 x 4
+/// outputs of each tile from M[tile][36][cout], bias added, ReLU where `relu` is 1, written into
+/// cout planes of oh x ow (partial tiles at the right and bottom edges cropped).
+void antema_winograd_output8(const float *m, float *out, const float *bias, int cout, int oh, int ow,
+                             int ty0, int rows, int tilesX, int relu);
+
 #endif
