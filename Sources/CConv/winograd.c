@@ -141,6 +141,51 @@ void antema_winograd_output8(const float *m, float *out, const float *bias, int 
     }
 }
 
+/* C = A B for the 36 small products of a Winograd band (M tiles x K input channels times K x N
+   output channels, N a multiple of 16): 6 rows x 16 columns in 12 accumulators, A's values
+   broadcast, B's rows loaded as two vectors. OpenBLAS packed A and B and cleared C for each of
+   them, 16 % of a 2048 px analysis beside its 26 % of arithmetic. */
+__attribute__((target("avx2,fma")))
+void antema_sgemm_n16(int M, int N, int K, const float *A, long lda, const float *B, long ldb, float *C, long ldc) {
+    for (int n0 = 0; n0 < N; n0 += 16) {
+        const float *b = B + n0;
+        int m = 0;
+        for (; m + 6 <= M; m += 6) {
+            __m256 c0a = _mm256_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a;
+            __m256 c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a;
+            const float *a = A + (long)m * lda;
+            #pragma clang loop unroll(disable)
+            for (int k = 0; k < K; k++) {
+                const __m256 w0 = _mm256_loadu_ps(b + (long)k * ldb), w1 = _mm256_loadu_ps(b + (long)k * ldb + 8);
+                __m256 x;
+                x = _mm256_broadcast_ss(a + k);           c0a = _mm256_fmadd_ps(x, w0, c0a); c0b = _mm256_fmadd_ps(x, w1, c0b);
+                x = _mm256_broadcast_ss(a + lda + k);     c1a = _mm256_fmadd_ps(x, w0, c1a); c1b = _mm256_fmadd_ps(x, w1, c1b);
+                x = _mm256_broadcast_ss(a + 2 * lda + k); c2a = _mm256_fmadd_ps(x, w0, c2a); c2b = _mm256_fmadd_ps(x, w1, c2b);
+                x = _mm256_broadcast_ss(a + 3 * lda + k); c3a = _mm256_fmadd_ps(x, w0, c3a); c3b = _mm256_fmadd_ps(x, w1, c3b);
+                x = _mm256_broadcast_ss(a + 4 * lda + k); c4a = _mm256_fmadd_ps(x, w0, c4a); c4b = _mm256_fmadd_ps(x, w1, c4b);
+                x = _mm256_broadcast_ss(a + 5 * lda + k); c5a = _mm256_fmadd_ps(x, w0, c5a); c5b = _mm256_fmadd_ps(x, w1, c5b);
+            }
+            float *c = C + (long)m * ldc + n0;
+            _mm256_storeu_ps(c, c0a); _mm256_storeu_ps(c + 8, c0b); c += ldc;
+            _mm256_storeu_ps(c, c1a); _mm256_storeu_ps(c + 8, c1b); c += ldc;
+            _mm256_storeu_ps(c, c2a); _mm256_storeu_ps(c + 8, c2b); c += ldc;
+            _mm256_storeu_ps(c, c3a); _mm256_storeu_ps(c + 8, c3b); c += ldc;
+            _mm256_storeu_ps(c, c4a); _mm256_storeu_ps(c + 8, c4b); c += ldc;
+            _mm256_storeu_ps(c, c5a); _mm256_storeu_ps(c + 8, c5b);
+        }
+        for (; m < M; m++) {  /* the last rows, one at a time */
+            __m256 ca = _mm256_setzero_ps(), cb = ca;
+            const float *a = A + (long)m * lda;
+            for (int k = 0; k < K; k++) {
+                const __m256 x = _mm256_broadcast_ss(a + k);
+                ca = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + (long)k * ldb), ca);
+                cb = _mm256_fmadd_ps(x, _mm256_loadu_ps(b + (long)k * ldb + 8), cb);
+            }
+            _mm256_storeu_ps(C + (long)m * ldc + n0, ca); _mm256_storeu_ps(C + (long)m * ldc + n0 + 8, cb);
+        }
+    }
+}
+
 #else  /* other architectures: never called (antema_conv3x3_available() is 0) */
 
 void antema_winograd_input8(const float *const *planes, float *v, float *stage, int c, int h, int w,
@@ -151,6 +196,10 @@ void antema_winograd_input8(const float *const *planes, float *v, float *stage, 
 void antema_winograd_output8(const float *m, float *out, const float *bias, int cout, int oh, int ow,
                              int ty0, int rows, int tilesX, int relu) {
     (void)m; (void)out; (void)bias; (void)cout; (void)oh; (void)ow; (void)ty0; (void)rows; (void)tilesX; (void)relu;
+}
+
+void antema_sgemm_n16(int M, int N, int K, const float *A, long lda, const float *B, long ldb, float *C, long ldc) {
+    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)B; (void)ldb; (void)C; (void)ldc;
 }
 
 #endif

@@ -18,6 +18,14 @@ enum Winograd {
     /// them; `ANTEMA_WINOGRAD_TRANSFORMS=swift` keeps the Swift ones (SSE2), for comparisons.
     static let vectorTransforms = antema_conv3x3_available() == 1 && ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_TRANSFORMS"] != "swift"
 
+    /// The 36 products of a band by `antema_sgemm_n16` (AVX2 + FMA) where the output channels are
+    /// a multiple of 16 and the input channels at most 64: there OpenBLAS's packing of both
+    /// matrices and clearing of the result for each of the 36 cost more than the products; with
+    /// more input channels its blocking wins (128 -> 128 at 128 x 128: 25 against 31 ms).
+    /// `ANTEMA_WINOGRAD_GEMM=openblas` keeps OpenBLAS's sgemm for every layer, for comparisons.
+    static let ownProducts = antema_conv3x3_available() == 1 && ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_GEMM"] != "openblas"
+    static let ownProductsMaximumInputChannels = Int(ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_GEMM_MAX_CIN"] ?? "") ?? 64
+
     /// `ANTEMA_CONV=im2col` turns it off (for comparisons).
     static let enabled = ProcessInfo.processInfo.environment["ANTEMA_CONV"] != "im2col"
 
@@ -91,8 +99,12 @@ enum Winograd {
                         }
                         // M[t][ξ][co] = V[t][ξ][ci] U[ξ][ci][co]: each tile's 36 x C values lie together
                         for xi in 0..<36 {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(cout), Int32(c), 1,
-                                        v + xi * c, Int32(36 * c), us.value + xi * c * cout, Int32(cout), 0, m + xi * cout, Int32(36 * cout))
+                            if ownProducts && cout % 16 == 0 && c <= ownProductsMaximumInputChannels {
+                                antema_sgemm_n16(Int32(T), Int32(cout), Int32(c), v + xi * c, 36 * c, us.value + xi * c * cout, cout, m + xi * cout, 36 * cout)
+                            } else {
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(cout), Int32(c), 1,
+                                            v + xi * c, Int32(36 * c), us.value + xi * c * cout, Int32(cout), 0, m + xi * cout, Int32(36 * cout))
+                            }
                         }
                         if cout % 8 == 0 {
                             if vectorTransforms {

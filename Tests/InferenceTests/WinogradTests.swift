@@ -1,3 +1,4 @@
+import CConv
 import Testing
 @testable import Inference
 
@@ -30,6 +31,29 @@ struct WinogradTests {
             let worst = zip(a.out, r.out).map { abs($0 - $1) }.max() ?? 0
             let scale = r.out.map { abs($0) }.max() ?? 1
             #expect(worst / scale < 3e-5, "largest difference \(worst) for outputs up to \(scale)")
+        }
+    }
+
+    @Test("its small products (antema_sgemm_n16) equal the sum of products for row counts that are not multiples of 6, strided rows and 16 to 48 columns",
+          arguments: [(13, 32, 24), (6, 16, 8), (1, 48, 5), (20, 16, 64)])
+    func smallProducts(_ s: (Int, Int, Int)) throws {
+        let (m, n, k) = s
+        try #require(Direct3x3.available, "this CPU has no AVX2 and FMA: OpenBLAS computes these products here")
+        let lda = k + 3, ldb = n + 5, ldc = n + 7
+        let a = Self.values(m * lda, seed: 41), b = Self.values(k * ldb, seed: 42)
+        var c = [Float](repeating: .nan, count: m * ldc)
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+            antema_sgemm_n16(Int32(m), Int32(n), Int32(k), ap.baseAddress!, lda, bp.baseAddress!, ldb, cp.baseAddress!, ldc)
+        } } }
+        for i in 0..<m {
+            for j in 0..<n {
+                var want: Float = 0
+                for q in 0..<k { want += a[i * lda + q] * b[q * ldb + j] }
+                let got = c[i * ldc + j]
+                #expect(abs(got - want) <= 1e-5 * Float(k), "C[\(i)][\(j)] = \(got), want \(want)")
+            }
+            let past = c[(i * ldc + n)..<(i * ldc + ldc)].filter { !$0.isNaN }.count
+            #expect(past == 0, "nothing written past the row's \(n) columns")
         }
     }
 

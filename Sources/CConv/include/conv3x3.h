@@ -32,4 +32,8 @@ void antema_winograd_input8(const float *const *planes, float *v, float *stage, 
 void antema_winograd_output8(const float *m, float *out, const float *bias, int cout, int oh, int ow,
                              int ty0, int rows, int tilesX, int relu);
 
+/// C = A B, row-major: A is M x K (row stride lda), B K x N (row stride ldb), C M x N (row
+/// stride ldc), N a multiple of 16; C is overwritten. For Winograd's small products (AVX2 + FMA).
+void antema_sgemm_n16(int M, int N, int K, const float *A, long lda, const float *B, long ldb, float *C, long ldc);
+
 #endif
