@@ -186,6 +186,21 @@ void antema_sgemm_n16(int M, int N, int K, const float *A, long lda, const float
     }
 }
 
+/* out[2 i] = a[i] + bias, out[2 i + 1] = b[i] + bias for i < n: a 2 x 2 transposed
+   convolution's two window columns into an output row. */
+__attribute__((target("avx2")))
+void antema_interleave2(const float *a, const float *b, float bias, float *out, int n) {
+    const __m256 bv = _mm256_set1_ps(bias);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 va = _mm256_add_ps(_mm256_loadu_ps(a + i), bv), vb = _mm256_add_ps(_mm256_loadu_ps(b + i), bv);
+        const __m256 lo = _mm256_unpacklo_ps(va, vb), hi = _mm256_unpackhi_ps(va, vb);
+        _mm256_storeu_ps(out + 2 * i, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_storeu_ps(out + 2 * i + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+    for (; i < n; i++) { out[2 * i] = a[i] + bias; out[2 * i + 1] = b[i] + bias; }
+}
+
 #else  /* other architectures: never called (antema_conv3x3_available() is 0) */
 
 void antema_winograd_input8(const float *const *planes, float *v, float *stage, int c, int h, int w,
@@ -196,6 +211,10 @@ void antema_winograd_input8(const float *const *planes, float *v, float *stage, 
 void antema_winograd_output8(const float *m, float *out, const float *bias, int cout, int oh, int ow,
                              int ty0, int rows, int tilesX, int relu) {
     (void)m; (void)out; (void)bias; (void)cout; (void)oh; (void)ow; (void)ty0; (void)rows; (void)tilesX; (void)relu;
+}
+
+void antema_interleave2(const float *a, const float *b, float bias, float *out, int n) {
+    for (int i = 0; i < n; i++) { out[2 * i] = a[i] + bias; out[2 * i + 1] = b[i] + bias; }
 }
 
 void antema_sgemm_n16(int M, int N, int K, const float *A, long lda, const float *B, long ldb, float *C, long ldc) {

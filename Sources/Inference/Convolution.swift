@@ -1,3 +1,4 @@
+import CConv
 import COpenBLAS
 import Dispatch
 import Foundation
@@ -170,6 +171,9 @@ enum Convolution {
         return (out, oh, ow)
     }
 
+    /// The 2-wide windows' columns interleaved by `antema_interleave2` (AVX2) where the CPU has it.
+    static let interleaveAvailable = antema_conv3x3_available() == 1
+
     /// Transposed convolution whose windows do not overlap (kernel = stride, no padding: the
     /// U-Net's 2 x 2 upsampling): each strip of input rows is one sgemm, Wᵀ [Cout·kh·kw x Cin] x
     /// X [Cin x rows·w], whose columns are written straight to their output pixels with the bias.
@@ -196,6 +200,14 @@ enum Convolution {
                                     let bv = bias?[co] ?? 0
                                     let plane = os.value + (b * cout + co) * oh * ow
                                     for ki in 0..<kh {
+                                        if kw == 2 && interleaveAvailable {
+                                            // the two columns of each window side by side, with vector shuffles
+                                            let src = cols + (co * kh + ki) * kw * ncols
+                                            for iy in 0..<rows {
+                                                antema_interleave2(src + iy * w, src + ncols + iy * w, bv, plane + ((r0 + iy) * kh + ki) * ow, Int32(w))
+                                            }
+                                            continue
+                                        }
                                         for kj in 0..<kw {
                                             let src = cols + ((co * kh + ki) * kw + kj) * ncols
                                             for iy in 0..<rows {

@@ -36,4 +36,7 @@ void antema_winograd_output8(const float *m, float *out, const float *bias, int 
 /// stride ldc), N a multiple of 16; C is overwritten. For Winograd's small products (AVX2 + FMA).
 void antema_sgemm_n16(int M, int N, int K, const float *A, long lda, const float *B, long ldb, float *C, long ldc);
 
+/// out[2 i] = a[i] + bias, out[2 i + 1] = b[i] + bias for i < n (AVX2; a plain loop elsewhere).
+void antema_interleave2(const float *a, const float *b, float bias, float *out, int n);
+
 #endif
