@@ -1,7 +1,12 @@
 #ifndef ANTEMA_CONV3X3_H
 #define ANTEMA_CONV3X3_H
 
-/// 1 when this CPU has AVX2 and FMA, which antema_conv3x3_rows needs; 0 otherwise.
+/// The engine's kernels written in C with AVX2 and FMA (compiled with per-function target
+/// attributes, chosen at run time): the direct 3 x 3 convolution (conv3x3.c) and Winograd's
+/// transforms and small products and the transposed convolution's interleave (winograd.c).
+/// On other architectures they compile to stubs that are never called.
+
+/// 1 when this CPU has AVX2 and FMA, which every kernel here needs; 0 otherwise.
 int antema_conv3x3_available(void);
 
 /// Floats of scratch memory one call of antema_conv3x3_rows needs.
