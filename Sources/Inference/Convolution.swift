@@ -28,6 +28,23 @@ extension Array where Element == Float {
     }
 }
 
+/// The C kernels of `CConv` (AVX2 and FMA) can run on this CPU.
+let cpuHasAVX2FMA = antema_conv3x3_available() == 1
+
+/// A table of plane addresses as the C kernels take it (`const float *const *`; an optional
+/// pointer has a plain pointer's layout).
+func cPlaneTable(_ planes: UnsafePointer<UnsafePointer<Float>>) -> UnsafePointer<UnsafePointer<Float>?> {
+    UnsafeRawPointer(planes).assumingMemoryBound(to: UnsafePointer<Float>?.self)
+}
+
+extension Optional where Wrapped == [Float] {
+    /// Calls `body` with the array's storage, or with nil for no array (an optional bias for C).
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let array = self else { return body(nil) }
+        return array.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}
+
 /// Hands a pointer to the threads of `concurrentPerform`; each thread writes its own part.
 struct Shared<T>: @unchecked Sendable {
     let value: T
@@ -171,9 +188,6 @@ enum Convolution {
         return (out, oh, ow)
     }
 
-    /// The 2-wide windows' columns interleaved by `antema_interleave2` (AVX2) where the CPU has it.
-    static let interleaveAvailable = antema_conv3x3_available() == 1
-
     /// Transposed convolution whose windows do not overlap (kernel = stride, no padding: the
     /// U-Net's 2 x 2 upsampling): each strip of input rows is one sgemm, Wᵀ [Cout·kh·kw x Cin] x
     /// X [Cin x rows·w], whose columns are written straight to their output pixels with the bias.
@@ -200,7 +214,7 @@ enum Convolution {
                                     let bv = bias?[co] ?? 0
                                     let plane = os.value + (b * cout + co) * oh * ow
                                     for ki in 0..<kh {
-                                        if kw == 2 && interleaveAvailable {
+                                        if kw == 2 && cpuHasAVX2FMA {  // antema_interleave2
                                             // the two columns of each window side by side, with vector shuffles
                                             let src = cols + (co * kh + ki) * kw * ncols
                                             for iy in 0..<rows {

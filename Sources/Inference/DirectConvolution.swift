@@ -11,7 +11,7 @@ enum Direct3x3 {
     /// and FMA never uses it.
     static let available: Bool = {
         let mode = ProcessInfo.processInfo.environment["ANTEMA_CONV"]
-        return mode != "winograd" && mode != "im2col" && antema_conv3x3_available() == 1
+        return mode != "winograd" && mode != "im2col" && cpuHasAVX2FMA
     }()
     /// Most input channels it is used for.
     static let maximumInputChannels = Int(ProcessInfo.processInfo.environment["ANTEMA_DIRECT_MAX_CIN"] ?? "") ?? 16
@@ -29,9 +29,9 @@ enum Direct3x3 {
         let c = planes.count
         let ws = Shared(weights), os = Shared(out)
         let workers = min(h, Convolution.threads)
-        planes.map(Optional.some).withUnsafeBufferPointer { pp in
-            (bias ?? []).withUnsafeBufferPointer { bp in
-                let ts = Shared(pp.baseAddress!), bs = Shared(bias == nil ? nil : bp.baseAddress)
+        planes.withUnsafeBufferPointer { pp in
+            bias.withOptionalPointer { bp in
+                let ts = Shared(cPlaneTable(pp.baseAddress!)), bs = Shared(bp)
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: antema_conv3x3_scratch(Int32(c), Int32(w)))
                     defer { scratch.deallocate() }

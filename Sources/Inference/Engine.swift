@@ -189,7 +189,7 @@ public final class Engine: Sendable {
         for i in nodes.indices where nodes[i].opType == "Conv" {
             let n = nodes[i], parts = n.int(concatPartsAttribute, 1)
             guard n.inputs.count > parts, let w = constants[n.inputs[parts]], !w.isInt, w.shape.count == 4, w.shape[2] == 3, w.shape[3] == 3,
-                  w.count == w.shape.reduce(1, *), n.string("auto_pad", "NOTSET") == "NOTSET",
+                  n.string("auto_pad", "NOTSET") == "NOTSET",
                   let g = try? Operators.geometry(n, kernel: (3, 3), h: 3, w: 3),
                   PlanarKernel.choose(g, cin: w.shape[1], cout: w.shape[0]) == .winograd else { continue }
             let u = w.floats.withUnsafeBufferPointer { Winograd.transformWeights($0.baseAddress!, cout: w.shape[0], cin: w.shape[1]) }

@@ -16,14 +16,14 @@ enum Winograd {
 
     /// The eight-channel transforms in C with AVX2 and FMA (`CConv/winograd.c`) where the CPU has
     /// them; `ANTEMA_WINOGRAD_TRANSFORMS=swift` keeps the Swift ones (SSE2), for comparisons.
-    static let vectorTransforms = antema_conv3x3_available() == 1 && ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_TRANSFORMS"] != "swift"
+    static let vectorTransforms = cpuHasAVX2FMA && ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_TRANSFORMS"] != "swift"
 
     /// The 36 products of a band by `antema_sgemm_n16` (AVX2 + FMA) where the output channels are
     /// a multiple of 16 and the input channels at most 64: there OpenBLAS's packing of both
     /// matrices and clearing of the result for each of the 36 cost more than the products; with
     /// more input channels its blocking wins (128 -> 128 at 128 x 128: 25 against 31 ms).
     /// `ANTEMA_WINOGRAD_GEMM=openblas` keeps OpenBLAS's sgemm for every layer, for comparisons.
-    static let ownProducts = antema_conv3x3_available() == 1 && ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_GEMM"] != "openblas"
+    static let ownProducts = cpuHasAVX2FMA && ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_GEMM"] != "openblas"
     static let ownProductsMaximumInputChannels = Int(ProcessInfo.processInfo.environment["ANTEMA_WINOGRAD_GEMM_MAX_CIN"] ?? "") ?? 64
 
     /// `ANTEMA_CONV=im2col` turns it off (for comparisons).
@@ -70,12 +70,14 @@ enum Winograd {
         let rowsPerBand = max(1, min(tilesY, bandBytes / max(1, perTileBytes * tilesX)))
         let bands = (tilesY + rowsPerBand - 1) / rowsPerBand
         let workers = min(bands, Convolution.threads)
+        // which kernels this layer takes: the same for every band
+        let cInput = c % 8 == 0 && vectorTransforms, cOutput = cout % 8 == 0 && vectorTransforms
+        let cProducts = ownProducts && cout % 16 == 0 && c <= ownProductsMaximumInputChannels
         let os = Shared(out)
         planes.withUnsafeBufferPointer { pp in
-            let xs = Shared(pp.baseAddress!)
             u.withUnsafeBufferPointer { up in
-              (bias ?? []).withUnsafeBufferPointer { bp in
-                let us = Shared(up.baseAddress!), bs = Shared(bias == nil ? nil : bp.baseAddress)
+              bias.withOptionalPointer { bp in
+                let xs = Shared(pp.baseAddress!), us = Shared(up.baseAddress!), bs = Shared(bp)
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     let maxT = rowsPerBand * tilesX
                     let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * maxT)
@@ -86,32 +88,27 @@ enum Winograd {
                     var band = worker
                     while band < bands {
                         let ty0 = band * rowsPerBand, rows = min(rowsPerBand, tilesY - ty0), T = rows * tilesX
-                        if c % 8 == 0 {
-                            if vectorTransforms {
-                                // (an optional pointer has a plain pointer's layout)
-                                antema_winograd_input8(UnsafeRawPointer(xs.value).assumingMemoryBound(to: UnsafePointer<Float>?.self), v, stage, Int32(c), Int32(h), Int32(wd), Int32(ty0), Int32(rows), Int32(tilesX),
-                                                       Int32(g.padTop), Int32(g.padLeft))
-                            } else {
-                                inputTransform8(xs.value, v, stage: stage, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, padTop: g.padTop, padLeft: g.padLeft)
-                            }
+                        if cInput {
+                            antema_winograd_input8(cPlaneTable(xs.value), v, stage, Int32(c), Int32(h), Int32(wd), Int32(ty0), Int32(rows), Int32(tilesX),
+                                                   Int32(g.padTop), Int32(g.padLeft))
+                        } else if c % 8 == 0 {
+                            inputTransform8(xs.value, v, stage: stage, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, padTop: g.padTop, padLeft: g.padLeft)
                         } else {
                             inputTransform(xs.value, v, c: c, h: h, w: wd, ty0: ty0, rows: rows, tilesX: tilesX, T: T, padTop: g.padTop, padLeft: g.padLeft)
                         }
                         // M[t][ξ][co] = V[t][ξ][ci] U[ξ][ci][co]: each tile's 36 x C values lie together
                         for xi in 0..<36 {
-                            if ownProducts && cout % 16 == 0 && c <= ownProductsMaximumInputChannels {
+                            if cProducts {
                                 antema_sgemm_n16(Int32(T), Int32(cout), Int32(c), v + xi * c, 36 * c, us.value + xi * c * cout, cout, m + xi * cout, 36 * cout)
                             } else {
                                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(cout), Int32(c), 1,
                                             v + xi * c, Int32(36 * c), us.value + xi * c * cout, Int32(cout), 0, m + xi * cout, Int32(36 * cout))
                             }
                         }
-                        if cout % 8 == 0 {
-                            if vectorTransforms {
-                                antema_winograd_output8(m, os.value, bs.value, Int32(cout), Int32(oh), Int32(ow), Int32(ty0), Int32(rows), Int32(tilesX), relu ? 1 : 0)
-                            } else {
-                                outputTransform8(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, relu: relu)
-                            }
+                        if cOutput {
+                            antema_winograd_output8(m, os.value, bs.value, Int32(cout), Int32(oh), Int32(ow), Int32(ty0), Int32(rows), Int32(tilesX), relu ? 1 : 0)
+                        } else if cout % 8 == 0 {
+                            outputTransform8(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, relu: relu)
                         } else {
                             outputTransform(m, os.value, bias: bias, cout: cout, oh: oh, ow: ow, ty0: ty0, rows: rows, tilesX: tilesX, T: T, relu: relu)
                         }
