@@ -146,7 +146,7 @@ public enum BatchAnalysis {
         // near an edge would otherwise be taken for a line of text
         if settings.detectAnnotations && settings.segmenter != .mask && input.image.hasAtMostGreyLevels(256) {
             let shrunk = (networkScale ?? 1) < 1
-            var text = TextDetector.text(in: mask, image: shrunk ? input.image : nil)
+            var text = TextDetector.text(in: mask, image: shrunk ? input.image : nil, ink: input.image)
             if shrunk {
                 // a network that saw the frame shrunk may mark only fragments of the lettering
                 // (a stroke, half a letter), too few for a line of text: the lines are looked

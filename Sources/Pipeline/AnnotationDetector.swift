@@ -93,6 +93,14 @@ public enum AnnotationDetector {
 ///   figures put labels) and whose surroundings (its box grown by its height) other objects
 ///   cover less than a quarter of is text: lettering stands on clear support, the edge of a
 ///   dense monolayer does not.
+/// - with the image (`ink`), the line must also be drawn in one ink: lettering is one grey on a
+///   plain support, so each glyph's box (grown by a quarter of its height) splits cleanly in two
+///   at its Otsu threshold, Otsu's separability (between-class over total variance) 0.75 or
+///   more on average over the line's glyphs; only a line on nearly bare support (other objects
+///   cover less than 5 % around it) may be fainter. A row of textured or noisy particles (HRTEM
+///   particles with fringes on carbon: 0.61-0.67, the grain of a noisy support split at its
+///   Otsu threshold: 0.5-0.7) is not text. On the 366 EMPS images every line at 0.75 or more was
+///   lettering (training/README.md).
 /// - then every object the line's band holds (at most 1.3 times the line's height tall and 3
 ///   times wide: thick letters and dots the glyph test missed, within one height left or
 ///   right, the line growing with each) and every **bar** near it (at least 4 times longer than
@@ -108,7 +116,8 @@ public enum TextDetector {
     /// object segmented as a blob (a letter seen at a network scale below its strokes' width, its
     /// counters filled) is looked at in the image too: its pixels on its own side of the Otsu threshold of its box (the strokes, not
     /// the counters) are tested for the stroke rule; a uniform particle stays solid there.
-    public static func text(in mask: BinaryImage, image: GrayImage? = nil) -> BinaryImage {
+    /// `ink`: the micrograph, for the one-ink rule (without it, lines are judged by their shape alone).
+    public static func text(in mask: BinaryImage, image: GrayImage? = nil, ink: GrayImage? = nil) -> BinaryImage {
         let w = mask.width, h = mask.height
         var out = BinaryImage(width: w, height: h)
         guard w >= 32, h >= 32 else { return out }
@@ -165,7 +174,13 @@ public enum TextDetector {
             var around = 0
             for r in r0...r1 { for c in c0...c1 where mask[r, c] { around += 1 } }
             around -= group.reduce(0) { $0 + regions[$1].area }
-            guard Double(around) < 0.25 * Double((r1 - r0 + 1) * (c1 - c0 + 1)) else { continue }
+            let aroundArea = Double((r1 - r0 + 1) * (c1 - c0 + 1))
+            guard Double(around) < 0.25 * aroundArea else { continue }
+            // drawn in one ink (or standing on bare support)
+            if let ink = ink ?? image, Double(around) >= 0.05 * aroundArea {
+                let separability = group.reduce(0.0) { $0 + inkSeparability(of: regions[$1], in: ink) } / Double(group.count)
+                guard separability >= minimumInkSeparability else { continue }
+            }
             let half = tall / 2
             for _ in 0..<4 {
                 var grown = false
@@ -200,10 +215,37 @@ public enum TextDetector {
     public static func textInImage(_ image: GrayImage) -> BinaryImage {
         guard image.width >= 32, image.height >= 32 else { return BinaryImage(width: image.width, height: image.height) }
         let t = ClassicalSegmenter.otsuThreshold(image.pixels)
-        var out = text(in: BinaryImage(width: image.width, height: image.height, pixels: image.pixels.map { $0 < t }))
-        let bright = text(in: BinaryImage(width: image.width, height: image.height, pixels: image.pixels.map { $0 > t }))
+        var out = text(in: BinaryImage(width: image.width, height: image.height, pixels: image.pixels.map { $0 < t }), ink: image)
+        let bright = text(in: BinaryImage(width: image.width, height: image.height, pixels: image.pixels.map { $0 > t }), ink: image)
         for i in out.pixels.indices where bright.pixels[i] { out.pixels[i] = true }
         return out.dilated(by: .cross3).dilated(by: .cross3)
+    }
+
+    /// The least mean `inkSeparability` of a line's glyphs for it to be lettering (unless it stands on bare support).
+    static let minimumInkSeparability = 0.75
+
+    /// How cleanly the grey levels of `region`'s box (grown by a quarter of its height) split in
+    /// two at their Otsu threshold: Otsu's separability measure, the between-class variance over
+    /// the total (Otsu 1979), 1 for two grey levels, lower the more the levels spread (texture,
+    /// noise); 1 for a box of one grey level.
+    static func inkSeparability(of region: Region, in image: GrayImage) -> Double {
+        let b = region.box, pad = max(1, b.height / 4)
+        let r0 = max(0, b.minRow - pad), r1 = min(image.height - 1, b.maxRow + pad)
+        let c0 = max(0, b.minCol - pad), c1 = min(image.width - 1, b.maxCol + pad)
+        var values: [Float] = []
+        values.reserveCapacity((r1 - r0 + 1) * (c1 - c0 + 1))
+        for r in r0...r1 { for c in c0...c1 { values.append(image.pixels[r * image.width + c]) } }
+        let t = ClassicalSegmenter.otsuThreshold(values)
+        var n = [0.0, 0.0], sum = [0.0, 0.0], sumSquares = 0.0
+        for v in values {
+            let k = v < t ? 0 : 1, x = Double(v)
+            n[k] += 1; sum[k] += x; sumSquares += x * x
+        }
+        let count = n[0] + n[1], mean = (sum[0] + sum[1]) / count
+        let total = sumSquares - count * mean * mean
+        guard n[0] > 0, n[1] > 0, total > 0 else { return 1 }
+        let between = n[0] * n[1] / count * (sum[0] / n[0] - sum[1] / n[1]) * (sum[0] / n[0] - sum[1] / n[1])
+        return min(1, between / total)
     }
 
     /// The pixels of `region` on its own side (darker or brighter than its surroundings) of the

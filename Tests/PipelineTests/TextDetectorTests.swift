@@ -127,4 +127,25 @@ import Testing
         for cx in [150, 175, 200, 225] { Self.disc(&row, 280, cx, 8) }
         #expect(!TextDetector.text(in: row, image: Self.grey(row)).pixels.contains(true))
     }
+
+    @Test("a line is text only when drawn in one ink: the '50 nm' label in one grey on its support is; the same shapes over grainy texture (a row of HRTEM particles on carbon) are not, unless the line stands on bare support")
+    func oneInk() {
+        var m = BinaryImage(width: 300, height: 300)
+        Self.label(&m, base: 270, left: 20)   // with its bar: other objects cover 5-25 % around the line
+        var rng = SeededGenerator(seed: 16)
+        let ink = GrayImage(width: 300, height: 300, pixels: m.pixels.map { Float(($0 ? 50 : 200) + 5 * rng.normal()) })
+        let grain = GrayImage(width: 300, height: 300, pixels: m.pixels.map { _ in Float(128 + 40 * rng.normal()) })
+        var letters = BinaryImage(width: 300, height: 300)
+        Self.label(&letters, base: 270, left: 20, bar: false)
+        let glyph = letters.regions(.eight)[0]
+        #expect(TextDetector.inkSeparability(of: glyph, in: ink) > 0.9)
+        #expect(TextDetector.inkSeparability(of: glyph, in: grain) < 0.7, "normal grain splits at 2/π ≈ 0.64")
+        #expect(TextDetector.text(in: m, ink: ink) == m)
+        #expect(!TextDetector.text(in: m, ink: grain).pixels.contains(true))
+        #expect(TextDetector.text(in: m) == m, "without the image, the shape alone decides")
+        // without the bar the line stands on bare support: faint lettering is kept
+        #expect(TextDetector.text(in: letters, ink: grain) == letters)
+        // a box of one grey level splits perfectly
+        #expect(TextDetector.inkSeparability(of: glyph, in: GrayImage(width: 300, height: 300, pixels: Array(repeating: 7, count: 300 * 300))) == 1)
+    }
 }

@@ -95,6 +95,19 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
         #expect(r.stderr.contains("saw it at \(String(format: "%.2f", scale)) x its pixels"), "\(r.stderr)")
     }
 
+    @Test("the reference HRTEM micrograph without a calibration: its rows of textured particles are not taken for lines of lettering (327 particles counted, 224 before the one-ink rule, 333 with no search at all); nothing in the scale-bar box",
+          .enabled(if: FileManager.default.fileExists(atPath: referenceFolder + "/image.png"), "../shared/data/antema-reference absent, skipping"))
+    func texturedParticleRowsAreNotLettering() throws {
+        let out = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let r = try AntemactlInspect.run(["analyze", referenceFolder + "/image.png", "--out", out.path, "--no-pictures"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let particles = try table(out.appendingPathComponent("analysis_particles.csv").path)
+        #expect(particles.count >= 300, "\(particles.count) particles")
+        // the burned-in "10 nm" box: rows 911-1023, columns 822-1023
+        #expect(!particles.contains { Double($0["centroid_x_px"]!)! >= 822 && Double($0["centroid_y_px"]!)! >= 911 })
+    }
+
     @Test("good, corrupt and foreign files in one run: the good ones are analysed, the others reported, exit status 2")
     func mixedInputs() throws {
         let dir = try AntemactlInspect.tempDir()
