@@ -93,7 +93,7 @@ public struct Segmenter: Sendable {
         case .mask:
             return (BinaryImage(width: input.image.width, height: input.image.height, pixels: input.image.pixels.map { $0 != 0 }), nil)
         case .classical(let c):
-            return (c.segment(input.image, pixelSizeNm: input.pixelSize?.geometricMeanNm), nil)
+            return (c.segment(input.image, pixelSizeNm: input.pixelSize?.geometricMeanNm, exclude: input.exclude), nil)
         case .model(_, _, _, let threshold):
             let p = try predict(input, networkScale: networkScale)
             return (BinaryImage(width: input.image.width, height: input.image.height, pixels: p.probability.map { Double($0) >= threshold }), p)

@@ -43,29 +43,46 @@ public struct ClassicalSegmenter: Sendable, Equatable, Codable {
         return max(1, smoothingSigmaNm / p)
     }
 
-    public func segment(_ image: GrayImage, pixelSizeNm: Double? = nil) -> BinaryImage {
+    /// `exclude`: pixels left out (burned-in annotations, excluded regions): they take the
+    /// median grey of the rest before smoothing and flattening, and neither the polarity, the
+    /// threshold nor the mask sees them (a black scale-bar box with white lettering flips the
+    /// skewness of a micrograph of dark particles).
+    public func segment(_ image: GrayImage, pixelSizeNm: Double? = nil, exclude: BinaryImage? = nil) -> BinaryImage {
         guard image.width > 0, image.height > 0 else { return BinaryImage(width: image.width, height: image.height) }
+        var image = image
+        let excluded = exclude.flatMap { $0.pixels.count == image.pixels.count && $0.pixels.contains(true) ? $0.pixels : nil }
+        if let excluded {
+            // the median of at most 262,144 evenly strided pixels
+            let kept = Swift.stride(from: 0, to: image.pixels.count, by: max(1, image.pixels.count / 262_144))
+                .filter { !excluded[$0] }.map { image.pixels[$0] }.sorted()
+            if !kept.isEmpty {
+                for i in image.pixels.indices where excluded[i] { image.pixels[i] = kept[kept.count / 2] }
+            }
+        }
         var smooth = image.gaussianBlurred(sigma: smoothingSigmaPx(pixelSizeNm: pixelSizeNm))
         let bgSigma = backgroundSigmaPx ?? Double(min(image.width, image.height)) / 16
         if bgSigma > 0 {
             let background = smooth.boxBlurred(sigma: bgSigma)
             for i in smooth.pixels.indices { smooth.pixels[i] -= background.pixels[i] }
         }
-        if contrast == .darkParticles || (contrast == .auto && ClassicalSegmenter.skewness(smooth.pixels) < 0) {
+        // polarity and threshold from the pixels not excluded
+        func content() -> [Float] { excluded.map { e in smooth.pixels.indices.filter { !e[$0] }.map { smooth.pixels[$0] } } ?? smooth.pixels }
+        if contrast == .darkParticles || (contrast == .auto && ClassicalSegmenter.skewness(content()) < 0) {
             for i in smooth.pixels.indices { smooth.pixels[i] = -smooth.pixels[i] }
         }
+        let values = content()
         var mask = BinaryImage(width: image.width, height: image.height)
         switch threshold {
         case .otsu:
-            let t = ClassicalSegmenter.otsuThreshold(smooth.pixels)
+            let t = ClassicalSegmenter.otsuThreshold(values)
             for i in smooth.pixels.indices where smooth.pixels[i] > t { mask.pixels[i] = true }
         case .localMean(let window, let offset):
             let mean = smooth.runningMean(half: max(1, window / 2))
-            let values = smooth.pixels.map(Double.init)
-            let m = values.reduce(0, +) / Double(max(values.count, 1))
-            let sd = (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(values.count, 1))).squareRoot()
+            let m = values.reduce(0.0) { $0 + Double($1) } / Double(max(values.count, 1))
+            let sd = (values.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(max(values.count, 1))).squareRoot()
             for i in smooth.pixels.indices where Double(smooth.pixels[i] - mean.pixels[i]) > offset * sd { mask.pixels[i] = true }
         }
+        if let excluded { for i in mask.pixels.indices where excluded[i] { mask.pixels[i] = false } }
         return mask
     }
 
