@@ -221,6 +221,17 @@ public enum TextDetector {
         return out.dilated(by: .cross3).dilated(by: .cross3)
     }
 
+    /// The grey levels of `region`'s box grown by a quarter of its height (clipped to the image).
+    static func surroundings(of region: Region, in image: GrayImage) -> [Float] {
+        let b = region.box, pad = max(1, b.height / 4)
+        let r0 = max(0, b.minRow - pad), r1 = min(image.height - 1, b.maxRow + pad)
+        let c0 = max(0, b.minCol - pad), c1 = min(image.width - 1, b.maxCol + pad)
+        var values: [Float] = []
+        values.reserveCapacity((r1 - r0 + 1) * (c1 - c0 + 1))
+        for r in r0...r1 { for c in c0...c1 { values.append(image.pixels[r * image.width + c]) } }
+        return values
+    }
+
     /// The least mean `inkSeparability` of a line's glyphs for it to be lettering (unless it stands on bare support).
     static let minimumInkSeparability = 0.75
 
@@ -229,12 +240,7 @@ public enum TextDetector {
     /// the total (Otsu 1979), 1 for two grey levels, lower the more the levels spread (texture,
     /// noise); 1 for a box of one grey level.
     static func inkSeparability(of region: Region, in image: GrayImage) -> Double {
-        let b = region.box, pad = max(1, b.height / 4)
-        let r0 = max(0, b.minRow - pad), r1 = min(image.height - 1, b.maxRow + pad)
-        let c0 = max(0, b.minCol - pad), c1 = min(image.width - 1, b.maxCol + pad)
-        var values: [Float] = []
-        values.reserveCapacity((r1 - r0 + 1) * (c1 - c0 + 1))
-        for r in r0...r1 { for c in c0...c1 { values.append(image.pixels[r * image.width + c]) } }
+        let values = surroundings(of: region, in: image)
         let t = ClassicalSegmenter.otsuThreshold(values)
         var n = [0.0, 0.0], sum = [0.0, 0.0], sumSquares = 0.0
         for v in values {
@@ -252,12 +258,7 @@ public enum TextDetector {
     /// Otsu threshold of the image over its box grown by a quarter of its height; nil when
     /// there are none or the box holds one grey level.
     static func strokes(of region: Region, in image: GrayImage) -> Region? {
-        let b = region.box, pad = max(1, b.height / 4)
-        let r0 = max(0, b.minRow - pad), r1 = min(image.height - 1, b.maxRow + pad)
-        let c0 = max(0, b.minCol - pad), c1 = min(image.width - 1, b.maxCol + pad)
-        var values: [Float] = []
-        values.reserveCapacity((r1 - r0 + 1) * (c1 - c0 + 1))
-        for r in r0...r1 { for c in c0...c1 { values.append(image.pixels[r * image.width + c]) } }
+        let values = surroundings(of: region, in: image)
         guard let lo = values.min(), let hi = values.max(), hi > lo else { return nil }
         let t = ClassicalSegmenter.otsuThreshold(values)
         let inside = region.pixels.reduce(0.0) { $0 + Double(image.pixels[$1.row * image.width + $1.col]) } / Double(region.area)
