@@ -74,6 +74,21 @@ extension NetworkScale {
     /// Small particles are brought to this diameter (px), at most doubled.
     public static let smallTargetDiameterPx = 16.0
 
+    /// For a calibrated frame the network saw at its model's pixel size (`first.networkInputScale`
+    /// times the frame's pixels): the zoom that brings the small particles of a first pass that
+    /// did not resolve them (as `secondPassScale`) to `smallTargetDiameterPx` at the network, at
+    /// most 2; nil when the first pass stands (resolved, no small blobs, or a zoom within
+    /// `secondPassFactor` of 1).
+    public static func calibratedZoom(after first: FrameOutcome, image: GrayImage) -> Double? {
+        let foreground = first.segmentation?.pixels.reduce(0) { $0 + ($1 ? 1 : 0) } ?? 0
+        let inParticles = first.particles.reduce(0) { $0 + $1.areaPx }
+        guard foreground > 0, Double(inParticles) < unresolvedFraction * Double(foreground),
+              let d = smallBlobDiameterPx(image) else { return nil }
+        let atNetwork = d * (first.networkInputScale ?? 1)
+        let zoom = scale(forSmallBlobDiameterPx: atNetwork)
+        return zoom > secondPassFactor ? zoom : nil
+    }
+
     /// The scale for small blobs of diameter `d` (px): to `smallTargetDiameterPx`, from 1 to 2.
     public static func scale(forSmallBlobDiameterPx d: Double) -> Double {
         guard d > 0, d.isFinite else { return 1 }

@@ -79,10 +79,14 @@ public struct Segmenter: Sendable {
     /// The network's prediction: particle probability and, for instance-aware models, distance.
     /// `networkScale`: for a frame without a calibration, the factor its pixels are resampled by
     /// before the network (nil: 1).
+    /// `networkScale`: for a frame without a calibration, the factor it is resampled by; for a
+    /// calibrated one, the zoom on the model's choice (`SegmentationRunner.predict`'s `calibratedZoom`).
     public func predict(_ input: InputFrame, networkScale: Double? = nil) throws -> Prediction {
         guard let runner else { throw ModelError.invalid("the \(label) segmenter has no probabilities") }
         return try runner.predict(input.image.pixels, width: input.image.width, height: input.image.height,
-                                  pixelSizeNm: input.pixelSize?.geometricMeanNm, uncalibratedScale: networkScale ?? 1,
+                                  pixelSizeNm: input.pixelSize?.geometricMeanNm,
+                                  uncalibratedScale: input.pixelSize == nil ? networkScale ?? 1 : 1,
+                                  calibratedZoom: input.pixelSize != nil ? networkScale ?? 1 : 1,
                                   brightParticles: contrast == .brightParticles, exclude: input.exclude?.pixels)
     }
 
@@ -119,6 +123,13 @@ public struct Segmenter: Sendable {
             outcome = try pass(NetworkScale.firstPassScale)
             if let scale = NetworkScale.secondPassScale(after: outcome, image: input.image) { outcome = try pass(scale) }
             outcome.networkScaleEstimated = true
+        } else if runner != nil && input.pixelSize != nil {
+            // a calibrated frame of small particles the network did not resolve is seen again enlarged
+            outcome = try pass(nil)
+            if let zoom = NetworkScale.calibratedZoom(after: outcome, image: input.image) {
+                outcome = try pass(zoom)
+                outcome.networkScaleEstimated = true
+            }
         } else {
             outcome = try pass(settings.networkScale)
         }

@@ -123,14 +123,18 @@ public struct SegmentationRunner: Sendable {
     /// statistics (burned-in annotations, excluded regions). `pixelSizeNm` nil: an image without
     /// a calibration, which the network sees at its own pixels (as it saw the uncalibrated
     /// training images) resampled by `uncalibratedScale` (2: particles twice as large).
-    public func predict(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double?, uncalibratedScale: Double = 1, brightParticles: Bool = false,
-                        exclude: [Bool]? = nil) throws -> Prediction {
+    /// `calibratedZoom` (a calibrated frame): the network sees the frame at the model's pixel
+    /// size for `pixelSizeNm / calibratedZoom` (2: particles twice as large, within the model's
+    /// range of pixel sizes).
+    public func predict(_ pixels: [Float], width: Int, height: Int, pixelSizeNm: Double?, uncalibratedScale: Double = 1, calibratedZoom: Double = 1,
+                        brightParticles: Bool = false, exclude: [Bool]? = nil) throws -> Prediction {
         guard width > 0, height > 0, pixels.count == width * height else { throw ModelError.invalid("image of \(pixels.count) values for \(width) x \(height)") }
         guard uncalibratedScale > 0, uncalibratedScale.isFinite else { throw ModelError.invalid("network scale \(uncalibratedScale)") }
+        guard calibratedZoom > 0, calibratedZoom.isFinite else { throw ModelError.invalid("zoom \(calibratedZoom)") }
         var scale = uncalibratedScale
         if let pixelSizeNm {
             guard pixelSizeNm > 0, pixelSizeNm.isFinite else { throw ModelError.invalid("pixel size \(pixelSizeNm) nm") }
-            scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm)
+            scale = pixelSizeNm / metadata.modelPixelSizeNm(forImagePixelSizeNm: pixelSizeNm / calibratedZoom)
         }
         // the network's input is bounded: a frame is enlarged to at most the larger of its own
         // pixels and `maximumEnlargedPixels` (a 4096 x 4096 SEM overview at 20 nm/px would

@@ -103,6 +103,27 @@ extension GrayImage {
         let patch = [NetworkScaleEstimate.particle(diameterPx: 60)]
         #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: patch, foregroundPx: 30_000), image: image) == 2)
     }
+
+    @Test("a calibrated frame: a first pass that resolved little of a monolayer of 5 px particles asks for a zoom of 2 (less where the network saw it enlarged already: the blobs at its input are brought to 16 px); a resolved one, or large particles, keep the first pass")
+    func calibratedZoom() {
+        let image = SmallBlobCheck.monolayer(size: 256, diameter: 5, spacing: 7)
+        let patch = [NetworkScaleEstimate.particle(diameterPx: 60)]
+        var unresolved = Self.outcome(particles: patch, foregroundPx: 30_000)
+        unresolved.networkInputScale = 1
+        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == 2)
+        // the small-blob diameter at the network's input decides: seen at 2 x, blobs of about
+        // 10 px need less (or, within the second-pass factor of 1, none)
+        unresolved.networkInputScale = 2
+        let d = NetworkScale.smallBlobDiameterPx(image)!
+        let expected = NetworkScale.scale(forSmallBlobDiameterPx: 2 * d)
+        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == (expected > NetworkScale.secondPassFactor ? expected : nil))
+        let separated = (0..<600).map { _ in NetworkScaleEstimate.particle(diameterPx: 5) }
+        var resolved = Self.outcome(particles: separated, foregroundPx: separated.reduce(0) { $0 + $1.areaPx })
+        resolved.networkInputScale = 1
+        #expect(NetworkScale.calibratedZoom(after: resolved, image: image) == nil)
+        #expect(NetworkScale.calibratedZoom(after: unresolved, image: SmallBlobCheck.monolayer(size: 256, diameter: 40, spacing: 60)) == nil)
+        #expect(NetworkScale.calibratedZoom(after: Self.outcome(particles: [], foregroundPx: 0), image: image) == nil)
+    }
 }
 
 @Suite struct LetteringFragments {

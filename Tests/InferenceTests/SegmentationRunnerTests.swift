@@ -50,6 +50,22 @@ import Testing
         #expect(!shrunk.networkScaleLimited && shrunk.networkScale == 0.5)
     }
 
+    @Test("a calibrated frame zoomed: seen at the model's pixel size for its own divided by the zoom, within the model's range (a frame finer than the range's floor is not enlarged by it)")
+    func calibratedZoom() throws {
+        var metadata = ModelMetadata(name: "test", version: "0", trainingPixelSizeNm: 0.1, normalization: .standardize, output: .logit, tileSizePx: 4096, tileMarginPx: 64)
+        metadata.pixelSizeRangeNm = [0.1, 2]
+        let r = SegmentationRunner(engine: try Engine(path: Fixtures.folder.appendingPathComponent("unet_small.onnx").path), metadata: metadata)
+        let img = Self.image(40, 30)
+        // 1 nm/px lies in the range: seen at its own pixels, and at twice them zoomed by 2
+        #expect(try r.predict(img, width: 40, height: 30, pixelSizeNm: 1).networkScale == 1)
+        #expect(try r.predict(img, width: 40, height: 30, pixelSizeNm: 1, calibratedZoom: 2).networkScale == 2)
+        // 0.05 nm/px: 0.025 is below the floor, so still seen at 0.1 nm/px
+        #expect(try r.predict(img, width: 40, height: 30, pixelSizeNm: 0.05, calibratedZoom: 2).networkScale == 0.5)
+        // without a calibration the zoom plays no part
+        #expect(try r.predict(img, width: 40, height: 30, pixelSizeNm: nil, uncalibratedScale: 1.5, calibratedZoom: 2).networkScale == 1.5)
+        #expect(throws: ModelError.self) { try r.predict(img, width: 40, height: 30, pixelSizeNm: 1, calibratedZoom: 0) }
+    }
+
     @Test("area resampling averages whole blocks, splits pixels that straddle two outputs by their overlap, and keeps constants and the mean")
     func areaResampling() {
         // 4 x 2 -> 2 x 1: each output is the mean of a 2 x 2 block

@@ -108,6 +108,39 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
         #expect(!particles.contains { Double($0["centroid_x_px"]!)! >= 822 && Double($0["centroid_y_px"]!)! >= 911 })
     }
 
+    @Test("a calibrated DM3 of a packed monolayer of 5 nm particles at 1 nm/px: the network's first pass merges them (no particle counted before the zoom), the second sees the frame at twice its pixels and counts them one by one, mean diameter within 5 % of 5 nm")
+    func calibratedMonolayerIsZoomed() throws {
+        let out = try AntemactlInspect.tempDir()
+        defer { try? FileManager.default.removeItem(at: out) }
+        // dark 5 px discs on a hexagonal grid 7 px apart, bright support with a little noise
+        let size = 512, spacing = 7.0, radius = 2.5
+        var pixels = [Float](repeating: 200, count: size * size)
+        var state: UInt64 = 7
+        for k in pixels.indices { state = state &* 6364136223846793005 &+ 1442695040888963407; pixels[k] += Float(state >> 60) }
+        var y = 0.0, row = 0
+        while y < Double(size) {
+            var x = row % 2 == 0 ? 0 : spacing / 2
+            while x < Double(size) {
+                for yy in max(0, Int(y - radius))...min(size - 1, Int(y + radius)) { for xx in max(0, Int(x - radius))...min(size - 1, Int(x + radius))
+                    where (Double(yy) - y) * (Double(yy) - y) + (Double(xx) - x) * (Double(xx) - x) <= radius * radius { pixels[yy * size + xx] = 60 } }
+                x += spacing
+            }
+            y += spacing * 3.0.squareRoot() / 2; row += 1
+        }
+        let raw = out.appendingPathComponent("mono.raw"), dm3 = out.appendingPathComponent("mono.dm3")
+        try pixels.withUnsafeBytes { try Data($0).write(to: raw) }
+        let w = try AntemactlInspect.run(["write-dm3", "--raw", raw.path, "--width", "512", "--height", "512", "--pixel-size", "1", dm3.path])
+        #expect(w.status == 0, "\(w.stderr)")
+        let r = try AntemactlInspect.run(["analyze", dm3.path, "--out", out.appendingPathComponent("o").path, "--no-pictures"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let images = try table(out.appendingPathComponent("o/analysis_images.csv").path)
+        #expect(Double(images[0]["network_scale"] ?? "") == 2, "\(images)")
+        let particles = Int(images[0]["particles"] ?? "") ?? 0
+        #expect(particles > 5000, "\(particles) particles (about 5,300 in the frame, 4 px from its border)")
+        let mean = try #require(Double(images[0]["mean_equivalent_diameter_nm"] ?? ""))
+        #expect(abs(mean - 5) < 0.25, "\(mean) nm")
+    }
+
     @Test("good, corrupt and foreign files in one run: the good ones are analysed, the others reported, exit status 2")
     func mixedInputs() throws {
         let dir = try AntemactlInspect.tempDir()
