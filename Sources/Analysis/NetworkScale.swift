@@ -46,10 +46,8 @@ public enum NetworkScale {
     /// A first pass whose particles hold less than `unresolvedFraction` of its foreground did not
     /// resolve them: small particles (a monolayer) are looked for in the image itself.
     public static func secondPassScale(after first: FrameOutcome, image: GrayImage) -> Double? {
-        let foreground = first.segmentation?.pixels.reduce(0) { $0 + ($1 ? 1 : 0) } ?? 0
-        let inParticles = first.particles.reduce(0) { $0 + $1.areaPx }
         var scale: Double? = nil
-        if Double(inParticles) < unresolvedFraction * Double(foreground), let d = smallBlobDiameterPx(image) {
+        if leftUnresolved(first), let d = smallBlobDiameterPx(image) {
             scale = self.scale(forSmallBlobDiameterPx: d)
         } else if let d = typicalDiameterPx(first.particles) {
             scale = self.scale(forTypicalDiameterPx: d)
@@ -80,13 +78,18 @@ extension NetworkScale {
     /// most 2; nil when the first pass stands (resolved, no small blobs, or a zoom within
     /// `secondPassFactor` of 1).
     public static func calibratedZoom(after first: FrameOutcome, image: GrayImage) -> Double? {
-        let foreground = first.segmentation?.pixels.reduce(0) { $0 + ($1 ? 1 : 0) } ?? 0
-        let inParticles = first.particles.reduce(0) { $0 + $1.areaPx }
-        guard foreground > 0, Double(inParticles) < unresolvedFraction * Double(foreground),
-              let d = smallBlobDiameterPx(image) else { return nil }
+        guard leftUnresolved(first), let d = smallBlobDiameterPx(image) else { return nil }
         let atNetwork = d * (first.networkInputScale ?? 1)
         let zoom = scale(forSmallBlobDiameterPx: atNetwork)
         return zoom > secondPassFactor ? zoom : nil
+    }
+
+    /// The first pass's particles hold less than `unresolvedFraction` of its foreground (false
+    /// without foreground).
+    static func leftUnresolved(_ first: FrameOutcome) -> Bool {
+        let foreground = first.segmentation?.pixels.reduce(0) { $0 + ($1 ? 1 : 0) } ?? 0
+        let inParticles = first.particles.reduce(0) { $0 + $1.areaPx }
+        return Double(inParticles) < unresolvedFraction * Double(foreground)
     }
 
     /// The scale for small blobs of diameter `d` (px): to `smallTargetDiameterPx`, from 1 to 2.

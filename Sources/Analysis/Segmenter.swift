@@ -77,10 +77,9 @@ public struct Segmenter: Sendable {
     }
 
     /// The network's prediction: particle probability and, for instance-aware models, distance.
-    /// `networkScale`: for a frame without a calibration, the factor its pixels are resampled by
-    /// before the network (nil: 1).
-    /// `networkScale`: for a frame without a calibration, the factor it is resampled by; for a
-    /// calibrated one, the zoom on the model's choice (`SegmentationRunner.predict`'s `calibratedZoom`).
+    /// `networkScale` (nil: 1): for a frame without a calibration, the factor its pixels are
+    /// resampled by before the network; for a calibrated one, the zoom on the model's choice
+    /// (`SegmentationRunner.predict`'s `calibratedZoom`).
     public func predict(_ input: InputFrame, networkScale: Double? = nil) throws -> Prediction {
         guard let runner else { throw ModelError.invalid("the \(label) segmenter has no probabilities") }
         return try runner.predict(input.image.pixels, width: input.image.width, height: input.image.height,

@@ -66,11 +66,11 @@ public struct ClassicalSegmenter: Sendable, Equatable, Codable {
             for i in smooth.pixels.indices { smooth.pixels[i] -= background.pixels[i] }
         }
         // polarity and threshold from the pixels not excluded
-        func content() -> [Float] { excluded.map { e in smooth.pixels.indices.filter { !e[$0] }.map { smooth.pixels[$0] } } ?? smooth.pixels }
-        if contrast == .darkParticles || (contrast == .auto && ClassicalSegmenter.skewness(content()) < 0) {
+        var values = excluded.map { e in smooth.pixels.indices.filter { !e[$0] }.map { smooth.pixels[$0] } } ?? smooth.pixels
+        if contrast == .darkParticles || (contrast == .auto && ClassicalSegmenter.skewness(values) < 0) {
             for i in smooth.pixels.indices { smooth.pixels[i] = -smooth.pixels[i] }
+            for i in values.indices { values[i] = -values[i] }
         }
-        let values = content()
         var mask = BinaryImage(width: image.width, height: image.height)
         switch threshold {
         case .otsu:
