@@ -31,17 +31,23 @@ class UNet(nn.Module):
             c = ch
         self.head = nn.Conv2d(c, cout, 1)
 
-    def forward(self, x):
+    def features(self, x):
+        """The last decoder level's features, with what that level was made from: the level below
+        it (before upsampling) and the first skip connection."""
         skips = []
         for i, block in enumerate(self.down):
             x = block(x)
             if i < len(self.down) - 1:
                 skips.append(x)
                 x = F.max_pool2d(x, 2)
+        below = skip = None
         for up, merge in zip(self.up, self.merge):
-            x = up(x)
-            x = merge(torch.cat([x, skips.pop()], dim=1))
-        return self.head(x)
+            below, skip = x, skips.pop()
+            x = merge(torch.cat([up(x), skip], dim=1))
+        return x, below, skip
+
+    def forward(self, x):
+        return self.head(self.features(x)[0])
 
 
 class ASPP(nn.Module):

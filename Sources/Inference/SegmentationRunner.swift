@@ -27,6 +27,15 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     /// particle's edge (1 at a particle's centre, 0 at its edge and where particles touch), for
     /// instance-aware models; nil for models with the particle output alone.
     public var distanceClass: Int?
+    /// The output channel holding the logit of the boundary between touching or overlapping
+    /// particles (training/train_boundary.py), for instance-aware models with a boundary head;
+    /// the distance map the separation sees is then the distance times (1 - boundary
+    /// probability), so that it falls to 0 where the network sees two particles meet. nil: the
+    /// distance map as it is.
+    public var boundaryClass: Int?
+    /// With `boundaryClass`: the distance is set to 0 where the boundary probability reaches this,
+    /// and left as it is elsewhere, instead of the product. nil: the product.
+    public var boundaryThreshold: Double?
     /// Particles whose mean particle probability is below this are dropped unless the user
     /// sets `min_confidence` (chosen on the model's validation images); nil: none dropped.
     public var minimumConfidence: Double?
@@ -205,6 +214,7 @@ public struct SegmentationRunner: Sendable {
         let limit = max(m, metadata.tileSizePx / m * m)
         var out = [Float](repeating: 0, count: width * height)
         var distance: [Float]? = metadata.distanceClass == nil ? nil : [Float](repeating: 0, count: width * height)
+        let boundaryCut = metadata.boundaryThreshold.map { Float($0) }
         // Balanced tiles: an axis of `size` is cut into the fewest cores of at most `tileSizePx`
         // (on the pooling grid), and each tile reaches `margin` beyond its core on its interior
         // sides only (the image's own edges need none). 2048 px: two tiles of 1152 per axis
@@ -260,7 +270,12 @@ public struct SegmentationRunner: Sendable {
                         }
                         out[(ty + r) * width + tx + c] = p
                         if let k = metadata.distanceClass, k < y.shape[1] {
-                            distance![(ty + r) * width + tx + c] = 1 / (1 + exp(-v[k * plane + r * pw + c]))
+                            var d = 1 / (1 + exp(-v[k * plane + r * pw + c]))
+                            if let b = metadata.boundaryClass, b < y.shape[1] {
+                                let boundary = 1 / (1 + exp(-v[b * plane + r * pw + c]))
+                                if let t = boundaryCut { d = boundary >= t ? 0 : d } else { d *= 1 - boundary }
+                            }
+                            distance![(ty + r) * width + tx + c] = d
                         }
                     }
                 }

@@ -109,19 +109,20 @@ import Testing
 }
 
 @Suite struct PixelSizePlanes {
-    /// A 1x1 convolution from three input planes to two outputs: output 0 (the particle logit)
-    /// is the third plane, output 1 (the distance logit) the second; whatever the image holds.
-    static func planeReader() throws -> Engine {
+    /// A 1x1 convolution from three input planes to `weights.count / 3` outputs, output k being
+    /// the planes weighted by `weights[3k..<3k+3]`. By default output 0 (the particle logit) is
+    /// the third plane, output 1 (the distance logit) the second; whatever the image holds.
+    static func planeReader(weights: [Float] = [0, 0, 1, 0, 1, 0]) throws -> Engine {
+        let outputs = Int64(weights.count / 3)
         let bytes = Bad.model { g in
             Bad.node(&g, op: "Conv", inputs: ["x", "w"], outputs: ["y"])
             g.message(5) { t in
-                for d: Int64 in [2, 3, 1, 1] { t.int(1, d) }
+                for d: Int64 in [outputs, 3, 1, 1] { t.int(1, d) }
                 t.int(2, 1)  // float
                 t.string(8, "w")
-                let w: [Float] = [0, 0, 1, 0, 1, 0]
-                t.bytes(9, w.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } })
+                t.bytes(9, weights.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } })
             }
-            for (field, name, channels) in [(11, "x", Int64(3)), (12, "y", Int64(2))] {  // height and width dynamic
+            for (field, name, channels) in [(11, "x", Int64(3)), (12, "y", outputs)] {  // height and width dynamic
                 g.message(field) { v in
                     v.string(1, name)
                     v.message(2) { t in t.message(1) { tt in
@@ -169,5 +170,29 @@ import Testing
         meta.pixelSizePlanes = nil
         let r = SegmentationRunner(engine: try Self.planeReader(), metadata: meta)
         #expect(throws: (any Error).self) { try r.predict(Segmentation.image(16, 16), width: 16, height: 16, pixelSizeNm: 0.5) }
+    }
+
+    @Test("a model with a boundary output: the separation's distance map is the distance times (1 - the boundary probability), or 0 where the boundary reaches the model's threshold, and without the metadata key the distance alone")
+    func boundaryOutputLowersTheDistanceMap() throws {
+        // particle logit = the calibrated flag, distance logit = 2 x the flag, boundary logit = ln(nm/px)
+        let engine = try Self.planeReader(weights: [0, 1, 0, 0, 2, 0, 0, 0, 1])
+        var meta = try Self.runner().metadata
+        meta.boundaryClass = 2
+        let img = Segmentation.image(16, 12)
+        let withBoundary = try SegmentationRunner(engine: engine, metadata: meta).predict(img, width: 16, height: 12, pixelSizeNm: 0.5)
+        let expected = Self.sigmoid(2) * (1 - Self.sigmoid(Foundation.log(0.5)))
+        #expect(withBoundary.distance?.allSatisfy { abs($0 - expected) < 1e-5 } == true, "\(withBoundary.distance?.first ?? -1) against \(expected)")
+        #expect(withBoundary.probability.allSatisfy { abs($0 - Self.sigmoid(1)) < 1e-5 })
+        // with a threshold: 0 where the boundary probability reaches it, the distance elsewhere
+        meta.boundaryThreshold = 0.3
+        let cut = try SegmentationRunner(engine: engine, metadata: meta).predict(img, width: 16, height: 12, pixelSizeNm: 0.5)
+        #expect(cut.distance?.allSatisfy { $0 == 0 } == true)
+        meta.boundaryThreshold = 0.4
+        let kept = try SegmentationRunner(engine: engine, metadata: meta).predict(img, width: 16, height: 12, pixelSizeNm: 0.5)
+        #expect(kept.distance?.allSatisfy { abs($0 - Self.sigmoid(2)) < 1e-5 } == true)
+        meta.boundaryThreshold = nil
+        meta.boundaryClass = nil
+        let without = try SegmentationRunner(engine: engine, metadata: meta).predict(img, width: 16, height: 12, pixelSizeNm: 0.5)
+        #expect(without.distance?.allSatisfy { abs($0 - Self.sigmoid(2)) < 1e-5 } == true)
     }
 }
