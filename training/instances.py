@@ -16,10 +16,11 @@ training's validation and the Python evaluation scripts.
    component without a marker is one particle.
 
 These level markers chose the checkpoints of the instance models up to 3.6, and are what
-training validates with. The pipeline has since taken as markers the summits of the map
+train_instance.py validates with. The pipeline has since taken as markers the summits of the map
 smoothed by 1.5 px that stand at least 0.2 above the pass to a higher summit
 (MarkerSeparation.swift, chosen with training/tune_markers.py through antemactl itself;
-training/README.md "Markers from the summits").
+training/README.md "Markers from the summits"); `separate_summits` is that separation, which
+train_boundary.py validates with.
 """
 import numpy as np
 from scipy import ndimage
@@ -53,6 +54,28 @@ def separate(p_fg, p_dist, marker=0.4, sigma=4.0, min_px=8):
         small = sizes < min_px
         small[0] = False
         labels[small[labels]] = 0
+    return labels
+
+
+def separate_summits(p_fg, p_dist, sigma=1.5, height=0.2, floor=0.3, min_px=8):
+    """The pipeline's separation (MarkerSeparation.swift): foreground > 0.5 with holes filled; markers
+    the summits of the map smoothed by `sigma` px standing at least `height` above their pass to a
+    higher summit and above `floor`; a seeded watershed in order of decreasing smoothed map."""
+    from skimage.morphology import h_maxima
+    from skimage.segmentation import watershed
+    fg = ndimage.binary_fill_holes(p_fg > 0.5)
+    d = ndimage.gaussian_filter(p_dist, sigma) if sigma else p_dist
+    d = np.where(fg, d, 0).astype(np.float64)
+    peaks = h_maxima(d, height).astype(bool) & (d > floor) & fg
+    markers, _ = ndimage.label(peaks, structure=np.ones((3, 3)))
+    labels = watershed(-d, markers, mask=fg)
+    rest, n = ndimage.label(fg & (labels == 0), structure=np.ones((3, 3)))
+    if n:
+        labels = np.where(rest > 0, rest + labels.max(), labels)
+    sizes = np.bincount(labels.reshape(-1))
+    small = sizes < min_px
+    small[0] = False
+    labels[small[labels]] = 0
     return labels
 
 

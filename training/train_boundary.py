@@ -23,21 +23,18 @@ output channels (particle logit, distance logit, boundary logit); metadata "boun
 Tried 2026-12-01 and not bundled (training/README.md, "A boundary output on the frozen 3.6").
 """
 import argparse
-import math
 import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from scipy import ndimage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emps  # noqa: E402
 import train  # noqa: E402
-from instances import match_counts, robust_normalize  # noqa: E402
+from instances import match_counts, robust_normalize, separate_summits  # noqa: E402
 from models import UNet  # noqa: E402
 from train_instance import Tiles, init_from_onnx, pad_to, pair_validation, rescale_pair  # noqa: E402
 
@@ -88,28 +85,6 @@ class WithBoundary(nn.Module):
         logits = self.unet.head(x)
         b = self.boundary(below, skip, logits) if self.branch else self.boundary(torch.cat([x, logits], dim=1))
         return torch.cat([logits, b], dim=1)
-
-
-def separate_summits(p_fg, p_dist, sigma=1.5, height=0.2, floor=0.3, min_px=8):
-    """The pipeline's separation (MarkerSeparation.swift): foreground > 0.5 with holes filled; markers
-    the summits of the map smoothed by `sigma` px standing at least `height` above their pass to a
-    higher summit and above `floor`; a seeded watershed in order of decreasing smoothed map."""
-    from skimage.morphology import h_maxima
-    from skimage.segmentation import watershed
-    fg = ndimage.binary_fill_holes(p_fg > 0.5)
-    d = ndimage.gaussian_filter(p_dist, sigma) if sigma else p_dist
-    d = np.where(fg, d, 0).astype(np.float64)
-    peaks = h_maxima(d, height).astype(bool) & (d > floor) & fg
-    markers, _ = ndimage.label(peaks, structure=np.ones((3, 3)))
-    labels = watershed(-d, markers, mask=fg)
-    rest, n = ndimage.label(fg & (labels == 0), structure=np.ones((3, 3)))
-    if n:
-        labels = np.where(rest > 0, rest + labels.max(), labels)
-    sizes = np.bincount(labels.reshape(-1))
-    small = sizes < min_px
-    small[0] = False
-    labels[small[labels]] = 0
-    return labels
 
 
 def outputs(model, img, pixel_size=None, multiple=16):
