@@ -23,6 +23,7 @@ output channels (particle logit, distance logit, boundary logit); metadata "boun
 Tried 2026-12-01 and not bundled (training/README.md, "A boundary output on the frozen 3.6").
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -87,7 +88,8 @@ class WithBoundary(nn.Module):
         return torch.cat([logits, b], dim=1)
 
 
-def outputs(model, img, pixel_size=None, multiple=16):
+def outputs(model, img, multiple=16):
+    """Particle, distance and boundary probabilities of an image without a calibration."""
     h, w = img.shape
     x = torch.from_numpy(pad_to(robust_normalize(img), multiple))[None, None]
     with torch.no_grad():
@@ -131,7 +133,6 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
-    import json
     base_meta = json.load(open(os.path.splitext(a.init_onnx)[0] + ".json"))
     unet = UNet((16, 32, 64, 128, 256), cin=1, cout=2)
     init_from_onnx(unet, a.init_onnx)
@@ -150,26 +151,25 @@ def main():
     emps_val = [rescale_pair(*emps.load(a.emps, i), 0.5) for i in val_ids[::3]]
 
     def validate(step):
-        model.eval()
         pr, em = score(model, pairs), score(model, emps_val)
-
         f1 = {u: 2 * em[u][0] / max(em[u][1] + em[u][2], 1) for u in (False, True)}
         split = {u: pr[u][3] / max(len(pairs), 1) for u in (False, True)}
         say(f"step {step} pairs split {split[False]:.3f} -> {split[True]:.3f}, EMPS third F1 {f1[False]:.4f} -> {f1[True]:.4f} "
             f"({em[True][1]} predicted, {em[True][2]} true)")
         return split[True], f1[True]
 
+    # boundary_weight 1: the tiles' third plane is 1 + the touching band, the target below
     loader = torch.utils.data.DataLoader(
-        Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, (0.15, 0.3, 0.2, 0.25), 0.0, (0.3, 1.1),
-              a.sim_clustered, 1.0, 0.0, False, 0.0, a.sim_small_pairs),
+        Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts=(0.15, 0.3, 0.2, 0.25), real_scale_range=(0.3, 1.1),
+              sim_clustered=a.sim_clustered, boundary_weight=1.0, sim_small_pairs=a.sim_small_pairs),
         batch_size=a.batch, num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     opt = torch.optim.AdamW(model.boundary.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=0.05)
     say(f"boundary head (width {a.width}) on frozen {a.init_onnx}, {a.steps} steps of {a.batch} x {a.tile}^2, seed {a.seed}, "
         f"{'branch' if a.branch else 'head'}, {'foreground' if a.foreground_loss else 'whole-tile'} loss, pos weight {a.pos_weight}, real fraction {a.real_fraction}, clustered {a.sim_clustered}, small pairs {a.sim_small_pairs}")
-    model.eval()  # no layer of the head trains differently; the branch's BatchNorms keep the frozen statistics
+    model.eval()  # for good: no layer of the head trains differently; the branch's BatchNorms keep the frozen statistics
     validate(0)
-    best, t0, running = -1.0, time.time(), 0.0
+    t0, running = time.time(), 0.0
     for step, (x, y, v) in enumerate(loader, 1):
         band = (y[:, 2:3] > 1.5).float()
         logit = model(x)[:, 2:3]
@@ -194,10 +194,6 @@ def main():
                 "posWeight": a.pos_weight, "branch": a.branch, "foregroundLoss": a.foreground_loss, "realFraction": a.real_fraction, "simClustered": a.sim_clustered,
                 "simSmallPairs": a.sim_small_pairs, **metrics})
             train.export(model, f"{a.out}-step{step}", meta)
-
-            if split + f1 > best:
-                best = split + f1
-                say("best so far")
         if step >= a.steps:
             break
     say(f"done in {(time.time() - t0) / 60:.1f} min")

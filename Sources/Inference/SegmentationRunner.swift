@@ -257,6 +257,9 @@ public struct SegmentationRunner: Sendable {
                     throw ModelError.invalid("the model's output does not have the input's height and width")
                 }
                 let v = y.floats, plane = ph * pw
+                // the channels this output has, looked up once per tile rather than per pixel
+                let distanceChannel = metadata.distanceClass.flatMap { $0 < y.shape[1] ? $0 : nil }
+                let boundaryChannel = metadata.boundaryClass.flatMap { $0 < y.shape[1] ? $0 : nil }
                 // keep the tile's core
                 let keepTop = rows.keepFrom, keepLeft = cols.keepFrom, keepBottom = rows.keepTo, keepRight = cols.keepTo
                 for r in keepTop..<max(keepTop, keepBottom) {
@@ -269,9 +272,9 @@ public struct SegmentationRunner: Sendable {
                             p = v[k * plane + r * pw + c]
                         }
                         out[(ty + r) * width + tx + c] = p
-                        if let k = metadata.distanceClass, k < y.shape[1] {
+                        if let k = distanceChannel {
                             var d = 1 / (1 + exp(-v[k * plane + r * pw + c]))
-                            if let b = metadata.boundaryClass, b < y.shape[1] {
+                            if let b = boundaryChannel {
                                 let boundary = 1 / (1 + exp(-v[b * plane + r * pw + c]))
                                 if let t = boundaryCut { d = boundary >= t ? 0 : d } else { d *= 1 - boundary }
                             }
