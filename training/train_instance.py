@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import artifacts  # noqa: E402
 import emps  # noqa: E402
 import simulate  # noqa: E402
-from instances import match_counts, robust_normalize, separate  # noqa: E402
+from instances import match_counts, robust_normalize, separate, separate_summits  # noqa: E402
 from models import UNet  # noqa: E402
 import train  # noqa: E402
 
@@ -144,7 +144,8 @@ def touching_band(inst, width=2):
 def init_from_onnx(model, path):
     """Start from an exported U-Net (whose BatchNorms the export folded into the convolutions):
     each Conv gets the folded weights, each BatchNorm becomes the identity plus the folded bias
-    (exact in eval mode); a head with more outputs than the file's copies its first output."""
+    (exact in eval mode). A head with more outputs than the file's: a second output copies the
+    first; a third (the boundary of a 2-output file) starts at zero weights and bias -4."""
     import onnx
     from onnx import numpy_helper
     m = onnx.load(path)
@@ -165,8 +166,12 @@ def init_from_onnx(model, path):
                 # a model with the scale planes from one without: they start with zero weights (the same function)
                 w = torch.cat([w, torch.zeros(w.shape[0], conv.weight.shape[1] - w.shape[1], *w.shape[2:])], 1)
             if conv is model.head and conv.weight.shape[0] != w.shape[0]:
-                conv.weight[:w.shape[0]] = w; conv.bias[:w.shape[0]] = b
-                conv.weight[w.shape[0]:] = w; conv.bias[w.shape[0]:] = b
+                n = w.shape[0]
+                conv.weight[:n] = w; conv.bias[:n] = b
+                if n == 1:  # a distance head from a particle head: a copy of it
+                    conv.weight[n:] = w; conv.bias[n:] = b
+                else:  # a boundary head on a 2-output model: silent at first (probability 0.02 everywhere)
+                    conv.weight[n:] = 0; conv.bias[n:] = -4.0
                 continue
             conv.weight.copy_(w)
             if bn is None:
@@ -195,6 +200,16 @@ def rescale_pair(img, inst, s):
     return img, inst[np.ix_(yi, xi)]
 
 
+def instance_labels(out):
+    """The instance map of one image's logits (C x H x W): the level markers (`separate`, which
+    chose every checkpoint up to 3.6) for a 2-output model; for a model with a boundary output the
+    pipeline's separation (`separate_summits`) on the distance times (1 - boundary probability)."""
+    p = torch.sigmoid(out).numpy()
+    if p.shape[0] > 2:
+        return separate_summits(p[0], p[1] * (1 - p[2]))
+    return separate(p[0], p[1])
+
+
 def score_pairs(model, pairs, layout, multiple=16, scale=1.0):
     """Pooled pixel IoU and instance F1 over whole images: (image, instance map) pairs, each
     resampled by `scale` first (0.5: about where antemactl shows an uncalibrated EMPS image)."""
@@ -206,10 +221,9 @@ def score_pairs(model, pairs, layout, multiple=16, scale=1.0):
             h, w = img.shape
             x = network_input(model, pad_to(robust_normalize(img), multiple))  # EMPS: no calibration
             out = model(x.contiguous(memory_format=layout)).float()[0, :, :h, :w]
-            p_fg, p_dist = torch.sigmoid(out[0]).numpy(), torch.sigmoid(out[1]).numpy()
-            fg, truth = p_fg > 0.5, inst > 0
+            fg, truth = out[0].numpy() > 0, inst > 0
             inter += int((fg & truth).sum()); union += int((fg | truth).sum())
-            m, a, b = match_counts(separate(p_fg, p_dist), inst)
+            m, a, b = match_counts(instance_labels(out), inst)
             matched += m; n_pred += a; n_true += b
     model.train()
     return inter / max(union, 1), 2 * matched / max(n_pred + n_true, 1)
@@ -245,14 +259,14 @@ def pair_validation(seed, n, size):
 
 
 def pair_split(model, pairs, layout):
-    """The share of pairs whose two particles are both matched (IoU >= 0.5) after instances.separate."""
+    """The share of pairs whose two particles are both matched (IoU >= 0.5) after instance_labels."""
     model.eval()
     split = 0
     with torch.no_grad():
         for img, inst, pixel_size in pairs:
             x = network_input(model, robust_normalize(img), pixel_size)
             out = model(x.contiguous(memory_format=layout)).float()[0]
-            m, _, _ = match_counts(separate(torch.sigmoid(out[0]).numpy(), torch.sigmoid(out[1]).numpy()), inst)
+            m, _, _ = match_counts(instance_labels(out), inst)
             split += m == 2
     model.train()
     return split / max(len(pairs), 1)
@@ -270,11 +284,23 @@ def sim_iou(model, xs, ys, layout):
     return inter / max(union, 1)
 
 
-def loss_fn(out, target, valid, per_tile=False):
+def boundary_loss(logit, band, valid, particles, pos_weight=5.0):
+    """The boundary output's loss (as train_boundary.py's branch): BCE with the touching band
+    weighted `pos_weight`, plus soft Dice, both only inside the particles grown by 2 px (outside
+    them the distance map the boundary multiplies is 0 whatever it says)."""
+    w = valid * (1 + (pos_weight - 1) * band) * F.max_pool2d(particles, 5, stride=1, padding=2)
+    bce = (F.binary_cross_entropy_with_logits(logit, band, reduction="none") * w).sum() / (valid.sum() + 1)
+    p = torch.sigmoid(logit) * (w > 0)
+    return bce + 1 - (2 * (p * band).sum() + 1) / (p.sum() + band.sum() + 1)
+
+
+def loss_fn(out, target, valid, per_tile=False, boundary_output=0.0):
     """BCE + soft Dice on the particle output, BCE on the distance output (weighted by the target's
     third plane where there is one: 1 + --boundary-weight in the touching band). With per_tile the Dice
     is computed for each tile and averaged, so a tile of a few faint 2 nm particles weighs as
-    much as an EMPS crop full of large ones (pooled over the batch, the crop dominates)."""
+    much as an EMPS crop full of large ones (pooled over the batch, the crop dominates). With a
+    third output (--boundary-output), boundary_loss on the touching band (the target's third
+    plane, 1 + the band), times `boundary_output`."""
     fg_logit, dist_logit = out[:, :1], out[:, 1:2]
     fg, dist = target[:, :1], target[:, 1:2]
     n = valid.sum() + 1
@@ -286,9 +312,15 @@ def loss_fn(out, target, valid, per_tile=False):
     else:
         dice = 1 - (2 * (p * fg).sum() + 1) / (p.sum() + (fg * valid).sum() + 1)
     # the touching band's weight (Tiles with a boundary weight), the U-Net paper's border weights
-    w = valid * target[:, 2:3] if target.shape[1] > 2 else valid
+    if boundary_output:
+        band = (target[:, 2:3] > 1.5).float()
+        w = valid
+        extra = boundary_output * boundary_loss(out[:, 2:3], band, valid, fg)
+    else:
+        w = valid * target[:, 2:3] if target.shape[1] > 2 else valid
+        extra = 0.0
     dist_bce = (F.binary_cross_entropy_with_logits(dist_logit, dist, reduction="none") * w).sum() / n
-    return bce + dice + dist_bce
+    return bce + dice + dist_bce + extra
 
 
 def export(model, out, meta):
@@ -344,13 +376,18 @@ def main():
     ap.add_argument("--plane-lr-scale", type=float, default=1.0,
                     help="with --pixel-size-planes, the first convolution's weights on the two scale planes move this many times as far per step (they start at zero)")
     ap.add_argument("--keep-all", action="store_true", help="also export every validated step as OUT-stepN.{pt,onnx,json}")
+    ap.add_argument("--boundary-output", type=float, default=0.0,
+                    help="a third output, where particles touch or overlap (touching_band), trained with the whole network; "
+                         "its loss (boundary_loss) weighs this much; metadata boundaryClass 2 (0: off)")
     a = ap.parse_args()
     train.require_native_bfloat16(a.fast)
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     channels = tuple(int(c) for c in a.channels.split(","))
-    model = UNet(channels, cin=3 if a.pixel_size_planes else 1, cout=2)
+    if a.boundary_output and a.boundary_weight:
+        ap.error("--boundary-output uses the target's third plane for the band; leave --boundary-weight off")
+    model = UNet(channels, cin=3 if a.pixel_size_planes else 1, cout=3 if a.boundary_output else 2)
     if a.init_onnx:
         init_from_onnx(model, a.init_onnx)
     if a.init:
@@ -373,8 +410,11 @@ def main():
                      "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn,
                      "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter,
                      "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered, "simSmallPairs": a.sim_small_pairs,
-                     "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview, "planeLrScale": a.plane_lr_scale},
+                     "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview, "planeLrScale": a.plane_lr_scale,
+                     "boundaryOutput": a.boundary_output},
     }
+    if a.boundary_output:
+        meta["boundaryClass"] = 2
     if a.pixel_size_planes:
         meta["pixelSizePlanes"] = True
         meta["training"]["uncalibratedSim"] = a.uncalibrated_sim
@@ -387,7 +427,7 @@ def main():
     vx, vy = sim_validation(a.sim_val_seed if a.sim_val_seed is not None else a.seed + 1000, 32, a.tile, a.pixel_size_planes)
     pv = pair_validation(7331, a.pair_val, a.tile) if a.pair_val else []
     loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter, real_scale,
-                                               a.sim_clustered, a.boundary_weight, a.sim_overview, a.pixel_size_planes,
+                                               a.sim_clustered, 1.0 if a.boundary_output else a.boundary_weight, a.sim_overview, a.pixel_size_planes,
                                                a.uncalibrated_sim, a.sim_small_pairs), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     layout = torch.channels_last if a.fast else torch.contiguous_format
@@ -398,7 +438,7 @@ def main():
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(a.ema), use_buffers=True)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps, pct_start=a.warmup)
-    say(f"U-Net {channels} 2 outputs, {a.steps} steps of {a.batch} x {a.tile}^2, real fraction {a.real_fraction}, seed {a.seed}, "
+    say(f"U-Net {channels} {3 if a.boundary_output else 2} outputs, {a.steps} steps of {a.batch} x {a.tile}^2, real fraction {a.real_fraction}, seed {a.seed}, "
         f"{len(train_ids)} training / {len(val_ids)} validation EMPS images" + (f", from {a.init_onnx}" if a.init_onnx else ""))
     if a.init_onnx or a.init:
         r_iou, r_f1 = evaluate_real(model, a.emps, val_ids, layout, a.val_scale)
@@ -412,7 +452,7 @@ def main():
                     mod.eval()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.fast):
             out = model(x.contiguous(memory_format=layout))
-        loss = loss_fn(out.float(), y, v, per_tile=a.per_tile_dice)
+        loss = loss_fn(out.float(), y, v, per_tile=a.per_tile_dice, boundary_output=a.boundary_output)
         opt.zero_grad(); loss.backward()
         first = model.down[0][0].weight
         before = first.detach()[:, 1:].clone() if a.plane_lr_scale != 1 and first.shape[1] == 3 else None
