@@ -181,6 +181,40 @@ def init_from_onnx(model, path):
                 bn.weight.fill_(float(np.sqrt(1.0 + bn.eps))); bn.bias.copy_(b)
 
 
+def refit_batchnorm(model, batches):
+    """Give the BatchNorms of a model started from an export (init_from_onnx: each BatchNorm the
+    identity plus the folded bias) the statistics of what reaches them, without changing what the
+    model computes: with mean m and variance v of a BatchNorm's input over `batches`, running
+    mean m, running variance v, weight sqrt(v + eps) and bias (folded bias + m) give the same
+    output in eval mode, and in training mode (batch statistics close to m and v) about the
+    same. Without this a continued model trains with no normalisation at all (--freeze-bn), which
+    is not how it was trained (training/README.md, "Stage T")."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    sums = {bn: [0.0, 0.0, 0] for bn in bns}
+
+    def hook(bn, inputs, _):
+        z = inputs[0].detach().double()
+        acc = sums[bn]
+        acc[0] = acc[0] + z.sum((0, 2, 3)); acc[1] = acc[1] + (z * z).sum((0, 2, 3)); acc[2] += z.numel() // z.shape[1]
+
+    handles = [bn.register_forward_hook(hook) for bn in bns]
+    model.eval()
+    with torch.no_grad():
+        for x in batches:
+            model(x)
+    for h in handles:
+        h.remove()
+    with torch.no_grad():
+        for bn in bns:
+            s1, s2, n = sums[bn]
+            mean = s1 / n
+            var = (s2 / n - mean * mean).clamp(min=0)
+            folded = bn.bias.double() - bn.running_mean.double() * bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+            bn.running_mean.copy_(mean.float()); bn.running_var.copy_(var.float())
+            bn.weight.copy_(torch.sqrt(var + bn.eps).float()); bn.bias.copy_((folded + mean).float())
+    model.train()
+
+
 def pad_to(x, multiple):
     h, w = x.shape
     ph, pw = (-h) % multiple, (-w) % multiple
@@ -348,6 +382,9 @@ def main():
     ap.add_argument("--validate-every", type=int, default=500)
     ap.add_argument("--model-version", default="dev")
     ap.add_argument("--fast", action="store_true", help="bfloat16 autocast and channels-last (train.py)")
+    ap.add_argument("--refit-bn", type=int, default=0,
+                    help="with --init-onnx: give the BatchNorms the statistics of this many training batches first (refit_batchnorm) "
+                         "and train them as usual, instead of --freeze-bn (0: off)")
     ap.add_argument("--freeze-bn", action="store_true",
                     help="keep BatchNorm layers in eval mode (needed when starting from an exported model, whose BatchNorms are folded)")
     ap.add_argument("--select", choices=["emps", "joint"], default="emps",
@@ -411,7 +448,7 @@ def main():
                      "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter,
                      "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered, "simSmallPairs": a.sim_small_pairs,
                      "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview, "planeLrScale": a.plane_lr_scale,
-                     "boundaryOutput": a.boundary_output},
+                     "boundaryOutput": a.boundary_output, "refitBatchNorm": a.refit_bn},
     }
     if a.boundary_output:
         meta["boundaryClass"] = 2
@@ -430,6 +467,11 @@ def main():
                                                a.sim_clustered, 1.0 if a.boundary_output else a.boundary_weight, a.sim_overview, a.pixel_size_planes,
                                                a.uncalibrated_sim, a.sim_small_pairs), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
+    if a.refit_bn:
+        if not a.init_onnx or a.freeze_bn:
+            ap.error("--refit-bn needs --init-onnx and no --freeze-bn")
+        batches = iter(loader)
+        refit_batchnorm(model, [next(batches)[0] for _ in range(a.refit_bn)])
     layout = torch.channels_last if a.fast else torch.contiguous_format
     model = model.to(memory_format=layout)
     ema = None
