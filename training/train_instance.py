@@ -13,6 +13,11 @@ touching particles (instances.py). Inputs are normalised by robust percentiles
 The checkpoint kept is the one with the best mean of pixel IoU and instance F1 on the fixed EMPS
 validation part (whole images), computed every --validate-every steps; the simulated validation
 IoU (simulator v4 tiles) is logged beside it. Deterministic from --seed as train.py.
+
+--boundary-output adds a third output, where particles touch or overlap (touching_band), trained
+with the whole network (boundary_loss; metadata boundaryClass 2). --refit-bn continues an
+exported model with BatchNorms that have its own statistics (refit_batchnorm) rather than frozen
+as the identity (--freeze-bn). Both tried in stage T (training/README.md), not bundled.
 """
 import argparse
 import math
