@@ -30,14 +30,13 @@ import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emps  # noqa: E402
 import train  # noqa: E402
 from instances import match_counts, robust_normalize, separate_summits  # noqa: E402
 from models import UNet  # noqa: E402
-from train_instance import Tiles, init_from_onnx, pad_to, pair_validation, rescale_pair  # noqa: E402
+from train_instance import Tiles, boundary_loss, init_from_onnx, pad_to, pair_validation, rescale_pair  # noqa: E402
 
 
 class BoundaryHead(nn.Module):
@@ -172,14 +171,7 @@ def main():
     t0, running = time.time(), 0.0
     for step, (x, y, v) in enumerate(loader, 1):
         band = (y[:, 2:3] > 1.5).float()
-        logit = model(x)[:, 2:3]
-        w = v * (1 + (a.pos_weight - 1) * band)
-        if a.foreground_loss:
-            w = w * F.max_pool2d(y[:, :1], 5, stride=1, padding=2)
-        bce = (F.binary_cross_entropy_with_logits(logit, band, reduction="none") * w).sum() / (v.sum() + 1)
-        p = torch.sigmoid(logit) * (w > 0)
-        dice = 1 - (2 * (p * band).sum() + 1) / (p.sum() + band.sum() + 1)
-        loss = bce + dice
+        loss = boundary_loss(model(x)[:, 2:3], band, v, y[:, :1], a.pos_weight, a.foreground_loss)
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:

@@ -323,11 +323,13 @@ def sim_iou(model, xs, ys, layout):
     return inter / max(union, 1)
 
 
-def boundary_loss(logit, band, valid, particles, pos_weight=5.0):
-    """The boundary output's loss (as train_boundary.py's branch): BCE with the touching band
-    weighted `pos_weight`, plus soft Dice, both only inside the particles grown by 2 px (outside
-    them the distance map the boundary multiplies is 0 whatever it says)."""
-    w = valid * (1 + (pos_weight - 1) * band) * F.max_pool2d(particles, 5, stride=1, padding=2)
+def boundary_loss(logit, band, valid, particles, pos_weight=5.0, foreground=True):
+    """The boundary output's loss (here and in train_boundary.py): BCE with the touching band
+    weighted `pos_weight`, plus soft Dice; with `foreground`, both only inside the particles grown
+    by 2 px (outside them the distance map the boundary multiplies is 0 whatever it says)."""
+    w = valid * (1 + (pos_weight - 1) * band)
+    if foreground:
+        w = w * F.max_pool2d(particles, 5, stride=1, padding=2)
     bce = (F.binary_cross_entropy_with_logits(logit, band, reduction="none") * w).sum() / (valid.sum() + 1)
     p = torch.sigmoid(logit) * (w > 0)
     return bce + 1 - (2 * (p * band).sum() + 1) / (p.sum() + band.sum() + 1)
