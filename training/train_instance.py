@@ -364,6 +364,16 @@ def loss_fn(out, target, valid, per_tile=False, boundary_output=0.0):
     return bce + dice + dist_bce + extra
 
 
+def distill_loss(student_logits, teacher, x, valid):
+    """BCE of the student's particle and distance logits towards the teacher's probabilities
+    (--distill), over the valid pixels: the teacher's answer kept where the labels say nothing
+    against it. Its minimum is the teacher's own entropy, not 0."""
+    with torch.no_grad():
+        target = torch.sigmoid(teacher(x).float())
+    per_pixel = F.binary_cross_entropy_with_logits(student_logits, target, reduction="none") * valid
+    return per_pixel.sum() / (valid.sum() * student_logits.shape[1] + 1)
+
+
 def export(model, out, meta):
     train.export(model, out, meta)
     model.train()
@@ -423,6 +433,9 @@ def main():
     ap.add_argument("--boundary-output", type=float, default=0.0,
                     help="a third output, where particles touch or overlap (touching_band), trained with the whole network; "
                          "its loss (boundary_loss) weighs this much; metadata boundaryClass 2 (0: off)")
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="with --init-onnx: keep the particle and distance outputs near the initial model's (a frozen copy "
+                         "in inference mode, the teacher): BCE towards its probabilities, this much beside the labels' loss (0: off)")
     a = ap.parse_args()
     train.require_native_bfloat16(a.fast)
     torch.set_num_threads(2)
@@ -436,6 +449,13 @@ def main():
         init_from_onnx(model, a.init_onnx)
     if a.init:
         model.load_state_dict(torch.load(a.init)["model"])
+    teacher = None
+    if a.distill:
+        if not a.init_onnx or a.pixel_size_planes:
+            ap.error("--distill needs --init-onnx (the teacher) and no --pixel-size-planes")
+        teacher = UNet(channels, cin=1, cout=2)
+        init_from_onnx(teacher, a.init_onnx)
+        teacher.eval().requires_grad_(False)
     sim_artifacts = tuple(float(v) for v in a.sim_artifacts.split(","))
     real_scale = tuple(float(v) for v in a.real_scale_range.split(","))
     train_ids, val_ids = emps.split(a.emps)
@@ -455,7 +475,7 @@ def main():
                      "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter,
                      "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered, "simSmallPairs": a.sim_small_pairs,
                      "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview, "planeLrScale": a.plane_lr_scale,
-                     "boundaryOutput": a.boundary_output, "refitBatchNorm": a.refit_bn},
+                     "boundaryOutput": a.boundary_output, "refitBatchNorm": a.refit_bn, "distill": a.distill},
     }
     if a.boundary_output:
         meta["boundaryClass"] = 2
@@ -502,6 +522,8 @@ def main():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.fast):
             out = model(x.contiguous(memory_format=layout))
         loss = loss_fn(out.float(), y, v, per_tile=a.per_tile_dice, boundary_output=a.boundary_output)
+        if teacher is not None:
+            loss = loss + a.distill * distill_loss(out.float()[:, :2], teacher, x, v)
         opt.zero_grad(); loss.backward()
         first = model.down[0][0].weight
         before = first.detach()[:, 1:].clone() if a.plane_lr_scale != 1 and first.shape[1] == 3 else None
