@@ -71,14 +71,21 @@ extension NetworkScale {
     public static let smallBlobMaximumPx = 12.0
     /// Small particles are brought to this diameter (px), at most doubled.
     public static let smallTargetDiameterPx = 16.0
+    /// The smallest particle diameter (nm) antema is built to measure (metallic nanoparticles of
+    /// 1 to 100 nm): in a calibrated frame, small blobs narrower than this are texture, not a
+    /// monolayer the network missed, and do not call for a zoom.
+    public static let smallestParticleNm = 1.0
 
     /// For a calibrated frame the network saw at its model's pixel size (`first.networkInputScale`
     /// times the frame's pixels): the zoom that brings the small particles of a first pass that
     /// did not resolve them (as `secondPassScale`) to `smallTargetDiameterPx` at the network, at
     /// most 2; nil when the first pass stands (resolved, no small blobs, or a zoom within
     /// `secondPassFactor` of 1).
+    /// Small blobs narrower than `smallestParticleNm` in a calibrated frame are not particles:
+    /// lattice fringes, the grain of a carbon film or noise (nil as well).
     public static func calibratedZoom(after first: FrameOutcome, image: GrayImage) -> Double? {
         guard leftUnresolved(first), let d = smallBlobDiameterPx(image) else { return nil }
+        if let pixelSize = first.pixelSize, d < pixelSize.pixels(nm: smallestParticleNm) { return nil }
         let atNetwork = d * (first.networkInputScale ?? 1)
         let zoom = scale(forSmallBlobDiameterPx: atNetwork)
         return zoom > secondPassFactor ? zoom : nil

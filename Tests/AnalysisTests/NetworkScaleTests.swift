@@ -124,6 +124,25 @@ extension GrayImage {
         #expect(NetworkScale.calibratedZoom(after: unresolved, image: SmallBlobCheck.monolayer(size: 256, diameter: 40, spacing: 60)) == nil)
         #expect(NetworkScale.calibratedZoom(after: Self.outcome(particles: [], foregroundPx: 0), image: image) == nil)
     }
+
+    @Test("a calibrated frame: small blobs narrower than 1 nm (lattice fringes, a carbon film's grain, noise) call for no zoom; the same 5 px blobs at 0.5 nm/px (2.5 nm) do")
+    func calibratedZoomNeedsParticleSizedBlobs() throws {
+        let image = SmallBlobCheck.monolayer(size: 256, diameter: 5, spacing: 7)
+        let d = try #require(NetworkScale.smallBlobDiameterPx(image))
+        let patch = [NetworkScaleEstimate.particle(diameterPx: 60)]
+        var unresolved = Self.outcome(particles: patch, foregroundPx: 30_000)
+        unresolved.networkInputScale = 1
+        // just below and just above the smallest particle, in the frame's own pixel size
+        unresolved.pixelSize = PixelSizeNm(square: 0.99 * NetworkScale.smallestParticleNm / d)
+        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == nil)
+        unresolved.pixelSize = PixelSizeNm(square: 1.01 * NetworkScale.smallestParticleNm / d)
+        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == 2)
+        unresolved.pixelSize = PixelSizeNm(square: 0.5)
+        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == 2)
+        // non-square pixels: the geometric mean decides (0.02 x 0.05 nm: 0.032 nm, 5 px blobs 0.16 nm)
+        unresolved.pixelSize = PixelSizeNm(y: 0.02, x: 0.05)
+        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == nil)
+    }
 }
 
 @Suite struct LetteringFragments {
