@@ -95,7 +95,7 @@ def area_resample_matrix(n, m):
 
 
 def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, network_view=None, pair=False, monolayer=None,
-             diameter_px=None, clustered=False):
+             diameter_px=None, clustered=False, amodal=False):
     """One micrograph: (image float32 HxW, label uint8 HxW, info dict).
 
     pair: the specimen is one overlapping pair at the centre of the frame (the second particle's
@@ -107,6 +107,10 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     drawn, overlapping it as much as the pair test set's pairs do (centres 0.65-1.0 times the sum
     of the radii apart instead of 0.75-1.05): agglomerates to learn the separation from
     (train_instance.py --sim-clustered). It draws the same random numbers as without it.
+    amodal: info["amodal_distance"] is each particle's distance to the edge of its whole shape
+    (hidden parts included) divided by its largest, the maximum where particles overlap: 1 at
+    every particle's centre, even one half hidden behind another (train_instance.py
+    --amodal-distance). It draws no random numbers.
 
     version 5: as version 4, and what real micrographs show that version 4 lacked: particles
     down to 3 px across, one image in four a dense monolayer (hexagonal packing, touching on all
@@ -147,13 +151,15 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
             fine_p = math.exp(rng.uniform(math.log(0.04), math.log(0.1)))
             big = int(round(size * 0.1 / fine_p))
             img, lab, info = simulate(rng, big, pixel_size_nm=0.1 * size / big, contrast=contrast, version=2 if version == 3 else version,
-                                      network_view=False)
+                                      network_view=False, amodal=amodal)
             r = area_resample_matrix(big, size)
             img = (r @ img.astype(np.float64) @ r.T).astype(np.float32)
             lab = ((r @ lab.astype(np.float64) @ r.T) > 0.5).astype(np.uint8)
             if "instances" in info:
                 idx = np.minimum((np.arange(size) + 0.5) * big / size, big - 1).astype(int)
                 info["instances"] = info["instances"][np.ix_(idx, idx)] * lab
+            if "amodal_distance" in info:
+                info["amodal_distance"] = info["amodal_distance"][np.ix_(idx, idx)] * lab
             info = dict(info, pixel_size_nm=0.1, simulated_pixel_size_nm=info["pixel_size_nm"], mean_diameter_px=info["mean_diameter_px"] * size / big)
             return img, lab, info
     wide = version >= 2
@@ -181,6 +187,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     lattice = np.zeros((h, w), np.float32)  # lattice modulation of the projected potential
     label = np.zeros((h, w), bool)
     instances = np.zeros((h, w), np.int32)  # v5: which particle each pixel shows (the last drawn where they overlap)
+    amodal_distance = np.zeros((h, w), np.float32) if amodal else None
     margin = d_px
     placed = []
     resolves = p <= 0.24 / 2.2
@@ -236,6 +243,9 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
         t[y0:y1, x0:x1] += ti
         label[y0:y1, x0:x1] |= support
         instances[y0:y1, x0:x1][support] = len(placed) + 1
+        if amodal:
+            d = ndimage.distance_transform_edt(np.pad(support, 1))[1:-1, 1:-1]
+            np.maximum(amodal_distance[y0:y1, x0:x1], (d / d.max()).astype(np.float32), out=amodal_distance[y0:y1, x0:x1])
         placed.append((cy, cx, r))
         if resolves and rng.random() < 0.85:
             spacing_px = rng.uniform(0.20, 0.24) / p
@@ -299,6 +309,8 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
             "dose": dose, "fluence_e_per_a2": fluence, "particles": len(placed), "monolayer": monolayer}
     if version >= 5 or pair or monolayer:
         info["instances"] = instances
+    if amodal:
+        info["amodal_distance"] = amodal_distance
     return img, label.astype(np.uint8), info
 
 

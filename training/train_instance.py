@@ -39,12 +39,15 @@ from models import UNet  # noqa: E402
 import train  # noqa: E402
 
 
-def sim_tile(rng, size, version, clustered=False, diameter_px=None):
-    img, lab, info = simulate.simulate(rng, size, version=version, clustered=clustered, diameter_px=diameter_px)
+def sim_tile(rng, size, version, clustered=False, diameter_px=None, amodal=False):
+    """(image, instance map, valid, pixel size), and with `amodal` the whole-shape distance
+    target (simulate.py amodal) as a fifth item."""
+    img, lab, info = simulate.simulate(rng, size, version=version, clustered=clustered, diameter_px=diameter_px, amodal=amodal)
     inst = info.get("instances")
     if inst is None:
         inst = lab.astype(np.int32)
-    return img, inst, np.ones(img.shape, bool), info["pixel_size_nm"]
+    tile = (img, inst, np.ones(img.shape, bool), info["pixel_size_nm"])
+    return tile + (info["amodal_distance"],) if amodal else tile
 
 
 def scale_planes(x, pixel_size_nm):
@@ -68,7 +71,7 @@ def network_input(model, x, pixel_size_nm=None):
 class Tiles(torch.utils.data.IterableDataset):
     def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4), contrast_jitter=0.0,
                  real_scale_range=(0.5, 1.6), sim_clustered=0.0, boundary_weight=0.0, sim_overview=0.0, pixel_size_planes=False,
-                 uncalibrated_sim=0.0, sim_small_pairs=0.0):
+                 uncalibrated_sim=0.0, sim_small_pairs=0.0, amodal_distance=False, amodal_weight=0.0):
         self.seed, self.size, self.real_fraction, self.root, self.ids = seed, size, real_fraction, root, ids
         self.real_scale_range = real_scale_range  # the EMPS crops' resampling factors (log-uniform)
         self.sim_artifacts = sim_artifacts  # probabilities: inverted contrast, 8-bit, JPEG, annotations
@@ -79,11 +82,14 @@ class Tiles(torch.utils.data.IterableDataset):
         self.pixel_size_planes = pixel_size_planes  # the input carries the pixel size (scale_planes)
         self.uncalibrated_sim = uncalibrated_sim  # share of simulated tiles shown as uncalibrated (scale planes 0)
         self.sim_small_pairs = sim_small_pairs  # share of simulated tiles that are agglomerates of 5-20 px particles
+        self.amodal_distance = amodal_distance  # simulated tiles: the distance target of whole shapes (--amodal-distance)
+        self.amodal_weight = amodal_weight  # extra weight of the distance loss where that target differs from the visible one
 
     def __iter__(self):
         rng = np.random.default_rng(self.seed)
         cache = {}
         while True:
+            amodal = None
             if self.ids and rng.random() < self.real_fraction:
                 ident = self.ids[int(rng.integers(len(self.ids)))]
                 if ident not in cache:
@@ -102,19 +108,27 @@ class Tiles(torch.utils.data.IterableDataset):
                         pixel_size = math.exp(rng.uniform(math.log(lo), math.log(1.5)))
                 elif self.sim_small_pairs and rng.random() < self.sim_small_pairs:
                     # small overlapping particles, where the bundled map barely dips at the neck
-                    img, inst, valid, pixel_size = sim_tile(rng, self.size, 5, True, diameter_px=(5, 20))
+                    img, inst, valid, pixel_size, *amodal = sim_tile(rng, self.size, 5, True, diameter_px=(5, 20), amodal=self.amodal_distance)
                 else:
                     clustered = bool(self.sim_clustered) and rng.random() < self.sim_clustered
-                    img, inst, valid, pixel_size = sim_tile(rng, self.size, 5, clustered)
+                    img, inst, valid, pixel_size, *amodal = sim_tile(rng, self.size, 5, clustered, amodal=self.amodal_distance)
+                amodal = amodal[0] if amodal else None
                 if self.pixel_size_planes and rng.random() < self.uncalibrated_sim:
                     pixel_size = None
                 k = int(rng.integers(4))
                 img, inst = np.rot90(img, k), np.rot90(inst, k)
+                if amodal is not None:
+                    amodal = np.rot90(amodal, k)
                 inv, eight, jp, ann_p = self.sim_artifacts
                 img, ann = artifacts.degrade(np.ascontiguousarray(img), rng, invert_p=inv, eight_bit_p=eight, jpeg_p=jp, annotate_p=ann_p)
             inst = np.where(ann, 0, inst)
             fg = (inst > 0).astype(np.float32)
             dist = emps.normalized_distance(np.ascontiguousarray(inst).astype(np.int32))
+            weight = np.ones(inst.shape, np.float32)
+            if amodal is not None:  # hidden halves keep their centre's summit; annotations cover both
+                whole = np.where(inst > 0, amodal, 0).astype(np.float32)
+                weight += self.amodal_weight * (np.abs(whole - dist) > 0.1)
+                dist = whole
             x = robust_normalize(img, exclude=ann | ~valid)
             if self.contrast_jitter:
                 # the robust percentiles of a tile depend on what it shows (a black scale-bar box, a
@@ -129,6 +143,8 @@ class Tiles(torch.utils.data.IterableDataset):
             planes = [fg, dist]
             if self.boundary_weight:
                 planes.append(1 + self.boundary_weight * touching_band(inst).astype(np.float32))
+            elif self.amodal_weight:
+                planes.append(weight)
             yield (torch.from_numpy(x), torch.from_numpy(np.stack(planes)),
                    torch.from_numpy(valid.astype(np.float32))[None])
 
@@ -364,12 +380,12 @@ def loss_fn(out, target, valid, per_tile=False, boundary_output=0.0):
     return bce + dice + dist_bce + extra
 
 
-def distill_loss(student_logits, teacher, x, valid):
-    """BCE of the student's particle and distance logits towards the teacher's probabilities
-    (--distill), over the valid pixels: the teacher's answer kept where the labels say nothing
-    against it. Its minimum is the teacher's own entropy, not 0."""
+def distill_loss(student_logits, teacher, x, valid, outputs=2):
+    """BCE of the student's first `outputs` logits (particle, then distance) towards the
+    teacher's probabilities (--distill), over the valid pixels: the teacher's answer kept where
+    the labels say nothing against it. Its minimum is the teacher's own entropy, not 0."""
     with torch.no_grad():
-        target = torch.sigmoid(teacher(x).float())
+        target = torch.sigmoid(teacher(x).float()[:, :outputs])
     per_pixel = F.binary_cross_entropy_with_logits(student_logits, target, reduction="none") * valid
     return per_pixel.sum() / (valid.sum() * student_logits.shape[1] + 1)
 
@@ -436,12 +452,23 @@ def main():
     ap.add_argument("--distill", type=float, default=0.0,
                     help="with --init-onnx: keep the particle and distance outputs near the initial model's (a frozen copy "
                          "in inference mode, the teacher): BCE towards its probabilities, this much beside the labels' loss (0: off)")
+    ap.add_argument("--amodal-distance", action="store_true",
+                    help="simulated tiles: the distance target of each particle's whole shape, hidden parts included (the maximum "
+                         "where particles overlap), so that a particle half behind another keeps its own summit")
+    ap.add_argument("--amodal-weight", type=float, default=0.0,
+                    help="with --amodal-distance: the distance loss weighs 1 + this where the whole-shape target differs from the "
+                         "visible one by more than 0.1 (the hidden halves of overlapping particles; 0: off)")
+    ap.add_argument("--distill-outputs", choices=("particle,distance", "particle"), default="particle,distance",
+                    help="which of the teacher's outputs --distill holds: both (stages W, X) or the particle output only, "
+                         "the distance left free to learn where touching particles part")
     a = ap.parse_args()
     train.require_native_bfloat16(a.fast)
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     channels = tuple(int(c) for c in a.channels.split(","))
+    if a.amodal_weight and (a.boundary_weight or a.boundary_output or not a.amodal_distance):
+        ap.error("--amodal-weight needs --amodal-distance and uses the target's third plane: leave --boundary-weight and --boundary-output off")
     if a.boundary_output and a.boundary_weight:
         ap.error("--boundary-output uses the target's third plane for the band; leave --boundary-weight off")
     model = UNet(channels, cin=3 if a.pixel_size_planes else 1, cout=3 if a.boundary_output else 2)
@@ -475,7 +502,7 @@ def main():
                      "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter,
                      "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered, "simSmallPairs": a.sim_small_pairs,
                      "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview, "planeLrScale": a.plane_lr_scale,
-                     "boundaryOutput": a.boundary_output, "refitBatchNorm": a.refit_bn, "distill": a.distill},
+                     "boundaryOutput": a.boundary_output, "refitBatchNorm": a.refit_bn, "distill": a.distill, "distillOutputs": a.distill_outputs, "amodalDistance": a.amodal_distance, "amodalWeight": a.amodal_weight},
     }
     if a.boundary_output:
         meta["boundaryClass"] = 2
@@ -492,7 +519,7 @@ def main():
     pv = pair_validation(7331, a.pair_val, a.tile) if a.pair_val else []
     loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter, real_scale,
                                                a.sim_clustered, 1.0 if a.boundary_output else a.boundary_weight, a.sim_overview, a.pixel_size_planes,
-                                               a.uncalibrated_sim, a.sim_small_pairs), batch_size=a.batch,
+                                               a.uncalibrated_sim, a.sim_small_pairs, a.amodal_distance, a.amodal_weight), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     if a.refit_bn:
         if not a.init_onnx or a.freeze_bn:
@@ -523,7 +550,8 @@ def main():
             out = model(x.contiguous(memory_format=layout))
         loss = loss_fn(out.float(), y, v, per_tile=a.per_tile_dice, boundary_output=a.boundary_output)
         if teacher is not None:
-            loss = loss + a.distill * distill_loss(out.float()[:, :2], teacher, x, v)
+            held = 1 if a.distill_outputs == "particle" else 2
+            loss = loss + a.distill * distill_loss(out.float()[:, :held], teacher, x, v, outputs=held)
         opt.zero_grad(); loss.backward()
         first = model.down[0][0].weight
         before = first.detach()[:, 1:].clone() if a.plane_lr_scale != 1 and first.shape[1] == 3 else None
