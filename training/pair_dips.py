@@ -25,6 +25,7 @@ from scipy import ndimage
 
 import instances
 import simulate
+from train_instance import pad_to
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETWORK_PIXEL_NM = 0.1
@@ -63,8 +64,7 @@ def main():
             lab = np.asarray(Image.fromarray(lab.astype(np.uint8)).resize((m, m), Image.NEAREST)).astype(np.int32)
         x = instances.robust_normalize(img)
         h, w = x.shape
-        padded = np.pad(x, ((0, (-h) % 16), (0, (-w) % 16)), mode="reflect")
-        out = session.run(None, {session.get_inputs()[0].name: padded[None, None]})[0][0, :, :h, :w]
+        out = session.run(None, {session.get_inputs()[0].name: pad_to(x, 16)[None, None]})[0][0, :, :h, :w]
         prob = 1 / (1 + np.exp(-out))
         d = np.where(prob[0] > 0.5, ndimage.gaussian_filter(prob[1], 1.5), 0)
         summits = []

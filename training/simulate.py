@@ -155,11 +155,10 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
             r = area_resample_matrix(big, size)
             img = (r @ img.astype(np.float64) @ r.T).astype(np.float32)
             lab = ((r @ lab.astype(np.float64) @ r.T) > 0.5).astype(np.uint8)
-            if "instances" in info:
-                idx = np.minimum((np.arange(size) + 0.5) * big / size, big - 1).astype(int)
-                info["instances"] = info["instances"][np.ix_(idx, idx)] * lab
-            if "amodal_distance" in info:
-                info["amodal_distance"] = info["amodal_distance"][np.ix_(idx, idx)] * lab
+            idx = np.minimum((np.arange(size) + 0.5) * big / size, big - 1).astype(int)  # nearest source pixel
+            for key in ("instances", "amodal_distance"):
+                if key in info:
+                    info[key] = info[key][np.ix_(idx, idx)] * lab
             info = dict(info, pixel_size_nm=0.1, simulated_pixel_size_nm=info["pixel_size_nm"], mean_diameter_px=info["mean_diameter_px"] * size / big)
             return img, lab, info
     wide = version >= 2

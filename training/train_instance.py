@@ -40,14 +40,13 @@ import train  # noqa: E402
 
 
 def sim_tile(rng, size, version, clustered=False, diameter_px=None, amodal=False):
-    """(image, instance map, valid, pixel size), and with `amodal` the whole-shape distance
-    target (simulate.py amodal) as a fifth item."""
+    """(image, instance map, valid, pixel size, whole-shape distance target or None): the target
+    (simulate.py amodal) only with `amodal`."""
     img, lab, info = simulate.simulate(rng, size, version=version, clustered=clustered, diameter_px=diameter_px, amodal=amodal)
     inst = info.get("instances")
     if inst is None:
         inst = lab.astype(np.int32)
-    tile = (img, inst, np.ones(img.shape, bool), info["pixel_size_nm"])
-    return tile + (info["amodal_distance"],) if amodal else tile
+    return img, inst, np.ones(img.shape, bool), info["pixel_size_nm"], info.get("amodal_distance")
 
 
 def scale_planes(x, pixel_size_nm):
@@ -108,11 +107,10 @@ class Tiles(torch.utils.data.IterableDataset):
                         pixel_size = math.exp(rng.uniform(math.log(lo), math.log(1.5)))
                 elif self.sim_small_pairs and rng.random() < self.sim_small_pairs:
                     # small overlapping particles, where the bundled map barely dips at the neck
-                    img, inst, valid, pixel_size, *amodal = sim_tile(rng, self.size, 5, True, diameter_px=(5, 20), amodal=self.amodal_distance)
+                    img, inst, valid, pixel_size, amodal = sim_tile(rng, self.size, 5, True, diameter_px=(5, 20), amodal=self.amodal_distance)
                 else:
                     clustered = bool(self.sim_clustered) and rng.random() < self.sim_clustered
-                    img, inst, valid, pixel_size, *amodal = sim_tile(rng, self.size, 5, clustered, amodal=self.amodal_distance)
-                amodal = amodal[0] if amodal else None
+                    img, inst, valid, pixel_size, amodal = sim_tile(rng, self.size, 5, clustered, amodal=self.amodal_distance)
                 if self.pixel_size_planes and rng.random() < self.uncalibrated_sim:
                     pixel_size = None
                 k = int(rng.integers(4))
@@ -123,12 +121,10 @@ class Tiles(torch.utils.data.IterableDataset):
                 img, ann = artifacts.degrade(np.ascontiguousarray(img), rng, invert_p=inv, eight_bit_p=eight, jpeg_p=jp, annotate_p=ann_p)
             inst = np.where(ann, 0, inst)
             fg = (inst > 0).astype(np.float32)
-            dist = emps.normalized_distance(np.ascontiguousarray(inst).astype(np.int32))
-            weight = np.ones(inst.shape, np.float32)
-            if amodal is not None:  # hidden halves keep their centre's summit; annotations cover both
-                whole = np.where(inst > 0, amodal, 0).astype(np.float32)
-                weight += self.amodal_weight * (np.abs(whole - dist) > 0.1)
-                dist = whole
+            visible = emps.normalized_distance(np.ascontiguousarray(inst).astype(np.int32)) \
+                if amodal is None or self.amodal_weight else None
+            # hidden halves keep their centre's summit; annotations cover both
+            dist = visible if amodal is None else np.where(inst > 0, amodal, 0).astype(np.float32)
             x = robust_normalize(img, exclude=ann | ~valid)
             if self.contrast_jitter:
                 # the robust percentiles of a tile depend on what it shows (a black scale-bar box, a
@@ -144,7 +140,7 @@ class Tiles(torch.utils.data.IterableDataset):
             if self.boundary_weight:
                 planes.append(1 + self.boundary_weight * touching_band(inst).astype(np.float32))
             elif self.amodal_weight:
-                planes.append(weight)
+                planes.append((1 + self.amodal_weight * (np.abs(dist - visible) > 0.1)).astype(np.float32))
             yield (torch.from_numpy(x), torch.from_numpy(np.stack(planes)),
                    torch.from_numpy(valid.astype(np.float32))[None])
 
@@ -380,12 +376,12 @@ def loss_fn(out, target, valid, per_tile=False, boundary_output=0.0):
     return bce + dice + dist_bce + extra
 
 
-def distill_loss(student_logits, teacher, x, valid, outputs=2):
-    """BCE of the student's first `outputs` logits (particle, then distance) towards the
+def distill_loss(student_logits, teacher, x, valid):
+    """BCE of the student's logits (particle, then distance: as many as given) towards the
     teacher's probabilities (--distill), over the valid pixels: the teacher's answer kept where
     the labels say nothing against it. Its minimum is the teacher's own entropy, not 0."""
     with torch.no_grad():
-        target = torch.sigmoid(teacher(x).float()[:, :outputs])
+        target = torch.sigmoid(teacher(x).float()[:, :student_logits.shape[1]])
     per_pixel = F.binary_cross_entropy_with_logits(student_logits, target, reduction="none") * valid
     return per_pixel.sum() / (valid.sum() * student_logits.shape[1] + 1)
 
@@ -551,7 +547,7 @@ def main():
         loss = loss_fn(out.float(), y, v, per_tile=a.per_tile_dice, boundary_output=a.boundary_output)
         if teacher is not None:
             held = 1 if a.distill_outputs == "particle" else 2
-            loss = loss + a.distill * distill_loss(out.float()[:, :held], teacher, x, v, outputs=held)
+            loss = loss + a.distill * distill_loss(out.float()[:, :held], teacher, x, v)
         opt.zero_grad(); loss.backward()
         first = model.down[0][0].weight
         before = first.detach()[:, 1:].clone() if a.plane_lr_scale != 1 and first.shape[1] == 3 else None
