@@ -8,15 +8,19 @@ import Pipeline
 /// equivalent diameter, so that specks and fragments do not decide), then a second pass with the
 /// image resampled so that this diameter becomes `targetDiameterPx`, within `range`.
 ///
-/// A first pass whose particles hold less than half of its foreground has not resolved them (a
-/// dense monolayer of particles a few pixels across is seen as merged patches, and its patches
-/// would call for a smaller scale still); then the image itself is asked for small particles
-/// (`smallBlobDiameterPx`), and where it holds them the network sees it at up to twice its pixels.
+/// Where the image itself is a field of small blobs (`smallBlobDiameterPx`: a low-magnification
+/// monolayer), a pass at up to twice its pixels is tried first and kept when it finds them
+/// (`confirmsSmallParticles`): at half its pixels the first pass may have seen such a field as
+/// nothing, as merged patches, or the bare support between monolayer islands as large particles.
+/// A calibrated frame is seen zoomed (`calibratedZoom`) only where its first pass left its
+/// foreground unresolved and the blobs dominate the image: tried on resolved frames, the zoomed
+/// pass drew the noisy support around a few particles as specks.
 ///
 /// Chosen on the tuning third of the EMPS validation part (training/README.md, "Images without a
-/// calibration"). The network does best on EMPS's figure crops at half their pixels (pixel IoU
-/// 0.881 against 0.823 at their own), whose particles are mostly 50-250 px across; the estimate
-/// adapts that within a factor of √2 either side.
+/// calibration"; the small-particle try in "A field of small particles read as something else").
+/// The network does best on EMPS's figure crops at half their pixels (pixel IoU 0.881 against
+/// 0.823 at their own), whose particles are mostly 50-250 px across; the estimate adapts that
+/// within a factor of √2 either side.
 public enum NetworkScale {
     /// The first pass's scale.
     public static let firstPassScale = 0.5
@@ -41,18 +45,13 @@ public enum NetworkScale {
         return sorted.last?.equivalentDiameterPx
     }
 
-    /// The scale of the second pass after a first at `firstPassScale` on `image`, or nil when the
-    /// first pass stands (no particles, or the scale within `secondPassFactor` of the first's).
-    /// A first pass whose particles hold less than `unresolvedFraction` of its foreground did not
-    /// resolve them: small particles (a monolayer) are looked for in the image itself.
-    public static func secondPassScale(after first: FrameOutcome, image: GrayImage) -> Double? {
-        var scale: Double? = nil
-        if leftUnresolved(first), let d = smallBlobDiameterPx(image) {
-            scale = self.scale(forSmallBlobDiameterPx: d)
-        } else if let d = typicalDiameterPx(first.particles) {
-            scale = self.scale(forTypicalDiameterPx: d)
-        }
-        guard let scale, max(scale / firstPassScale, firstPassScale / scale) > secondPassFactor else { return nil }
+    /// The scale of the second pass after a first at `firstPassScale`, from the typical diameter
+    /// of its particles, or nil when the first pass stands (no particles, or the scale within
+    /// `secondPassFactor` of the first's).
+    public static func secondPassScale(after first: FrameOutcome) -> Double? {
+        guard let d = typicalDiameterPx(first.particles) else { return nil }
+        let scale = self.scale(forTypicalDiameterPx: d)
+        guard max(scale / firstPassScale, firstPassScale / scale) > secondPassFactor else { return nil }
         return scale
     }
 
@@ -64,11 +63,14 @@ public enum NetworkScale {
 }
 
 extension NetworkScale {
-    /// A first pass whose particles hold less than this fraction of its foreground did not
-    /// resolve the image's particles (a dense monolayer seen as merged patches).
+    /// A pass whose particles hold less than this fraction of its foreground did not resolve the
+    /// image's particles (a dense monolayer seen as merged patches, noise as a web of specks).
     public static let unresolvedFraction = 0.5
     /// Small particles: the diameter (px) at or below which `smallBlobDiameterPx` finds them.
     public static let smallBlobMaximumPx = 12.0
+    /// The Laplacian's first maximum must be at least 0.7 of its largest at blob diameters up to
+    /// this (px); larger scales (patches of bare support, the illumination) are not compared.
+    public static let smallBlobContextPx = 48.0
     /// Small particles are brought to this diameter (px), at most doubled.
     public static let smallTargetDiameterPx = 16.0
     /// The smallest particle diameter (nm) antema is built to measure (metallic nanoparticles of
@@ -77,21 +79,90 @@ extension NetworkScale {
     public static let smallestParticleNm = 1.0
 
     /// For a calibrated frame the network saw at its model's pixel size (`first.networkInputScale`
-    /// times the frame's pixels): the zoom that brings the small particles of a first pass that
-    /// did not resolve them (as `secondPassScale`) to `smallTargetDiameterPx` at the network, at
-    /// most 2; nil when the first pass stands (resolved, no small blobs, or a zoom within
-    /// `secondPassFactor` of 1).
-    /// Small blobs narrower than `smallestParticleNm` in a calibrated frame are not particles:
-    /// lattice fringes, the grain of a carbon film or noise (nil as well).
-    public static func calibratedZoom(after first: FrameOutcome, image: GrayImage) -> Double? {
-        guard leftUnresolved(first), let d = smallBlobDiameterPx(image) else { return nil }
+    /// times the frame's pixels): the zoom (on the model's choice of scale) to try for small blobs
+    /// of `d` px, bringing them to `smallTargetDiameterPx` at the network, at most 2; nil within
+    /// `secondPassFactor` of 1. Small blobs narrower than `smallestParticleNm` in a calibrated
+    /// frame are not particles: lattice fringes, the grain of a carbon film or noise (nil as well).
+    public static func calibratedZoom(after first: FrameOutcome, blobDiameterPx d: Double) -> Double? {
         if let pixelSize = first.pixelSize, d < pixelSize.pixels(nm: smallestParticleNm) { return nil }
-        let atNetwork = d * (first.networkInputScale ?? 1)
-        let zoom = scale(forSmallBlobDiameterPx: atNetwork)
-        return zoom > secondPassFactor ? zoom : nil
+        return smallParticleScale(blobDiameterPx: d * (first.networkInputScale ?? 1), current: 1)
     }
 
-    /// The first pass's particles hold less than `unresolvedFraction` of its foreground (false
+    /// A field of small particles read as something else by a first pass: at half its pixels a
+    /// crisp monolayer of 5-8 px particles can come out as nothing at all (their 3 px images are
+    /// below what the network resolves), as merged patches, or with the bare support between
+    /// monolayer islands taken for large particles; a calibrated overview of 4-5 px particles
+    /// can be seen at its own pixels as a few merged patches. Where the image itself is a field
+    /// of small blobs (`smallBlobDiameterPx`, `d`), a pass at the scale those blobs call for is
+    /// tried (`smallParticleScale`) and kept when its particles are what the blobs said
+    /// (`confirmsSmallParticles`).
+    ///
+    /// The scale (a factor of the frame's own pixels, as `networkInputScale`) at which blobs of
+    /// `d` px reach the network at `smallTargetDiameterPx`, from 1 to 2 times the frame's pixels,
+    /// for a frame the passes so far saw at `current`; nil when that is within
+    /// `secondPassFactor` of `current` or below it (they were seen as large as that already).
+    public static func smallParticleScale(blobDiameterPx d: Double, current: Double) -> Double? {
+        let scale = self.scale(forSmallBlobDiameterPx: d)
+        return scale > secondPassFactor * current ? scale : nil
+    }
+
+    /// At least this many particles in a pass for it to be a field of small particles.
+    public static let smallFieldMinimumParticles = 20
+    /// A small-particle pass's typical diameter may be at most this many times the blobs'. The
+    /// Laplacian's blob diameter is about 0.7-0.9 of a particle's equivalent diameter, and the
+    /// area-weighted median of a packed field counts the pairs and triplets left touching: on
+    /// the simulated overviews the typical diameter came out 1.1-6.7 times the blobs'.
+    public static let smallFieldDiameterRatio = 6.0
+    /// ... and at most this fraction of the earlier pass's typical diameter: it must have read
+    /// the frame differently (as smaller particles), not found the same ones again.
+    public static let smallFieldChangeRatio = 0.5
+
+    /// ... and its segmentation must stand out from its surroundings by at least this many
+    /// standard deviations of their grey levels (`segmentationContrast`). Measured on the
+    /// simulated overviews the try is for, 2.4-9.6; on the noisy support around an overlapping
+    /// pair, where an enlarged pass draws the noise grain as hundreds of specks, 0.1-1.1.
+    public static let smallFieldMinimumContrast = 1.5
+
+    /// How far a segmentation stands out from its surroundings: the difference between the mean
+    /// grey level inside it and that of the ring 2-3 px around it (4-connected dilations),
+    /// divided by the ring's standard deviation; nil without a segmentation or a ring.
+    public static func segmentationContrast(_ outcome: FrameOutcome, image: GrayImage) -> Double? {
+        guard let mask = outcome.segmentation, mask.width == image.width, mask.height == image.height else { return nil }
+        let near = mask.dilated(by: .cross3)
+        let far = near.dilated(by: .cross3).dilated(by: .cross3)
+        var inside = 0.0, insideCount = 0, ring = 0.0, ring2 = 0.0, ringCount = 0
+        for i in mask.pixels.indices {
+            let v = Double(image.pixels[i])
+            guard v.isFinite else { continue }
+            if mask.pixels[i] {
+                inside += v; insideCount += 1
+            } else if far.pixels[i] && !near.pixels[i] {
+                ring += v; ring2 += v * v; ringCount += 1
+            }
+        }
+        guard insideCount > 0, ringCount > 1 else { return nil }
+        let ringMean = ring / Double(ringCount)
+        let ringSD = (max(0, ring2 / Double(ringCount) - ringMean * ringMean)).squareRoot()
+        let difference = abs(inside / Double(insideCount) - ringMean)
+        return ringSD > 0 ? difference / ringSD : (difference > 0 ? .infinity : 0)
+    }
+
+    /// The pass tried for small blobs of `d` px found what they said, where `previous` (the first
+    /// pass) did not: its segmentation stands out from its surroundings by at least
+    /// `smallFieldMinimumContrast` (in `image`), at least `smallFieldMinimumParticles` particles, their typical
+    /// diameter (image pixels) at most `smallFieldDiameterRatio` times `d` and, where `previous`
+    /// has particles, at most `smallFieldChangeRatio` of its typical diameter. Large particles
+    /// whose texture or noise made the blobs (an SEM's grainy spheres, a carbon film's grain
+    /// around a few rods) come out of it as large as before, and the earlier passes stand.
+    public static func confirmsSmallParticles(_ candidate: FrameOutcome, blobDiameterPx d: Double, previous: FrameOutcome, image: GrayImage) -> Bool {
+        guard candidate.particles.count >= smallFieldMinimumParticles,
+              let contrast = segmentationContrast(candidate, image: image), contrast >= smallFieldMinimumContrast,
+              let typical = typicalDiameterPx(candidate.particles), typical <= smallFieldDiameterRatio * d else { return false }
+        guard let before = typicalDiameterPx(previous.particles) else { return true }
+        return typical <= smallFieldChangeRatio * before
+    }
+
+    /// The pass's particles hold less than `unresolvedFraction` of its foreground (false
     /// without foreground).
     static func leftUnresolved(_ first: FrameOutcome) -> Bool {
         let foreground = first.segmentation?.pixels.reduce(0) { $0 + ($1 ? 1 : 0) } ?? 0
@@ -109,10 +180,29 @@ extension NetworkScale {
     /// Laplacian of Gaussian (σ² ∇²G, σ = 2^(k/4) from 1 to 64 px; a blob of diameter d answers
     /// most at σ = d / 2√2) gives, for dark and for bright blobs, the mean squared response per
     /// scale; when for both polarities its first maximum lies at a diameter of at most
-    /// `smallBlobMaximumPx` and is at least 0.7 of its largest, the image is a field of small
-    /// particles (a low-magnification monolayer) and that diameter is returned. Lattice fringes
-    /// and noise of images of larger particles seldom pass both (23 of EMPS's 366 images).
+    /// `smallBlobMaximumPx` and is at least 0.7 of its largest up to `smallBlobContextPx`, the
+    /// image is a field of small particles (a low-magnification monolayer) and that diameter is
+    /// returned. Lattice fringes and noise of images of larger particles pass as well (10 of the
+    /// EMPS validation part's 91 images); the pass tried for them finds large particles or
+    /// nothing resolved, and is not kept (`confirmsSmallParticles`).
     public static func smallBlobDiameterPx(_ image: GrayImage) -> Double? {
+        smallBlobs(image).flatMap { $0.dominant ? $0.diameterPx : nil }
+    }
+
+    /// Small blobs in an image, as `smallBlobDiameterPx` finds them.
+    public struct SmallBlobs: Sendable, Equatable {
+        /// The blobs' diameter (px): the larger of the two polarities' first maxima.
+        public var diameterPx: Double
+        /// The first maxima are at least 0.7 of the largest at every scale (the image is
+        /// dominated by them, `smallBlobDiameterPx`), not only of those up to `smallBlobContextPx`.
+        public var dominant: Bool
+    }
+
+    /// Small blobs as `smallBlobDiameterPx` looks for them, with the first maxima compared with
+    /// the scales up to `smallBlobContextPx` only (not with those of bare patches of support
+    /// between monolayer islands or of the illumination), or nil. `dominant` says whether they
+    /// pass the comparison with every scale as well.
+    public static func smallBlobs(_ image: GrayImage) -> SmallBlobs? {
         guard image.width >= 32, image.height >= 32 else { return nil }
         // the network's robust normalisation (median, 1-99 % range); a flat image has no energy below
         let (centre, spread) = RobustStatistics.centreAndScale(image.pixels, exclude: nil)
@@ -149,13 +239,17 @@ extension NetworkScale {
             energy[0].append(pos / Double(n)); energy[1].append(neg / Double(n))
         }
         var diameters: [Double] = []
+        var dominant = true
         for e in energy {
-            guard e.count >= 3, let top = e.max(), top > 0,
+            guard e.count >= 3, let top = e.max(),
                   let k = (1..<(e.count - 1)).first(where: { e[$0] > e[$0 - 1] && e[$0] >= e[$0 + 1] }) else { return nil }
             let d = sigmas[k] * 2 * 2.0.squareRoot()
-            guard d <= smallBlobMaximumPx, e[k] >= 0.7 * top else { return nil }
+            let near = zip(sigmas, e).filter { $0.0 * 2 * 2.0.squareRoot() <= smallBlobContextPx }.map(\.1).max() ?? 0
+            guard near > 0, d <= smallBlobMaximumPx, e[k] >= 0.7 * near else { return nil }
+            if e[k] < 0.7 * top { dominant = false }
             diameters.append(d)
         }
-        return diameters.max()
+        guard let d = diameters.max() else { return nil }
+        return SmallBlobs(diameterPx: d, dominant: dominant)
     }
 }

@@ -120,12 +120,34 @@ public struct Segmenter: Sendable {
         var outcome: FrameOutcome
         if runner != nil && input.pixelSize == nil && settings.networkScale == nil {
             outcome = try pass(NetworkScale.firstPassScale)
-            if let scale = NetworkScale.secondPassScale(after: outcome, image: input.image) { outcome = try pass(scale) }
+            let blobs = NetworkScale.smallBlobs(input.image)
+            if NetworkScale.leftUnresolved(outcome), let blobs, blobs.dominant {
+                // a dense monolayer seen as merged patches, in an image its small blobs dominate
+                outcome = try pass(NetworkScale.scale(forSmallBlobDiameterPx: blobs.diameterPx))
+            } else {
+                // where the image holds a field of small blobs, a pass at their scale is tried and
+                // kept when it finds them (the first pass may have seen nothing there, or the
+                // support between monolayer islands as large particles); otherwise the typical
+                // particle of the first pass sets the scale
+                var small: FrameOutcome? = nil
+                if let blobs, let scale = NetworkScale.smallParticleScale(blobDiameterPx: blobs.diameterPx, current: NetworkScale.firstPassScale) {
+                    let candidate = try pass(scale)
+                    if NetworkScale.confirmsSmallParticles(candidate, blobDiameterPx: blobs.diameterPx, previous: outcome, image: input.image) { small = candidate }
+                }
+                if let small {
+                    outcome = small
+                } else if let scale = NetworkScale.secondPassScale(after: outcome) {
+                    outcome = try pass(scale)
+                }
+            }
             outcome.networkScaleEstimated = true
         } else if runner != nil && input.pixelSize != nil {
-            // a calibrated frame of small particles the network did not resolve is seen again enlarged
+            // a calibrated frame of small particles the network did not resolve is seen again
+            // enlarged (no try where it did: on noisy support around a few particles, an
+            // enlarged pass finds a field of noise blobs, training/README.md)
             outcome = try pass(nil)
-            if let zoom = NetworkScale.calibratedZoom(after: outcome, image: input.image) {
+            if NetworkScale.leftUnresolved(outcome), let d = NetworkScale.smallBlobDiameterPx(input.image),
+               let zoom = NetworkScale.calibratedZoom(after: outcome, blobDiameterPx: d) {
                 outcome = try pass(zoom)
                 outcome.networkScaleEstimated = true
             }

@@ -88,60 +88,132 @@ extension GrayImage {
 
     @Test("a first pass of resolved 100 px particles asks for a second at 0.8 x 0.707; one of 160 px particles stands; one without particles stands")
     func resolvedParticles() {
-        let flat = GrayImage(width: 256, height: 256, pixels: [Float](repeating: 1, count: 256 * 256))
         let big = (0..<4).map { _ in NetworkScaleEstimate.particle(diameterPx: 100) }
         let area = big.reduce(0) { $0 + $1.areaPx }
-        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: big, foregroundPx: area), image: flat).map { abs($0 - 0.5 * 2.0.squareRoot()) < 1e-12 } == true)
+        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: big, foregroundPx: area)).map { abs($0 - 0.5 * 2.0.squareRoot()) < 1e-12 } == true)
         let typical = (0..<4).map { _ in NetworkScaleEstimate.particle(diameterPx: 160) }
-        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: typical, foregroundPx: typical.reduce(0) { $0 + $1.areaPx }), image: flat) == nil)
-        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: [], foregroundPx: 0), image: flat) == nil)
+        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: typical, foregroundPx: typical.reduce(0) { $0 + $1.areaPx })) == nil)
+        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: [], foregroundPx: 0)) == nil)
     }
 
-    @Test("a first pass that resolved little of its foreground on a monolayer of 5 px particles asks for twice the pixels")
-    func unresolvedMonolayer() {
-        let image = SmallBlobCheck.monolayer(size: 256, diameter: 5, spacing: 7)
-        let patch = [NetworkScaleEstimate.particle(diameterPx: 60)]
-        #expect(NetworkScale.secondPassScale(after: Self.outcome(particles: patch, foregroundPx: 30_000), image: image) == 2)
+    @Test("a monolayer of 5 px particles, seen at half its pixels by the first pass, is tried at twice them")
+    func monolayerTried() throws {
+        let d = try #require(NetworkScale.smallBlobDiameterPx(SmallBlobCheck.monolayer(size: 256, diameter: 5, spacing: 7)))
+        #expect(NetworkScale.smallParticleScale(blobDiameterPx: d, current: NetworkScale.firstPassScale) == 2)
     }
 
-    @Test("a calibrated frame: a first pass that resolved little of a monolayer of 5 px particles asks for a zoom of 2 (less where the network saw it enlarged already: the blobs at its input are brought to 16 px); a resolved one, or large particles, keep the first pass")
-    func calibratedZoom() {
-        let image = SmallBlobCheck.monolayer(size: 256, diameter: 5, spacing: 7)
-        let patch = [NetworkScaleEstimate.particle(diameterPx: 60)]
-        var unresolved = Self.outcome(particles: patch, foregroundPx: 30_000)
-        unresolved.networkInputScale = 1
-        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == 2)
+    @Test("a calibrated frame: a monolayer of 5 px particles seen at the frame's pixels is tried at a zoom of 2 (less where the network saw it enlarged already: the blobs at its input are brought to 16 px)")
+    func calibratedZoom() throws {
+        let d = try #require(NetworkScale.smallBlobDiameterPx(SmallBlobCheck.monolayer(size: 256, diameter: 5, spacing: 7)))
+        var first = Self.outcome(particles: [NetworkScaleEstimate.particle(diameterPx: 60)], foregroundPx: 30_000)
+        first.networkInputScale = 1
+        #expect(NetworkScale.calibratedZoom(after: first, blobDiameterPx: d) == 2)
         // the small-blob diameter at the network's input decides: seen at 2 x, blobs of about
         // 10 px need less (or, within the second-pass factor of 1, none)
-        unresolved.networkInputScale = 2
-        let d = NetworkScale.smallBlobDiameterPx(image)!
+        first.networkInputScale = 2
         let expected = NetworkScale.scale(forSmallBlobDiameterPx: 2 * d)
-        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == (expected > NetworkScale.secondPassFactor ? expected : nil))
-        let separated = (0..<600).map { _ in NetworkScaleEstimate.particle(diameterPx: 5) }
-        var resolved = Self.outcome(particles: separated, foregroundPx: separated.reduce(0) { $0 + $1.areaPx })
-        resolved.networkInputScale = 1
-        #expect(NetworkScale.calibratedZoom(after: resolved, image: image) == nil)
-        #expect(NetworkScale.calibratedZoom(after: unresolved, image: SmallBlobCheck.monolayer(size: 256, diameter: 40, spacing: 60)) == nil)
-        #expect(NetworkScale.calibratedZoom(after: Self.outcome(particles: [], foregroundPx: 0), image: image) == nil)
+        #expect(NetworkScale.calibratedZoom(after: first, blobDiameterPx: d) == (expected > NetworkScale.secondPassFactor ? expected : nil))
+        first.networkInputScale = 4
+        #expect(NetworkScale.calibratedZoom(after: first, blobDiameterPx: d) == nil)
     }
 
     @Test("a calibrated frame: small blobs narrower than 1 nm (lattice fringes, a carbon film's grain, noise) call for no zoom; the same 5 px blobs at 0.5 nm/px (2.5 nm) do")
     func calibratedZoomNeedsParticleSizedBlobs() throws {
-        let image = SmallBlobCheck.monolayer(size: 256, diameter: 5, spacing: 7)
-        let d = try #require(NetworkScale.smallBlobDiameterPx(image))
-        let patch = [NetworkScaleEstimate.particle(diameterPx: 60)]
-        var unresolved = Self.outcome(particles: patch, foregroundPx: 30_000)
-        unresolved.networkInputScale = 1
+        let d = try #require(NetworkScale.smallBlobDiameterPx(SmallBlobCheck.monolayer(size: 256, diameter: 5, spacing: 7)))
+        var first = Self.outcome(particles: [NetworkScaleEstimate.particle(diameterPx: 60)], foregroundPx: 30_000)
+        first.networkInputScale = 1
         // just below and just above the smallest particle, in the frame's own pixel size
-        unresolved.pixelSize = PixelSizeNm(square: 0.99 * NetworkScale.smallestParticleNm / d)
-        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == nil)
-        unresolved.pixelSize = PixelSizeNm(square: 1.01 * NetworkScale.smallestParticleNm / d)
-        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == 2)
-        unresolved.pixelSize = PixelSizeNm(square: 0.5)
-        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == 2)
+        first.pixelSize = PixelSizeNm(square: 0.99 * NetworkScale.smallestParticleNm / d)
+        #expect(NetworkScale.calibratedZoom(after: first, blobDiameterPx: d) == nil)
+        first.pixelSize = PixelSizeNm(square: 1.01 * NetworkScale.smallestParticleNm / d)
+        #expect(NetworkScale.calibratedZoom(after: first, blobDiameterPx: d) == 2)
+        first.pixelSize = PixelSizeNm(square: 0.5)
+        #expect(NetworkScale.calibratedZoom(after: first, blobDiameterPx: d) == 2)
         // non-square pixels: the geometric mean decides (0.02 x 0.05 nm: 0.032 nm, 5 px blobs 0.16 nm)
-        unresolved.pixelSize = PixelSizeNm(y: 0.02, x: 0.05)
-        #expect(NetworkScale.calibratedZoom(after: unresolved, image: image) == nil)
+        first.pixelSize = PixelSizeNm(y: 0.02, x: 0.05)
+        #expect(NetworkScale.calibratedZoom(after: first, blobDiameterPx: d) == nil)
+    }
+}
+
+@Suite struct SmallParticleRetry {
+    static func pass(_ diameters: [Double]) -> FrameOutcome {
+        let particles = diameters.map { NetworkScaleEstimate.particle(diameterPx: $0) }
+        return SecondPass.outcome(particles: particles, foregroundPx: particles.reduce(0) { $0 + $1.areaPx })
+    }
+
+    /// A 512 x 512 frame whose first `dark` pixels (row-major, where `SecondPass.outcome` puts its
+    /// segmentation) are 60 and the rest 200 with a little deterministic noise (0-12); `dark` 0:
+    /// noise only.
+    static func frame(dark: Int) -> GrayImage {
+        GrayImage(width: 512, height: 512, pixels: (0..<(512 * 512)).map { $0 < dark ? 60 : 200 + Float(($0 * 7919) % 13) })
+    }
+
+    @Test("a field of small blobs seen at half its pixels is tried at twice them; one seen at 2 x already, or at 1.7 x (within the second-pass factor), is not")
+    func scaleToTry() {
+        #expect(NetworkScale.smallParticleScale(blobDiameterPx: 5, current: 0.5) == 2)
+        #expect(NetworkScale.smallParticleScale(blobDiameterPx: 5, current: 2) == nil)
+        #expect(NetworkScale.smallParticleScale(blobDiameterPx: 5, current: 1.7) == nil)
+        // 10 px blobs need 1.6 x: from 1 x, tried; 12 px blobs need 1.33 x, within 1.25 of 1.1 x
+        #expect(NetworkScale.smallParticleScale(blobDiameterPx: 10, current: 1).map { abs($0 - 1.6) < 1e-12 } == true)
+        #expect(NetworkScale.smallParticleScale(blobDiameterPx: 12, current: 1.1) == nil)
+    }
+
+    @Test("the tried pass is kept where it finds many particles about the blobs' size that stand out from their surroundings, and the earlier pass found none, or read the frame as large patches; not where it finds the same large particles again, too few, particles far larger than the blobs, or specks no darker than the ring around them")
+    func confirmation() {
+        func confirms(_ candidate: FrameOutcome, _ d: Double, _ previous: FrameOutcome, contrast: Bool = true) -> Bool {
+            let dark = candidate.segmentation?.pixels.reduce(0) { $0 + ($1 ? 1 : 0) } ?? 0
+            return NetworkScale.confirmsSmallParticles(candidate, blobDiameterPx: d, previous: previous, image: Self.frame(dark: contrast ? dark : 0))
+        }
+        let field = Self.pass(Array(repeating: 7, count: 300))
+        #expect(confirms(field, 5.7, Self.pass([])))
+        // the support between monolayer islands taken for three large particles
+        #expect(confirms(field, 5.7, Self.pass([170, 160, 150])))
+        // packed particles left touching in pairs and triplets: typical 22 px from 4.8 px blobs
+        #expect(confirms(Self.pass(Array(repeating: 22, count: 400)), 4.8, Self.pass([160, 120])))
+        // a rod on a noisy film seen at 2 x as a web of noise: typical 61 px from 8 px blobs
+        #expect(!confirms(Self.pass(Array(repeating: 61, count: 30)), 8, Self.pass([179])))
+        // grainy SEM spheres: the tried pass finds the same 80 px spheres again
+        #expect(!confirms(Self.pass(Array(repeating: 79, count: 40)), 9.5, Self.pass(Array(repeating: 87, count: 30))))
+        // rods in a carbon film's grain: 45 px against 3.4 px blobs
+        #expect(!confirms(Self.pass(Array(repeating: 45, count: 32)), 3.4, Self.pass([])))
+        // fewer than 20 particles is no field
+        #expect(!confirms(Self.pass(Array(repeating: 7, count: 19)), 5.7, Self.pass([])))
+        #expect(!confirms(Self.pass([]), 5.7, Self.pass([])))
+        // the noise grain around a pair drawn as specks: as many and as small, but no darker than their surroundings
+        #expect(!confirms(field, 5.7, Self.pass([40, 35]), contrast: false))
+    }
+
+    @Test("a segmentation's contrast: dark particles on a bright support stand out by many standard deviations of the ring around them; a mask on flat noise by about none; no segmentation, no figure")
+    func contrast() throws {
+        let field = Self.pass(Array(repeating: 7, count: 300))
+        let dark = field.segmentation!.pixels.reduce(0) { $0 + ($1 ? 1 : 0) }
+        // inside 60, ring 200 + noise of sd about 3.7: (206 - 60) / 3.7, about 39
+        let high = try #require(NetworkScale.segmentationContrast(field, image: Self.frame(dark: dark)))
+        #expect(high > 30)
+        let low = try #require(NetworkScale.segmentationContrast(field, image: Self.frame(dark: 0)))
+        #expect(low < 0.5)
+        var none = field
+        none.segmentation = nil
+        #expect(NetworkScale.segmentationContrast(none, image: Self.frame(dark: 0)) == nil)
+    }
+
+    @Test("a faint monolayer beside bright bare support, under a gradient of illumination, holds small blobs (the bare half's edge, at the largest scales, is not compared with them), but they do not dominate the image")
+    func monolayerBesideBareSupport() throws {
+        let size = 256
+        var image = SmallBlobCheck.monolayer(size: size, diameter: 5, spacing: 7)
+        for r in 0..<size { for c in 0..<size {
+            let k = r * size + c
+            // particles 90 on a support of 150 (plus the noise), the right half bare and bright
+            image.pixels[k] = c >= size / 2 ? 255 : image.pixels[k] < 100 ? 90 : image.pixels[k] - 50
+            image.pixels[k] *= Float(0.6 + 0.8 * Double(r) / Double(size))
+        } }
+        let blobs = try #require(NetworkScale.smallBlobs(image))
+        #expect(blobs.diameterPx >= 3 && blobs.diameterPx <= 9, "\(blobs.diameterPx) px")
+        #expect(!blobs.dominant)
+        let dominant = NetworkScale.smallBlobDiameterPx(image) != nil
+        #expect(!dominant)
+        // the monolayer alone is dominated by them
+        #expect(NetworkScale.smallBlobs(SmallBlobCheck.monolayer(size: size, diameter: 5, spacing: 7))?.dominant == true)
     }
 }
 
