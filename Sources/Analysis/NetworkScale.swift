@@ -148,8 +148,8 @@ extension NetworkScale {
     }
 
     /// The pass tried for small blobs of `d` px found what they said, where `previous` (the first
-    /// pass) did not: its segmentation stands out from its surroundings by at least
-    /// `smallFieldMinimumContrast` (in `image`), at least `smallFieldMinimumParticles` particles, their typical
+    /// pass) did not: at least `smallFieldMinimumParticles` particles, its segmentation standing
+    /// out from its surroundings in `image` by at least `smallFieldMinimumContrast`, their typical
     /// diameter (image pixels) at most `smallFieldDiameterRatio` times `d` and, where `previous`
     /// has particles, at most `smallFieldChangeRatio` of its typical diameter. Large particles
     /// whose texture or noise made the blobs (an SEM's grainy spheres, a carbon film's grain

@@ -120,25 +120,20 @@ public struct Segmenter: Sendable {
         var outcome: FrameOutcome
         if runner != nil && input.pixelSize == nil && settings.networkScale == nil {
             outcome = try pass(NetworkScale.firstPassScale)
+            // a field of small blobs in the image calls for a pass at their scale: taken at once
+            // where the first pass left its foreground unresolved and the blobs dominate the image
+            // (a dense monolayer seen as merged patches), else tried and kept when it finds them
+            // (the first pass may have seen nothing there, or the support between monolayer
+            // islands as large particles); otherwise the first pass's typical particle sets the scale
             let blobs = NetworkScale.smallBlobs(input.image)
-            if NetworkScale.leftUnresolved(outcome), let blobs, blobs.dominant {
-                // a dense monolayer seen as merged patches, in an image its small blobs dominate
-                outcome = try pass(NetworkScale.scale(forSmallBlobDiameterPx: blobs.diameterPx))
-            } else {
-                // where the image holds a field of small blobs, a pass at their scale is tried and
-                // kept when it finds them (the first pass may have seen nothing there, or the
-                // support between monolayer islands as large particles); otherwise the typical
-                // particle of the first pass sets the scale
-                var small: FrameOutcome? = nil
-                if let blobs, let scale = NetworkScale.smallParticleScale(blobDiameterPx: blobs.diameterPx, current: NetworkScale.firstPassScale) {
-                    let candidate = try pass(scale)
-                    if NetworkScale.confirmsSmallParticles(candidate, blobDiameterPx: blobs.diameterPx, previous: outcome, image: input.image) { small = candidate }
-                }
-                if let small {
-                    outcome = small
-                } else if let scale = NetworkScale.secondPassScale(after: outcome) {
-                    outcome = try pass(scale)
-                }
+            let smallScale = blobs.flatMap { NetworkScale.smallParticleScale(blobDiameterPx: $0.diameterPx, current: NetworkScale.firstPassScale) }
+            if let blobs, let smallScale, blobs.dominant && NetworkScale.leftUnresolved(outcome) {
+                outcome = try pass(smallScale)
+            } else if let blobs, let smallScale, case let candidate = try pass(smallScale),
+                      NetworkScale.confirmsSmallParticles(candidate, blobDiameterPx: blobs.diameterPx, previous: outcome, image: input.image) {
+                outcome = candidate
+            } else if let scale = NetworkScale.secondPassScale(after: outcome) {
+                outcome = try pass(scale)
             }
             outcome.networkScaleEstimated = true
         } else if runner != nil && input.pixelSize != nil {
