@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "DefaultModel", resources: [.copy("Resources/antema-unet.onnx"), .copy("Resources/antema-unet.json"),
                                                   .copy("Resources/antema-unet-instance.onnx"), .copy("Resources/antema-unet-instance.json")]),
         // Files in, tables out: loading inputs, segmenting (model or classical), running the pipeline per frame, CSV tables.
-        .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles", "Inference", "DefaultModel"]),
+        .target(name: "Analysis", dependencies: ["GatanDM", "Pipeline", "ImageFiles", "Inference", "DefaultModel", "COpenBLAS"]),
         .executableTarget(
             name: "antemactl",
             dependencies: [

@@ -80,8 +80,13 @@ public struct FrameOutcome: Sendable {
     /// The network saw the frame at a smaller scale than its pixel size (or `networkScale`)
     /// asked for, to bound the memory (`SegmentationRunner.defaultMaximumEnlargedPixels`).
     public var networkScaleLimited = false
+    /// The frame is a packed field of small particles repeating every this many pixels, which the
+    /// network left merged: its particles were split at the image's own grey-level cores
+    /// (`PackedField`), not at the network's distance map; nil otherwise.
+    public var packedFieldPeriodPx: Double?
     /// What a user should be told about this frame's analysis besides its problems: no
-    /// calibration, a network scale lowered to bound the memory; empty when nothing.
+    /// calibration, a network scale lowered to bound the memory, a packed field split at the
+    /// image's cores; empty when nothing.
     public var warnings: [String] {
         var out: [String] = []
         if pixelSize == nil && problem == nil {
@@ -92,6 +97,10 @@ public struct FrameOutcome: Sendable {
             out.append("the network saw the frame enlarged less than " + (pixelSize == nil ? "--network-scale" : "its pixel size")
                        + " asks for, so that its input stays within \(SegmentationRunner.defaultMaximumEnlargedPixels) pixels (4096 x 4096): "
                        + "small particles may be missed")
+        }
+        if let period = packedFieldPeriodPx {
+            out.append("a packed field of small particles (repeating every \(String(format: "%.1f", period)) px) that the network drew merged: "
+                       + "split at the image's own grey-level cores, not at the network's distance map")
         }
         return out
     }

@@ -162,6 +162,24 @@ extension NetworkScale {
         return typical <= smallFieldChangeRatio * before
     }
 
+    /// A tried pass whose segmentation stands out from its surroundings at least this many times
+    /// as much as the earlier pass's (`segmentationContrast`) is kept even where it leaves its
+    /// particles merged (`sharpensSegmentation`).
+    public static let sharperContrastFactor = 2.0
+
+    /// The pass tried for small blobs drew the field where the earlier pass did not: its
+    /// segmentation stands out from the ring around it by at least `smallFieldMinimumContrast`
+    /// and by `sharperContrastFactor` times the earlier pass's (or the earlier pass has none). On
+    /// a tightly packed field of 3-5 px particles the network leaves the particles merged at any
+    /// scale, but at the blobs' scale it covers the field (pixel IoU 0.03 to 0.89 on the
+    /// overview set's `sim004`), where at half the pixels it drew a few patches across particles
+    /// and gaps alike (contrast 0.2-0.9).
+    public static func sharpensSegmentation(_ candidate: FrameOutcome, previous: FrameOutcome, image: GrayImage) -> Bool {
+        guard let contrast = segmentationContrast(candidate, image: image), contrast >= smallFieldMinimumContrast else { return false }
+        guard let before = segmentationContrast(previous, image: image) else { return true }
+        return contrast >= sharperContrastFactor * before
+    }
+
     /// The pass's particles hold less than `unresolvedFraction` of its foreground (false
     /// without foreground).
     static func leftUnresolved(_ first: FrameOutcome) -> Bool {
@@ -251,5 +269,76 @@ extension NetworkScale {
         }
         guard let d = diameters.max() else { return nil }
         return SmallBlobs(diameterPx: d, dominant: dominant)
+    }
+}
+
+extension NetworkScale {
+    /// A packed field's spectral peak must be at least this many times its flanks' power
+    /// (`PowerSpectrum.mostProminentPeak`). Measured on the simulated overviews 3.1-60 for 37 of
+    /// 40 (the median 5.4); on the 366 EMPS images, the 150 pair frames and the reference
+    /// micrograph at most 2.0 where the peak lies at 12 px or below (training/README.md, "Packed
+    /// fields the Laplacian does not see").
+    public static let packingMinimumProminence = 3.0
+    /// Peaks up to this period (px) are compared: a lattice of larger particles answers most at
+    /// its own (larger) period, its harmonics less, and is not taken for a field of small ones.
+    public static let packingContextPx = 48.0
+
+    /// The period (px) at which a packed field of small particles repeats, or nil: the radially
+    /// averaged power spectrum's most prominent peak among periods up to `packingContextPx`,
+    /// where it lies at `smallBlobMaximumPx` or below and stands at least
+    /// `packingMinimumProminence` times above its flanks. In a field of touching particles the
+    /// period is about their diameter (a hexagonal monolayer of spacing a repeats at a√3/2).
+    ///
+    /// The Laplacian of `smallBlobs` misses such fields where the particles are 3-5 px across:
+    /// the packing leaves no gaps of their size, and the pixel noise's energy at the smallest
+    /// scales hides their maximum; their spectrum still has a sharp peak at the period.
+    public static func packingPeriodPx(_ image: GrayImage) -> Double? {
+        guard let spectrum = PowerSpectrum(image),
+              let peak = spectrum.mostProminentPeak(maximumPeriodPx: packingContextPx),
+              peak.periodPx <= smallBlobMaximumPx, peak.prominence >= packingMinimumProminence else { return nil }
+        return peak.periodPx
+    }
+}
+
+extension NetworkScale {
+    /// A packed field covers at least this fraction of the image with its segmentation: the
+    /// simulated overviews 0.21-0.79 (0.29 and more where the network left them merged); the two
+    /// EMPS images whose spectra peak below 12 px (a scale bar's ticks, JPEG blocks around a few
+    /// SEM spheres) 0.03 and 0.14.
+    public static let packedFieldMinimumCoverage = 0.25
+    /// A packed field is left merged where the segmentation's typical object (the area-weighted
+    /// median equivalent diameter of its 8-connected components) is more than this many periods
+    /// across: half of its area lies in patches of several particles.
+    public static let packedFieldMergedPeriods = 2.0
+
+    /// The segmentation covers at least `packedFieldMinimumCoverage` of the frame.
+    public static func mayBePackedField(_ segmentation: BinaryImage) -> Bool {
+        guard !segmentation.pixels.isEmpty else { return false }
+        let covered = segmentation.pixels.reduce(0) { $0 + ($1 ? 1 : 0) }
+        return Double(covered) >= packedFieldMinimumCoverage * Double(segmentation.pixels.count)
+    }
+
+    /// The segmentation's typical object is more than `packedFieldMergedPeriods` times `periodPx`
+    /// across (false without objects).
+    public static func leftPackedFieldMerged(_ segmentation: BinaryImage, periodPx: Double) -> Bool {
+        let areas = segmentation.regions(.eight).map(\.area).sorted()
+        let total = areas.reduce(0, +)
+        guard total > 0 else { return false }
+        var cumulative = 0
+        for a in areas {
+            cumulative += a
+            if 2 * cumulative >= total { return (4 * Double(a) / Double.pi).squareRoot() > packedFieldMergedPeriods * periodPx }
+        }
+        return false
+    }
+}
+
+extension NetworkScale {
+    /// A pass resolved a packed field repeating every `periodPx`: its segmentation covers it
+    /// (`mayBePackedField`) with objects not left merged (`leftPackedFieldMerged`). A zoomed try
+    /// finds nothing more there.
+    public static func resolvesPackedField(_ outcome: FrameOutcome, periodPx: Double) -> Bool {
+        guard let segmentation = outcome.segmentation else { return false }
+        return mayBePackedField(segmentation) && !leftPackedFieldMerged(segmentation, periodPx: periodPx)
     }
 }

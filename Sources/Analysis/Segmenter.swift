@@ -103,51 +103,103 @@ public struct Segmenter: Sendable {
         }
     }
 
+    /// One pass of the network (or the segmenter) over a frame: its analysis, and the
+    /// segmentation and prediction it came from (for the packed-field split).
+    struct Pass {
+        var outcome: FrameOutcome
+        let scale: Double?
+        let mask: BinaryImage
+        let prediction: Prediction?
+    }
+
     /// Segments and analyses one frame with `settings` (whose segmenter is this one's choice).
     /// A network on a frame without a calibration sees it at `settings.networkScale`, else at the
     /// scale `NetworkScale` estimates (a first pass, and a second where the estimate differs).
+    /// A packed field of small particles that the network left merged is split at the image's
+    /// own grey-level cores (`PackedField`).
     public func analyze(_ input: InputFrame, settings: RunSettings) throws -> FrameOutcome {
         var s = settings
         s.segmenter = choice
         var input = input
         if input.exclude == nil && choice != .mask { input.exclude = settings.exclusion(for: input.image) }
         let start = DispatchTime.now().uptimeNanoseconds
-        func pass(_ scale: Double?) throws -> FrameOutcome {
+        func pass(_ scale: Double?) throws -> Pass {
             let (mask, prediction) = try segment(input, networkScale: scale)
-            return BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence,
-                                         networkScale: runner != nil && input.pixelSize == nil ? scale ?? 1 : nil)
+            let outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence,
+                                                networkScale: runner != nil && input.pixelSize == nil ? scale ?? 1 : nil)
+            return Pass(outcome: outcome, scale: scale, mask: mask, prediction: prediction)
         }
-        var outcome: FrameOutcome
+        // the period of a packed field in the image (its spectrum), computed once where asked for
+        var packing: Double?? = nil
+        func packingPeriodPx() -> Double? {
+            if let p = packing { return p }
+            let p = NetworkScale.packingPeriodPx(input.image)
+            packing = .some(p)
+            return p
+        }
+        var chosen: Pass
         if runner != nil && input.pixelSize == nil && settings.networkScale == nil {
-            outcome = try pass(NetworkScale.firstPassScale)
+            chosen = try pass(NetworkScale.firstPassScale)
             // a field of small blobs in the image calls for a pass at their scale: taken at once
             // where the first pass left its foreground unresolved and the blobs dominate the image
             // (a dense monolayer seen as merged patches), else tried and kept when it finds them
             // (the first pass may have seen nothing there, or the support between monolayer
-            // islands as large particles); otherwise the first pass's typical particle sets the scale
+            // islands as large particles) or draws the field far more sharply than the first
+            // pass; otherwise the first pass's typical particle sets the scale. A packed field
+            // whose particles the Laplacian does not see (3-5 px, touching) is found by its
+            // spectrum's peak and tried the same way.
             let blobs = NetworkScale.smallBlobs(input.image)
+                ?? packingPeriodPx().map { NetworkScale.SmallBlobs(diameterPx: $0, dominant: false) }
             let smallScale = blobs.flatMap { NetworkScale.smallParticleScale(blobDiameterPx: $0.diameterPx, current: NetworkScale.firstPassScale) }
-            if let blobs, let smallScale, blobs.dominant && NetworkScale.leftUnresolved(outcome) {
-                outcome = try pass(smallScale)
+            if let blobs, let smallScale, blobs.dominant && NetworkScale.leftUnresolved(chosen.outcome) {
+                chosen = try pass(smallScale)
             } else if let blobs, let smallScale, case let candidate = try pass(smallScale),
-                      NetworkScale.confirmsSmallParticles(candidate, blobDiameterPx: blobs.diameterPx, previous: outcome, image: input.image) {
-                outcome = candidate
-            } else if let scale = NetworkScale.secondPassScale(after: outcome) {
-                outcome = try pass(scale)
+                      NetworkScale.confirmsSmallParticles(candidate.outcome, blobDiameterPx: blobs.diameterPx, previous: chosen.outcome, image: input.image)
+                        || NetworkScale.sharpensSegmentation(candidate.outcome, previous: chosen.outcome, image: input.image) {
+                chosen = candidate
+            } else if let scale = NetworkScale.secondPassScale(after: chosen.outcome) {
+                chosen = try pass(scale)
             }
-            outcome.networkScaleEstimated = true
+            chosen.outcome.networkScaleEstimated = true
         } else if runner != nil && input.pixelSize != nil {
             // a calibrated frame of small particles the network did not resolve is seen again
             // enlarged (no try where it did: on noisy support around a few particles, an
-            // enlarged pass finds a field of noise blobs, training/README.md)
-            outcome = try pass(nil)
-            if NetworkScale.leftUnresolved(outcome), let d = NetworkScale.smallBlobDiameterPx(input.image),
-               let zoom = NetworkScale.calibratedZoom(after: outcome, blobDiameterPx: d) {
-                outcome = try pass(zoom)
-                outcome.networkScaleEstimated = true
+            // enlarged pass finds a field of noise blobs, training/README.md); a packed field
+            // (its spectrum's peak, which such noise does not make) that the first pass did not
+            // resolve is tried zoomed as an uncalibrated one is, and the zoomed pass kept where it
+            // confirms or sharpens it
+            chosen = try pass(nil)
+            if NetworkScale.leftUnresolved(chosen.outcome), let d = NetworkScale.smallBlobDiameterPx(input.image),
+               let zoom = NetworkScale.calibratedZoom(after: chosen.outcome, blobDiameterPx: d) {
+                chosen = try pass(zoom)
+                chosen.outcome.networkScaleEstimated = true
+            } else if let period = packingPeriodPx(), !NetworkScale.resolvesPackedField(chosen.outcome, periodPx: period),
+                      let zoom = NetworkScale.calibratedZoom(after: chosen.outcome, blobDiameterPx: period),
+                      case let candidate = try pass(zoom),
+                      NetworkScale.confirmsSmallParticles(candidate.outcome, blobDiameterPx: period, previous: chosen.outcome, image: input.image)
+                        || NetworkScale.sharpensSegmentation(candidate.outcome, previous: chosen.outcome, image: input.image) {
+                chosen = candidate
+                chosen.outcome.networkScaleEstimated = true
             }
         } else {
-            outcome = try pass(settings.networkScale)
+            chosen = try pass(settings.networkScale)
+        }
+        var outcome = chosen.outcome
+        // a packed field the network left merged (its own separation included) is split at the
+        // image's own cores instead; not in the modes that reproduce ANTEMA (separate, flag) or
+        // the watershed
+        if runner != nil, s.analysis.overlap == .network, let prediction = chosen.prediction, let segmentation = outcome.segmentation,
+           NetworkScale.mayBePackedField(segmentation), let period = packingPeriodPx(),
+           NetworkScale.leftPackedFieldMerged(segmentation, periodPx: period) {
+            var split = s
+            split.analysis.markerSmoothingPx = PackedField.smoothingSigmaPx
+            split.analysis.markerPeakHeight = PackedField.peakHeight
+            var cores = prediction
+            cores.distance = PackedField.coreMap(input.image, mask: segmentation, darkParticles: PackedField.darkParticles(input.image, mask: segmentation))
+            outcome = BatchAnalysis.analyze(input, mask: chosen.mask, prediction: cores, settings: split, modelMinimumConfidence: runner?.metadata.minimumConfidence,
+                                            networkScale: runner != nil && input.pixelSize == nil ? chosen.scale ?? 1 : nil)
+            outcome.networkScaleEstimated = chosen.outcome.networkScaleEstimated
+            outcome.packedFieldPeriodPx = period
         }
         outcome.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return outcome
