@@ -196,7 +196,11 @@ public struct Segmenter: Sendable {
             split.analysis.markerPeakHeight = PackedField.peakHeight
             var cores = prediction
             cores.distance = PackedField.coreMap(input.image, mask: segmentation, darkParticles: PackedField.darkParticles(input.image, mask: segmentation))
-            outcome = BatchAnalysis.analyze(input, mask: chosen.mask, prediction: cores, settings: split, modelMinimumConfidence: runner?.metadata.minimumConfidence,
+            // the model's own minimum confidence (chosen on particles its distance map parted) is
+            // not applied: a packed field's pieces are as sure as the field, but the network's
+            // probability over merged particles of a few pixels stays near its threshold; a
+            // minimum the user set still is
+            outcome = BatchAnalysis.analyze(input, mask: chosen.mask, prediction: cores, settings: split, modelMinimumConfidence: nil,
                                             networkScale: runner != nil && input.pixelSize == nil ? chosen.scale ?? 1 : nil)
             outcome.networkScaleEstimated = chosen.outcome.networkScaleEstimated
             outcome.packedFieldPeriodPx = period
