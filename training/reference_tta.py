@@ -6,7 +6,8 @@ normalisation with the scale-bar box left out), bilinear back to the image's pix
 0.5, no clean-up; prints the particle IoU against network-mask.png with the box excluded from the
 score, for: the plain pass; the mean of four flips and rotations; passes at coarser network pixel
 sizes alone and averaged with the plain one; the normalisation with the box included; and the
-normalised input scaled by 0.5-1.2 (the network's response to contrast).
+normalised input scaled by 0.5-1.2 (the network's response to contrast); and the network's input
+reflect-padded by 32 and 64 px (whether the frame's edges cost it particles there).
 
     .venv/bin/python training/reference_tta.py [--model X.onnx]
 """
@@ -44,7 +45,7 @@ def main():
         p, t = mask & keep, truth & keep
         return (p & t).sum() / (p | t).sum()
 
-    def run(network_nm=0.1, flips=False, box_in_normalisation=False, gain=1.0):
+    def run(network_nm=0.1, flips=False, box_in_normalisation=False, gain=1.0, reflect=0):
         m = int(round(n * PIXEL_NM / network_nm))
         r = simulate.area_resample_matrix(n, m)
         small = r @ img @ r.T
@@ -58,7 +59,8 @@ def main():
             xi = x[:, ::-1] if flip else x
             xi = np.ascontiguousarray(np.rot90(xi, rot))
             h, w = xi.shape
-            o = session.run(None, {session.get_inputs()[0].name: pad_to(xi, 16)[None, None]})[0][0, 0, :h, :w]
+            xp = np.pad(xi, reflect, mode="reflect") if reflect else xi
+            o = session.run(None, {session.get_inputs()[0].name: pad_to(xp, 16)[None, None]})[0][0, 0, reflect:reflect + h, reflect:reflect + w]
             o = np.rot90(o, -rot)
             o = o[:, ::-1] if flip else o
             total, count = total + 1 / (1 + np.exp(-o)), count + 1
@@ -76,6 +78,8 @@ def main():
     for gain in (0.5, 0.6, 0.7, 0.8, 0.9, 1.2):
         z = run(gain=gain) > 0.5
         print(f"normalised input x {gain}: {iou(z):.4f} (foreground {z.mean():.3f}, the reference's {truth.mean():.3f})")
+    for pad in (32, 64):
+        print(f"input reflect-padded by {pad} px: {iou(run(reflect=pad) > 0.5):.4f}")
 
 
 if __name__ == "__main__":
