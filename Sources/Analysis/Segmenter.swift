@@ -192,7 +192,7 @@ public struct Segmenter: Sendable {
            NetworkScale.mayBePackedField(segmentation), let period = packingPeriodPx(),
            NetworkScale.leftPackedFieldMerged(segmentation, periodPx: period) {
             var split = s
-            split.analysis.markerSmoothingPx = PackedField.smoothingSigmaPx
+            split.analysis.markerSmoothingPx = PackedField.smoothingSigmaPx(periodPx: period)
             split.analysis.markerPeakHeight = PackedField.peakHeight
             var cores = prediction
             cores.distance = PackedField.coreMap(input.image, mask: segmentation, darkParticles: PackedField.darkParticles(input.image, mask: segmentation))

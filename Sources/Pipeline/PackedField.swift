@@ -6,11 +6,22 @@
 /// the particles' cores and 0 at the web between them, stand in for the network's distance
 /// map in `MarkerSeparation` (its summits seed the particles, its flood assigns the pixels).
 public enum PackedField {
-    /// The grey-level map's smoothing (px) before its summits are sought: just enough to take the
-    /// pixel noise off a 3-5 px particle's core (`MarkerSeparation`'s 1.5 px, chosen for the
-    /// network's map of particles tens of pixels across, would blur a 4.5 px period to a tenth
-    /// of its contrast).
-    public static let smoothingSigmaPx = 0.5
+    /// The grey-level map's smoothing (px) before its summits are sought, for a field repeating
+    /// every `periodPx`: `smoothingPeriods` of the period, at least `minimumSmoothingPx`. Just
+    /// enough to take the pixel noise off a particle's core: `MarkerSeparation`'s 1.5 px, chosen
+    /// for the network's map of particles tens of pixels across, would blur a 4.5 px period to a
+    /// tenth of its contrast, and a fixed 0.5 px left the texture of 9-10 px particles as summits
+    /// that cut them in two.
+    public static func smoothingSigmaPx(periodPx: Double) -> Double {
+        max(minimumSmoothingPx, smoothingPeriods * periodPx)
+    }
+    /// See `smoothingSigmaPx(periodPx:)`.
+    public static let minimumSmoothingPx = 0.5
+    /// See `smoothingSigmaPx(periodPx:)`. Chosen on the uncalibrated overviews with summits 0.05
+    /// apart: instance F1 0.731 with a fixed 0.5 px, 0.746 at 0.111 periods, 0.747 at 0.09;
+    /// calibrated overviews 0.740, 0.757, 0.759 (the 9.8 px period of `sim011` 0.458 -> 0.926);
+    /// monolayers 0.132, 0.125, 0.130.
+    public static let smoothingPeriods = 0.09
     /// A summit must stand this much above the pass to a higher one (of the map's 0-1 range).
     /// Chosen on the uncalibrated overviews (instance F1 0.692 at 0.1, 0.731 at 0.05, 0.720 at
     /// 0.035, 0.639 at 0.15, with smoothing 0.5 px; 0.703 at 0.8 px and 0.05), checked on the

@@ -163,6 +163,13 @@ import Pipeline
         #expect(!NetworkScale.leftPackedFieldMerged(BinaryImage(width: 10, height: 10), periodPx: 5))
     }
 
+    @Test("the grey-level map is smoothed by 0.09 of the period, at least 0.5 px: 0.5 px for 4.5 px, 0.9 px for 10 px")
+    func smoothingFollowsThePeriod() {
+        #expect(PackedField.smoothingSigmaPx(periodPx: 4.5) == 0.5)
+        #expect(abs(PackedField.smoothingSigmaPx(periodPx: 10) - 0.9) < 1e-12)
+        #expect(PackedField.smoothingSigmaPx(periodPx: 0) == 0.5)
+    }
+
     @Test("a frame split at its own cores says so, with the period it repeats at; one analysed as usual says nothing of it")
     func packedFieldWarning() {
         var outcome = FrameOutcome(path: "a.dm3", frame: 0, width: 10, height: 10, pixelSize: PixelSizeNm(square: 0.5))
@@ -193,7 +200,7 @@ import Pipeline
         var p = AnalysisParameters()
         p.overlap = .network
         p.clearBorder = false
-        p.markerSmoothingPx = PackedField.smoothingSigmaPx
+        p.markerSmoothingPx = PackedField.smoothingSigmaPx(periodPx: spacing * 3.0.squareRoot() / 2)
         p.markerPeakHeight = PackedField.peakHeight
         let cores = PackedField.coreMap(image, mask: mask, darkParticles: true)
         let result = ParticleAnalysis.analyze(mask, pixelSize: nil, parameters: p, distance: cores)
