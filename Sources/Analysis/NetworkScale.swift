@@ -34,15 +34,21 @@ public enum NetworkScale {
     /// The area-weighted median equivalent diameter in pixels (half of the particles' area lies in
     /// particles at most this large); nil without particles.
     public static func typicalDiameterPx(_ particles: [ParticleMeasurement]) -> Double? {
-        let sorted = particles.sorted { $0.areaPx < $1.areaPx }
-        let total = sorted.reduce(0) { $0 + $1.areaPx }
+        areaWeightedMedianDiameterPx(particles.map(\.areaPx))
+    }
+
+    /// The equivalent diameter (px) of the object at which half of the objects' area (`areasPx`)
+    /// lies in objects at most as large; nil without area.
+    static func areaWeightedMedianDiameterPx(_ areasPx: [Int]) -> Double? {
+        let sorted = areasPx.sorted()
+        let total = sorted.reduce(0, +)
         guard total > 0 else { return nil }
         var cumulative = 0
-        for p in sorted {
-            cumulative += p.areaPx
-            if 2 * cumulative >= total { return p.equivalentDiameterPx }
+        for a in sorted {
+            cumulative += a
+            if 2 * cumulative >= total { return (4 * Double(a) / Double.pi).squareRoot() }
         }
-        return sorted.last?.equivalentDiameterPx
+        return nil
     }
 
     /// The scale of the second pass after a first at `firstPassScale`, from the typical diameter
@@ -321,15 +327,8 @@ extension NetworkScale {
     /// The segmentation's typical object is more than `packedFieldMergedPeriods` times `periodPx`
     /// across (false without objects).
     public static func leftPackedFieldMerged(_ segmentation: BinaryImage, periodPx: Double) -> Bool {
-        let areas = segmentation.regions(.eight).map(\.area).sorted()
-        let total = areas.reduce(0, +)
-        guard total > 0 else { return false }
-        var cumulative = 0
-        for a in areas {
-            cumulative += a
-            if 2 * cumulative >= total { return (4 * Double(a) / Double.pi).squareRoot() > packedFieldMergedPeriods * periodPx }
-        }
-        return false
+        guard let typical = areaWeightedMedianDiameterPx(segmentation.regions(.eight).map(\.area)) else { return false }
+        return typical > packedFieldMergedPeriods * periodPx
     }
 }
 

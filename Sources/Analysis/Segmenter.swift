@@ -123,11 +123,15 @@ public struct Segmenter: Sendable {
         var input = input
         if input.exclude == nil && choice != .mask { input.exclude = settings.exclusion(for: input.image) }
         let start = DispatchTime.now().uptimeNanoseconds
+        // the analysis of a segmentation made at `scale` (nil: the frame's own or the model's)
+        func analysis(_ mask: BinaryImage, _ prediction: Prediction?, scale: Double?, settings: RunSettings, modelMinimumConfidence: Double?) -> FrameOutcome {
+            BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: settings, modelMinimumConfidence: modelMinimumConfidence,
+                                  networkScale: runner != nil && input.pixelSize == nil ? scale ?? 1 : nil)
+        }
         func pass(_ scale: Double?) throws -> Pass {
             let (mask, prediction) = try segment(input, networkScale: scale)
-            let outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence,
-                                                networkScale: runner != nil && input.pixelSize == nil ? scale ?? 1 : nil)
-            return Pass(outcome: outcome, scale: scale, mask: mask, prediction: prediction)
+            return Pass(outcome: analysis(mask, prediction, scale: scale, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence),
+                        scale: scale, mask: mask, prediction: prediction)
         }
         // the period of a packed field in the image (its spectrum), computed once where asked for
         var packing: Double?? = nil
@@ -200,8 +204,7 @@ public struct Segmenter: Sendable {
             // not applied: a packed field's pieces are as sure as the field, but the network's
             // probability over merged particles of a few pixels stays near its threshold; a
             // minimum the user set still is
-            outcome = BatchAnalysis.analyze(input, mask: chosen.mask, prediction: cores, settings: split, modelMinimumConfidence: nil,
-                                            networkScale: runner != nil && input.pixelSize == nil ? chosen.scale ?? 1 : nil)
+            outcome = analysis(chosen.mask, cores, scale: chosen.scale, settings: split, modelMinimumConfidence: nil)
             outcome.networkScaleEstimated = chosen.outcome.networkScaleEstimated
             outcome.packedFieldPeriodPx = period
         }

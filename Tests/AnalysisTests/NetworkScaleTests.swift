@@ -41,22 +41,32 @@ extension GrayImage {
 }
 
 @Suite struct SmallBlobCheck {
+    /// The centres of a hexagonal grid `spacing` apart (rows √3/2 spacings apart, every other one
+    /// shifted by half a spacing), from the origin up to below `extent` px along both axes.
+    static func hexagonalCentres(spacing: Double, extent: Double) -> [(y: Double, x: Double)] {
+        var centres: [(y: Double, x: Double)] = []
+        let rowStep = spacing * 3.0.squareRoot() / 2
+        var y = 0.0, row = 0
+        while y < extent {
+            var x = row % 2 == 0 ? 0 : spacing / 2
+            while x < extent {
+                centres.append((y, x))
+                x += spacing
+            }
+            y += rowStep; row += 1
+        }
+        return centres
+    }
+
     /// Dark discs of `diameter` px on a hexagonal grid `spacing` apart (a monolayer), on a bright support with a little noise.
     static func monolayer(size: Int, diameter: Double, spacing: Double) -> GrayImage {
         var pixels = [Float](repeating: 200, count: size * size)
         var state: UInt64 = 7
         for k in pixels.indices { state = state &* 6364136223846793005 &+ 1442695040888963407; pixels[k] += Float(state >> 60) }
-        let rowStep = spacing * 3.0.squareRoot() / 2
-        var y = 0.0, row = 0
-        while y < Double(size) {
-            var x = row % 2 == 0 ? 0 : spacing / 2
-            while x < Double(size) {
-                let r = diameter / 2
-                for yy in max(0, Int(y - r))...min(size - 1, Int(y + r)) { for xx in max(0, Int(x - r))...min(size - 1, Int(x + r))
-                    where (Double(yy) - y) * (Double(yy) - y) + (Double(xx) - x) * (Double(xx) - x) <= r * r { pixels[yy * size + xx] = 60 } }
-                x += spacing
-            }
-            y += rowStep; row += 1
+        for (y, x) in hexagonalCentres(spacing: spacing, extent: Double(size)) {
+            let r = diameter / 2
+            for yy in max(0, Int(y - r))...min(size - 1, Int(y + r)) { for xx in max(0, Int(x - r))...min(size - 1, Int(x + r))
+                where (Double(yy) - y) * (Double(yy) - y) + (Double(xx) - x) * (Double(xx) - x) <= r * r { pixels[yy * size + xx] = 60 } }
         }
         return GrayImage(width: size, height: size, pixels: pixels)
     }

@@ -29,22 +29,15 @@ import Pipeline
     /// grey levels: a low-magnification monolayer as an 8-bit export shows it.
     static func packedMonolayer(size: Int, diameter: Double, spacing: Double, noise: Float) -> GrayImage {
         var pixels = [Float](repeating: 200, count: size * size)
-        let rowStep = spacing * 3.0.squareRoot() / 2
-        var y = 0.0, row = 0
-        while y < Double(size) + spacing {
-            var x = row % 2 == 0 ? 0 : spacing / 2
-            while x < Double(size) + spacing {
-                let r = diameter / 2
-                let top = max(0, Int(y - r)), bottom = min(size, Int(y + r) + 1), left = max(0, Int(x - r)), right = min(size, Int(x + r) + 1)
-                if top < bottom && left < right { for yy in top..<bottom { for xx in left..<right
-                    where (Double(yy) - y) * (Double(yy) - y) + (Double(xx) - x) * (Double(xx) - x) <= r * r {
-                    // a sphere's projected thickness: darkest at its centre
-                    let rho2 = (Double(yy) - y) * (Double(yy) - y) + (Double(xx) - x) * (Double(xx) - x)
-                    pixels[yy * size + xx] = min(pixels[yy * size + xx], Float(200 - 140 * (1 - rho2 / (r * r)).squareRoot()))
-                } } }
-                x += spacing
-            }
-            y += rowStep; row += 1
+        let r = diameter / 2
+        for (y, x) in SmallBlobCheck.hexagonalCentres(spacing: spacing, extent: Double(size) + spacing) {
+            let top = max(0, Int(y - r)), bottom = min(size, Int(y + r) + 1), left = max(0, Int(x - r)), right = min(size, Int(x + r) + 1)
+            guard top < bottom && left < right else { continue }
+            for yy in top..<bottom { for xx in left..<right {
+                // a sphere's projected thickness: darkest at its centre
+                let rho2 = (Double(yy) - y) * (Double(yy) - y) + (Double(xx) - x) * (Double(xx) - x)
+                if rho2 <= r * r { pixels[yy * size + xx] = min(pixels[yy * size + xx], Float(200 - 140 * (1 - rho2 / (r * r)).squareRoot())) }
+            } }
         }
         var rng = Noise(state: 5)
         for k in pixels.indices { pixels[k] = (min(255, max(0, pixels[k] + noise * rng.next())) / 16).rounded(.down) * 16 }
@@ -184,16 +177,9 @@ import Pipeline
         let size = 160, spacing = 5.0
         let image = PowerSpectrumPeaks.packedMonolayer(size: size, diameter: 4.5, spacing: spacing, noise: 40)
         // the particles wholly inside, counted as the image was drawn
-        var inside = 0
-        var y = 0.0, row = 0
-        while y < Double(size) + spacing {
-            var x = row % 2 == 0 ? 0 : spacing / 2
-            while x < Double(size) + spacing {
-                if y - 2.25 >= 0 && x - 2.25 >= 0 && y + 2.25 <= Double(size - 1) && x + 2.25 <= Double(size - 1) { inside += 1 }
-                x += spacing
-            }
-            y += spacing * 3.0.squareRoot() / 2; row += 1
-        }
+        let inside = SmallBlobCheck.hexagonalCentres(spacing: spacing, extent: Double(size) + spacing).filter { c in
+            c.y - 2.25 >= 0 && c.x - 2.25 >= 0 && c.y + 2.25 <= Double(size - 1) && c.x + 2.25 <= Double(size - 1)
+        }.count
         // the network's merged patch: everything but a one-pixel frame
         var mask = BinaryImage(width: size, height: size)
         for r in 1..<(size - 1) { for c in 1..<(size - 1) { mask[r, c] = true } }
