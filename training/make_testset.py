@@ -57,6 +57,9 @@ def main():
     ap.add_argument("--pairs", action="store_true", help="one overlapping pair per micrograph, instance labels")
     ap.add_argument("--monolayers", action="store_true", help="dense monolayers of 3-8 px particles, 16 grey levels, instance labels")
     ap.add_argument("--overviews", action="store_true", help="clean low-magnification monolayers (simulate.overview_monolayer), instance labels")
+    ap.add_argument("--instance-labels", action="store_true",
+                    help="the default set with instance maps (16-bit PNG; the last particle drawn where two overlap) instead of "
+                         "binary masks: the same images (same seed), scored against the true particles rather than UECS's split of the mask")
     ap.add_argument("--png", action="store_true",
                     help="write 8-bit PNGs without a calibration (figure exports) instead of DM3 files; the pixel size stays in the manifest")
     ap.add_argument("--antemactl", default=os.path.join(ROOT, ".build/release/antemactl"))
@@ -75,7 +78,8 @@ def main():
             lo, hi = np.percentile(img, [0.5, 99.5])
             img = (np.round(np.clip((img - lo) / max(hi - lo, 1e-6), 0, 1) * 15) * 17).astype(np.float32)  # 16 grey levels of 0..255
         else:
-            img, lab, info = simulate.simulate(rng, a.size, version=a.sim_version, network_view=False, pair=a.pairs)
+            img, lab, info = simulate.simulate(rng, a.size, version=a.sim_version, network_view=False, pair=a.pairs,
+                                              with_instances=a.instance_labels)
         stem = f"sim{i:03d}"
         if a.png:
             lo, hi = float(img.min()), float(img.max())
@@ -88,7 +92,7 @@ def main():
                             "--pixel-size", repr(info["pixel_size_nm"]), os.path.join(a.out, "images", stem + ".dm3")], check=True)
             os.remove(raw)
         inst = info.pop("instances", None)
-        label = inst.astype(np.uint8) if a.pairs else inst.astype(np.uint16) if (a.monolayers or a.overviews) else lab * 255
+        label = inst.astype(np.uint8) if a.pairs else inst.astype(np.uint16) if (a.monolayers or a.overviews or a.instance_labels) else lab * 255
         Image.fromarray(label).save(os.path.join(a.out, "labels", stem + ".png"))
         rows.append({"image": stem, **{k: round(v, 5) if isinstance(v, float) else v for k, v in info.items()}})
     with open(os.path.join(a.out, "manifest.csv"), "w", newline="") as f:

@@ -95,7 +95,7 @@ def area_resample_matrix(n, m):
 
 
 def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, network_view=None, pair=False, monolayer=None,
-             diameter_px=None, clustered=False, amodal=False):
+             diameter_px=None, clustered=False, amodal=False, with_instances=False):
     """One micrograph: (image float32 HxW, label uint8 HxW, info dict).
 
     pair: the specimen is one overlapping pair at the centre of the frame (the second particle's
@@ -107,6 +107,8 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     drawn, overlapping it as much as the pair test set's pairs do (centres 0.65-1.0 times the sum
     of the radii apart instead of 0.75-1.05): agglomerates to learn the separation from
     (train_instance.py --sim-clustered). It draws the same random numbers as without it.
+    with_instances: info["instances"] is returned whatever the version (make_testset.py
+    --instance-labels); it draws no random numbers.
     amodal: info["amodal_distance"] is each particle's distance to the edge of its whole shape
     (hidden parts included) divided by its largest, the maximum where particles overlap: 1 at
     every particle's centre, even one half hidden behind another (train_instance.py
@@ -306,7 +308,7 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     visibility = float((bg.mean() - img[label].mean()) / (bg.std() + 1e-6)) if label.any() and (~label).any() else 0.0
     info = {"visibility": visibility, "pixel_size_nm": p, "mean_diameter_nm": d_nm, "mean_diameter_px": d_px, "contrast": c,
             "dose": dose, "fluence_e_per_a2": fluence, "particles": len(placed), "monolayer": monolayer}
-    if version >= 5 or pair or monolayer:
+    if version >= 5 or pair or monolayer or with_instances:
         info["instances"] = instances
     if amodal:
         info["amodal_distance"] = amodal_distance

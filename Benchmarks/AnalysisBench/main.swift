@@ -105,3 +105,25 @@ do {
     print(String(format: "the same, overlap network with a map of one core per object (both pairs go on to UECS): %d particles, median %.1f ms",
                  found, median(t) * 1e3))
 }
+
+// The neck cut's worst case: one large particle with a ragged outline (radius 140 px rippled by
+// 4-6 px at 23 and 37 waves around it: some 60 concavities, every two of them a candidate cut)
+// and a map of one core, so that it goes through UECS and the neck cut and stays whole.
+do {
+    let n = 360
+    var ragged = BinaryImage(width: n, height: n)
+    for row in 0..<n { for col in 0..<n {
+        let y = Double(row) - 180, x = Double(col) - 180, a = atan2(y, x)
+        if (x * x + y * y).squareRoot() <= 140 + 6 * sin(23 * a) + 4 * sin(37 * a) { ragged[row, col] = true }
+    } }
+    let flat = ragged.pixels.map { $0 ? Float(1) : 0 }
+    for neck in [false, true] {
+        var p = AnalysisParameters()
+        p.overlap = .network
+        p.neckCut = neck
+        var found = 0
+        let t = (0..<repeats).map { _ in seconds { found = ParticleAnalysis.analyze(ragged, pixelSize: PixelSizeNm(y: 1, x: 1), parameters: p, distance: flat).particles.count } }
+        print(String(format: "a ragged particle 280 px across, overlap network with one core, neck cut %@: %d particles, median %.1f ms",
+                     neck ? "on" : "off", found, median(t) * 1e3))
+    }
+}

@@ -9,8 +9,9 @@ public enum OverlapMode: String, Sendable, Codable, CaseIterable {
     /// Distance-transform watershed, as ImageJ users know it.
     case watershed
     /// Seeded from an instance-aware network's distance map (`MarkerSeparation`); an object the
-    /// map leaves whole and that is non-convex goes through UECS, as in `separate`; without a
-    /// distance map (classical segmenter, masks, single-output models) UECS, as `separate`.
+    /// map leaves whole and that is non-convex goes through UECS, as in `separate`, and what is
+    /// still whole is cut at a waist between two concavities (`NeckCut`); without a distance map
+    /// (classical segmenter, masks, single-output models) UECS, as `separate`.
     case network
 }
 
@@ -38,6 +39,9 @@ public struct AnalysisParameters: Sendable, Equatable, Codable {
     /// stands at least this much (of the map's 0-1 range) above the pass to a higher summit.
     /// Default 0.2. Both chosen on every third EMPS validation image (training/README.md).
     public var markerPeakHeight: Double = MarkerSeparation.peakHeight
+    /// The `network` overlap mode: an object that neither the distance map nor UECS split is cut
+    /// where its outline narrows to a waist between two concavities (`NeckCut`). Default true.
+    public var neckCut: Bool = true
     /// Overlap handling. Default `separate`.
     public var overlap: OverlapMode = .separate
     /// Remove objects touching the image border. Default true.
@@ -106,16 +110,25 @@ public enum ParticleAnalysis {
             // through UECS, the reference's separation: the map shows one core where two
             // particles overlap heavily or are small (training/README.md, "UECS where the
             // network sees one core"). Only a split into two particles or more is taken: what
-            // UECS cannot make convex stays whole (in `separate` it is dropped, as ANTEMA does)
+            // UECS cannot make convex stays whole (in `separate` it is dropped, as ANTEMA does).
+            // What is still whole, convex or not, is cut where its outline has a waist between
+            // two concavities (`NeckCut`; training/README.md, "Cut at the neck")
             let markerMin = max(minPixels, p.markerMinimumPixels)
             let pieceLists = objects.parallelMap { object -> [Region]? in
                 let pieces = MarkerSeparation.separate(object, distance: distance, imageWidth: mask.width, imageHeight: mask.height,
                                                        sigmaPx: p.markerSmoothingPx,
                                                        markers: .peaks(height: Float(p.markerPeakHeight), floor: MarkerSeparation.peakFloor))
                 if splits(pieces) { return pieces }
-                guard Shape(object).convexity <= p.convexityThreshold else { return nil }
-                let uecs = UECS.separate(object, markerMinimumPixels: markerMin, parameters: p)
-                return splits(uecs) ? uecs : nil
+                let nonConvex = Shape(object).convexity <= p.convexityThreshold
+                if nonConvex {
+                    let uecs = UECS.separate(object, markerMinimumPixels: markerMin, parameters: p)
+                    if splits(uecs) { return uecs }
+                }
+                if p.neckCut {
+                    let neck = NeckCut.separate(object, minimumPixels: minPixels)
+                    if splits(neck) { return neck }
+                }
+                return nil
             }
             for (region, pieces) in zip(objects, pieceLists) {
                 if let pieces { separated += pieces } else { unseparated.append(region) }

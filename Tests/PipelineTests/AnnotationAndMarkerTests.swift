@@ -199,7 +199,8 @@ import Testing
         var p = AnalysisParameters()
         p.overlap = .network
         p.minimumDiameterNm = 0
-        p.convexityThreshold = 0  // no UECS fallback: the map alone decides
+        p.convexityThreshold = 0  // no UECS fallback and no neck cut: the map alone decides
+        p.neckCut = false
         let px = PixelSizeNm(y: 1, x: 1)
         #expect(ParticleAnalysis.analyze(mask, pixelSize: px, parameters: p, distance: d).particles.count == 2)
         p.markerPeakHeight = 0.6
