@@ -137,7 +137,8 @@ enum NeckCut {
             let diameter = (4 * Double(smaller) / Double.pi).squareRoot()
             guard c.length <= p.maximumNeckRatio * diameter else { continue }
             let out = pieces.map { Region(pixels: $0.pixels.map { Pixel($0.row + r0, $0.col + c0) }) }
-            if out.contains(where: { Shape($0).solidity(area: $0.area) < p.minimumPieceSolidity }) { continue }
+            // solidity from the convex image alone (`Shape` would trace both perimeters too)
+            if out.contains(where: { Double($0.area) < p.minimumPieceSolidity * Double(Shape.convexImage($0).count) }) { continue }
             return out
         }
         return nil
@@ -149,13 +150,13 @@ enum NeckCut {
     static func split(_ mask: BinaryImage, from a: Int, to b: Int, minimumPixels: Int) -> [Region]? {
         let w = mask.width
         var line: [Int] = []
-        var r = a / w, c = a % w
-        let r1 = b / w, c1 = b % w
-        let steps = max(abs(r1 - r), abs(c1 - c))
-        line.append(r * w + c)
-        for s in 1...max(steps, 1) {
-            let t = Double(s) / Double(max(steps, 1))
-            let nr = Int((Double(a / w) + t * Double(r1 - a / w)).rounded()), nc = Int((Double(a % w) + t * Double(c1 - a % w)).rounded())
+        let r0 = a / w, c0 = a % w, r1 = b / w, c1 = b % w
+        let steps = max(abs(r1 - r0), abs(c1 - c0), 1)
+        var r = r0, c = c0
+        line.append(a)
+        for s in 1...steps {
+            let t = Double(s) / Double(steps)
+            let nr = Int((Double(r0) + t * Double(r1 - r0)).rounded()), nc = Int((Double(c0) + t * Double(c1 - c0)).rounded())
             if nr != r && nc != c { line.append(nr * w + c) }  // no diagonal step: the cut must part 8-connected pieces
             r = nr; c = nc
             line.append(r * w + c)

@@ -119,8 +119,7 @@ public enum ParticleAnalysis {
                                                        sigmaPx: p.markerSmoothingPx,
                                                        markers: .peaks(height: Float(p.markerPeakHeight), floor: MarkerSeparation.peakFloor))
                 if splits(pieces) { return pieces }
-                let nonConvex = Shape(object).convexity <= p.convexityThreshold
-                if nonConvex {
+                if Shape(object).convexity <= p.convexityThreshold {
                     let uecs = UECS.separate(object, markerMinimumPixels: markerMin, parameters: p)
                     if splits(uecs) { return uecs }
                 }
