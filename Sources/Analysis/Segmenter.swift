@@ -155,11 +155,30 @@ public struct Segmenter: Sendable {
             let blobs = NetworkScale.smallBlobs(input.image)
                 ?? packingPeriodPx().map { NetworkScale.SmallBlobs(diameterPx: $0, dominant: false) }
             let smallScale = blobs.flatMap { NetworkScale.smallParticleScale(blobDiameterPx: $0.diameterPx, current: NetworkScale.firstPassScale) }
+            // passes already made, by scale (the packed-field rule may ask for the tried one again)
+            var tried: [Double: Pass] = [:]
+            func triedPass(_ scale: Double) throws -> Pass {
+                if let p = tried[scale] { return p }
+                let p = try pass(scale)
+                tried[scale] = p
+                return p
+            }
             if let blobs, let smallScale, blobs.dominant && NetworkScale.leftUnresolved(chosen.outcome) {
-                chosen = try pass(smallScale)
-            } else if let blobs, let smallScale, case let candidate = try pass(smallScale),
+                chosen = try triedPass(smallScale)
+            } else if let blobs, let smallScale, case let candidate = try triedPass(smallScale),
                       NetworkScale.confirmsSmallParticles(candidate.outcome, blobDiameterPx: blobs.diameterPx, previous: chosen.outcome, image: input.image)
                         || NetworkScale.sharpensSegmentation(candidate.outcome, previous: chosen.outcome, image: input.image) {
+                chosen = candidate
+            } else if let period = packingPeriodPx(),
+                      let packedScale = NetworkScale.smallParticleScale(blobDiameterPx: period, current: NetworkScale.firstPassScale),
+                      !NetworkScale.resolvesPackedField(chosen.outcome, periodPx: period),
+                      case let candidate = try triedPass(packedScale),
+                      NetworkScale.takesPackedFieldPass(candidate.outcome, first: chosen.outcome, periodPx: period, image: input.image) {
+                // a packed field (its spectrum's peak) whose bare support the first pass took for
+                // particles is seen at the scale its period calls for where that pass covers the
+                // field and stands out more sharply, even where it stands out little from the
+                // field's own texture (the contrast floor above); the field is then split at its
+                // own cores
                 chosen = candidate
             } else if let scale = NetworkScale.secondPassScale(after: chosen.outcome) {
                 chosen = try pass(scale)
@@ -181,7 +200,8 @@ public struct Segmenter: Sendable {
                       let zoom = NetworkScale.calibratedZoom(after: chosen.outcome, blobDiameterPx: period),
                       case let candidate = try pass(zoom),
                       NetworkScale.confirmsSmallParticles(candidate.outcome, blobDiameterPx: period, previous: chosen.outcome, image: input.image)
-                        || NetworkScale.sharpensSegmentation(candidate.outcome, previous: chosen.outcome, image: input.image) {
+                        || NetworkScale.sharpensSegmentation(candidate.outcome, previous: chosen.outcome, image: input.image)
+                        || NetworkScale.takesPackedFieldPass(candidate.outcome, first: chosen.outcome, periodPx: period, image: input.image) {
                 chosen = candidate
                 chosen.outcome.networkScaleEstimated = true
             }

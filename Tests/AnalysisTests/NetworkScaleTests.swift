@@ -227,6 +227,50 @@ extension GrayImage {
     }
 }
 
+@Suite struct PackedFieldRetry {
+    /// A 512 x 512 frame whose rows take the grey level of the first band they lie above (`bands`:
+    /// (rows up to, level)), the last band's level below, plus a little deterministic noise (0-12).
+    static func frame(_ bands: [(rows: Int, level: Float)], rest: Float) -> GrayImage {
+        GrayImage(width: 512, height: 512, pixels: (0..<(512 * 512)).map { k in
+            (bands.first { k / 512 < $0.rows }?.level ?? rest) + Float((k * 7919) % 13)
+        })
+    }
+
+    /// A pass whose segmentation is the frame's first `rows` rows: one object, the whole band.
+    static func band(rows: Int) -> FrameOutcome {
+        SecondPass.outcome(particles: [], foregroundPx: rows * 512)
+    }
+
+    @Test("a packed field whose bare support the first pass took for one large patch is seen at the period's scale where that pass covers the field and stands out twice as much, however faintly; not where it covers a lone pair's worth of the frame, stands out less than twice as much, or the first pass resolved the field")
+    func packedFieldPassKept() {
+        let period = 4.5
+        // the field fills the top 460 rows (dark), bare support below; the first pass drew a
+        // patch over the top 225 rows, inside the field, standing out from nothing
+        let field = Self.frame([(460, 60)], rest: 200)
+        let first = Self.band(rows: 225)
+        #expect(NetworkScale.takesPackedFieldPass(Self.band(rows: 460), first: first, periodPx: period, image: field))
+        // a faint field (196 on a support of 200): the tried pass stands out about one standard
+        // deviation, below the small-blob try's floor, and is kept all the same
+        let faint = Self.frame([(460, 196)], rest: 200)
+        #expect(!NetworkScale.sharpensSegmentation(Self.band(rows: 460), previous: first, image: faint))
+        #expect(NetworkScale.takesPackedFieldPass(Self.band(rows: 460), first: first, periodPx: period, image: faint))
+        // the tried pass covers 0.065 of the frame: no field
+        #expect(!NetworkScale.takesPackedFieldPass(Self.band(rows: 33), first: first, periodPx: period, image: Self.frame([(33, 60)], rest: 200)))
+        // the first pass's patch ends at an edge of the image too (60 above, 130 below): the
+        // tried pass stands out more, but not twice as much
+        let steps = Self.frame([(225, 60), (460, 130)], rest: 200)
+        let before = NetworkScale.segmentationContrast(first, image: steps) ?? 0
+        let after = NetworkScale.segmentationContrast(Self.band(rows: 460), image: steps) ?? 0
+        #expect(after > before && after < NetworkScale.sharperContrastFactor * before, "\(before) -> \(after)")
+        #expect(!NetworkScale.takesPackedFieldPass(Self.band(rows: 460), first: first, periodPx: period, image: steps))
+        // a first pass of 3 x 3 dots 4 px apart over the field resolved it: nothing to retry
+        var dots = SecondPass.outcome(particles: [], foregroundPx: 0)
+        for r in 0..<460 where r % 4 < 3 { for c in 0..<512 where c % 4 < 3 { dots.segmentation!.pixels[r * 512 + c] = true } }
+        #expect(NetworkScale.resolvesPackedField(dots, periodPx: period))
+        #expect(!NetworkScale.takesPackedFieldPass(Self.band(rows: 460), first: dots, periodPx: period, image: field))
+    }
+}
+
 @Suite struct LetteringFragments {
     /// A 300 x 300 frame: "50 nm" in dark block letters 20 px tall at the bottom left (rows
     /// 250-270, columns 20-92) with its bar, and two dark particles; its segmentation holds the
