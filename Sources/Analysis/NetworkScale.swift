@@ -299,9 +299,51 @@ extension NetworkScale {
     /// the packing leaves no gaps of their size, and the pixel noise's energy at the smallest
     /// scales hides their maximum; their spectrum still has a sharp peak at the period.
     public static func packingPeriodPx(_ image: GrayImage) -> Double? {
-        guard let spectrum = PowerSpectrum(image),
-              let peak = spectrum.mostProminentPeak(maximumPeriodPx: packingContextPx),
-              peak.periodPx <= smallBlobMaximumPx, peak.prominence >= packingMinimumProminence else { return nil }
+        packingPeriodPx(peak: packingPeak(image))
+    }
+
+    /// The spectrum's most prominent peak among periods up to `packingContextPx` where it lies at
+    /// `smallBlobMaximumPx` or below, however prominent; nil otherwise.
+    public static func packingPeak(_ image: GrayImage) -> (periodPx: Double, prominence: Double)? {
+        guard let peak = PowerSpectrum(image)?.mostProminentPeak(maximumPeriodPx: packingContextPx),
+              peak.periodPx <= smallBlobMaximumPx else { return nil }
+        return peak
+    }
+
+    /// `packingPeriodPx` from a peak `packingPeak` found.
+    public static func packingPeriodPx(peak: (periodPx: Double, prominence: Double)?) -> Double? {
+        guard let peak, peak.prominence >= packingMinimumProminence else { return nil }
+        return peak.periodPx
+    }
+
+    /// A weaker peak is taken as a packed field's period where this many times its flanks' power
+    /// (`agreeingPackingPeriodPx`).
+    public static let packingWeakProminence = 1.5
+    /// ... and the small blobs' diameter lies within this factor of its period.
+    public static let packingBlobAgreement = 1.5
+    /// ... and the kept pass's typical particle (`typicalDiameterPx`) is at least this many
+    /// periods across.
+    public static let packingWeakMergedPeriods = 4.0
+
+    /// A packed field's period from a spectral peak `packingMinimumProminence` does not accept,
+    /// where two more things say the frame is a field of small particles: the peak stands at
+    /// least `packingWeakProminence` above its flanks, the Laplacian's small blobs (of
+    /// `blobDiameterPx`) are within `packingBlobAgreement` of its period, and the pass kept for
+    /// the frame (`keptPass`, nil unless it is the one those blobs or the period asked for) left
+    /// its particles merged, typically `packingWeakMergedPeriods` periods across or more.
+    /// Particles touching in a monolayer with gaps repeat less sharply than a packed lattice: on
+    /// the simulated overviews `sim000` (7.9 px particles, 8.2 px apart) peaks at 7.2 px with a
+    /// prominence of 1.97, its blobs 8 px, the kept pass's typical particle 5.9 periods across;
+    /// on the monolayers prominences 1.74-2.22 and 5.0-12 periods. A large particle's lattice
+    /// fringes or the support film's speckle can make such a peak and such blobs too (the EMPS
+    /// HRTEM frame `291898b7c6`: 4.9 px at 1.63, blobs 5.7 px), but the frame is then seen at its
+    /// large particle's scale (0.35 x there), not the blobs'; and SEM spheres of about 36 px seen
+    /// at the blobs' scale and resolved by the network (EMPS `5fc8c5b53c`, `6752c27137`: peaks at
+    /// 11.2-11.7 px, 2.66) are 3.1-3.2 periods across, which the split would cut into thirds.
+    public static func agreeingPackingPeriodPx(peak: (periodPx: Double, prominence: Double)?, blobDiameterPx: Double?, keptPass: FrameOutcome?) -> Double? {
+        guard let kept = keptPass, let peak, let d = blobDiameterPx, d > 0, peak.prominence >= packingWeakProminence,
+              max(d / peak.periodPx, peak.periodPx / d) <= packingBlobAgreement,
+              let typical = typicalDiameterPx(kept.particles), typical >= packingWeakMergedPeriods * peak.periodPx else { return nil }
         return peak.periodPx
     }
 }

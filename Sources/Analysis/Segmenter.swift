@@ -133,14 +133,26 @@ public struct Segmenter: Sendable {
             return Pass(outcome: analysis(mask, prediction, scale: scale, settings: s, modelMinimumConfidence: runner?.metadata.minimumConfidence),
                         scale: scale, mask: mask, prediction: prediction)
         }
-        // the period of a packed field in the image (its spectrum), computed once where asked for
-        var packing: Double?? = nil
-        func packingPeriodPx() -> Double? {
-            if let p = packing { return p }
-            let p = NetworkScale.packingPeriodPx(input.image)
-            packing = .some(p)
+        // the spectrum's peak at a small period, and the Laplacian's small blobs, computed once
+        // where asked for
+        var peak: (periodPx: Double, prominence: Double)?? = nil
+        func packingPeak() -> (periodPx: Double, prominence: Double)? {
+            if let p = peak { return p }
+            let p = NetworkScale.packingPeak(input.image)
+            peak = .some(p)
             return p
         }
+        // the period of a packed field in the image (its spectrum)
+        func packingPeriodPx() -> Double? { NetworkScale.packingPeriodPx(peak: packingPeak()) }
+        var blobsFound: NetworkScale.SmallBlobs?? = nil
+        func smallBlobs() -> NetworkScale.SmallBlobs? {
+            if let b = blobsFound { return b }
+            let b = NetworkScale.smallBlobs(input.image)
+            blobsFound = .some(b)
+            return b
+        }
+        // whether the kept pass is one that small blobs or a packed field's period asked for
+        var keptSmallParticlePass = false
         var chosen: Pass
         if runner != nil && input.pixelSize == nil && settings.networkScale == nil {
             chosen = try pass(NetworkScale.firstPassScale)
@@ -152,7 +164,7 @@ public struct Segmenter: Sendable {
             // pass; otherwise the first pass's typical particle sets the scale. A packed field
             // whose particles the Laplacian does not see (3-5 px, touching) is found by its
             // spectrum's peak and tried the same way.
-            let blobs = NetworkScale.smallBlobs(input.image)
+            let blobs = smallBlobs()
                 ?? packingPeriodPx().map { NetworkScale.SmallBlobs(diameterPx: $0, dominant: false) }
             let smallScale = blobs.flatMap { NetworkScale.smallParticleScale(blobDiameterPx: $0.diameterPx, current: NetworkScale.firstPassScale) }
             // passes already made, by scale (the packed-field rule may ask for the tried one again)
@@ -165,10 +177,12 @@ public struct Segmenter: Sendable {
             }
             if let blobs, let smallScale, blobs.dominant && NetworkScale.leftUnresolved(chosen.outcome) {
                 chosen = try triedPass(smallScale)
+                keptSmallParticlePass = true
             } else if let blobs, let smallScale, case let candidate = try triedPass(smallScale),
                       NetworkScale.confirmsSmallParticles(candidate.outcome, blobDiameterPx: blobs.diameterPx, previous: chosen.outcome, image: input.image)
                         || NetworkScale.sharpensSegmentation(candidate.outcome, previous: chosen.outcome, image: input.image) {
                 chosen = candidate
+                keptSmallParticlePass = true
             } else if let period = packingPeriodPx(),
                       let packedScale = NetworkScale.smallParticleScale(blobDiameterPx: period, current: NetworkScale.firstPassScale),
                       !NetworkScale.resolvesPackedField(chosen.outcome, periodPx: period),
@@ -180,6 +194,7 @@ public struct Segmenter: Sendable {
                 // field's own texture (the contrast floor above); the field is then split at its
                 // own cores
                 chosen = candidate
+                keptSmallParticlePass = true
             } else if let scale = NetworkScale.secondPassScale(after: chosen.outcome) {
                 chosen = try pass(scale)
             }
@@ -196,6 +211,7 @@ public struct Segmenter: Sendable {
                let zoom = NetworkScale.calibratedZoom(after: chosen.outcome, blobDiameterPx: d) {
                 chosen = try pass(zoom)
                 chosen.outcome.networkScaleEstimated = true
+                keptSmallParticlePass = true
             } else if let period = packingPeriodPx(), !NetworkScale.resolvesPackedField(chosen.outcome, periodPx: period),
                       let zoom = NetworkScale.calibratedZoom(after: chosen.outcome, blobDiameterPx: period),
                       case let candidate = try pass(zoom),
@@ -204,6 +220,7 @@ public struct Segmenter: Sendable {
                         || NetworkScale.takesPackedFieldPass(candidate.outcome, first: chosen.outcome, periodPx: period, image: input.image) {
                 chosen = candidate
                 chosen.outcome.networkScaleEstimated = true
+                keptSmallParticlePass = true
             }
         } else {
             chosen = try pass(settings.networkScale)
@@ -213,7 +230,10 @@ public struct Segmenter: Sendable {
         // image's own cores instead; not in the modes that reproduce ANTEMA (separate, flag) or
         // the watershed
         if runner != nil, s.analysis.overlap == .network, let prediction = chosen.prediction, let segmentation = outcome.segmentation,
-           NetworkScale.mayBePackedField(segmentation), let period = packingPeriodPx(),
+           NetworkScale.mayBePackedField(segmentation),
+           let period = packingPeriodPx()
+            ?? NetworkScale.agreeingPackingPeriodPx(peak: packingPeak(), blobDiameterPx: keptSmallParticlePass ? smallBlobs()?.diameterPx : nil,
+                                                    keptPass: keptSmallParticlePass ? outcome : nil),
            NetworkScale.leftPackedFieldMerged(segmentation, periodPx: period) {
             var split = s
             split.analysis.markerSmoothingPx = PackedField.smoothingSigmaPx(periodPx: period)

@@ -271,6 +271,26 @@ extension GrayImage {
     }
 }
 
+@Suite struct WeakPackingPeriod {
+    @Test("a spectral peak too weak on its own is a packed field's period where the small blobs agree with it and the kept small-particle pass left its particles merged over four periods or more; not without that pass, below a prominence of 1.5, with blobs half as large again, or where the pass resolved particles about three periods across")
+    func weakPeakTakenWithAgreement() {
+        let peak = (periodPx: 7.24, prominence: 1.97)
+        let merged = SmallParticleRetry.pass(Array(repeating: 42.6, count: 97))
+        #expect(NetworkScale.packingPeriodPx(peak: peak) == nil)
+        #expect(NetworkScale.agreeingPackingPeriodPx(peak: peak, blobDiameterPx: 8, keptPass: merged) == 7.24)
+        #expect(NetworkScale.agreeingPackingPeriodPx(peak: peak, blobDiameterPx: 8, keptPass: nil) == nil)
+        #expect(NetworkScale.agreeingPackingPeriodPx(peak: (periodPx: 7.24, prominence: 1.4), blobDiameterPx: 8, keptPass: merged) == nil)
+        #expect(NetworkScale.agreeingPackingPeriodPx(peak: peak, blobDiameterPx: 11.5, keptPass: merged) == nil)
+        #expect(NetworkScale.agreeingPackingPeriodPx(peak: peak, blobDiameterPx: nil, keptPass: merged) == nil)
+        #expect(NetworkScale.agreeingPackingPeriodPx(peak: nil, blobDiameterPx: 8, keptPass: merged) == nil)
+        // SEM spheres of 36 px resolved at the blobs' scale, the peak at 11.2 px: 3.2 periods
+        let spheres = SmallParticleRetry.pass(Array(repeating: 36, count: 231))
+        #expect(NetworkScale.agreeingPackingPeriodPx(peak: (periodPx: 11.2, prominence: 2.66), blobDiameterPx: 8, keptPass: spheres) == nil)
+        // a strong peak needs none of it
+        #expect(NetworkScale.packingPeriodPx(peak: (periodPx: 4.5, prominence: 5.4)) == 4.5)
+    }
+}
+
 @Suite struct LetteringFragments {
     /// A 300 x 300 frame: "50 nm" in dark block letters 20 px tall at the bottom left (rows
     /// 250-270, columns 20-92) with its bar, and two dark particles; its segmentation holds the
