@@ -239,12 +239,15 @@ public struct Segmenter: Sendable {
             split.analysis.markerSmoothingPx = PackedField.smoothingSigmaPx(periodPx: period)
             split.analysis.markerPeakHeight = PackedField.peakHeight
             var cores = prediction
-            cores.distance = PackedField.coreMap(input.image, mask: segmentation, darkParticles: PackedField.darkParticles(input.image, mask: segmentation))
+            let dark = PackedField.darkParticles(input.image, mask: segmentation)
+            cores.distance = PackedField.coreMap(input.image, mask: segmentation, darkParticles: dark)
+            // the support between the particles, where the field's patch covers it, is left out
+            let field = PackedField.trimmedToParticles(input.image, mask: chosen.mask, segmentation: segmentation, excluded: input.exclude, darkParticles: dark)
             // the model's own minimum confidence (chosen on particles its distance map parted) is
             // not applied: a packed field's pieces are as sure as the field, but the network's
             // probability over merged particles of a few pixels stays near its threshold; a
             // minimum the user set still is
-            outcome = analysis(chosen.mask, cores, scale: chosen.scale, settings: split, modelMinimumConfidence: nil)
+            outcome = analysis(field ?? chosen.mask, cores, scale: chosen.scale, settings: split, modelMinimumConfidence: nil)
             outcome.networkScaleEstimated = chosen.outcome.networkScaleEstimated
             outcome.packedFieldPeriodPx = period
         }

@@ -156,6 +156,44 @@ import Pipeline
         #expect(!NetworkScale.leftPackedFieldMerged(BinaryImage(width: 10, height: 10), periodPx: 5))
     }
 
+    /// A 128 x 128 frame: the monolayer of 5 px discs 7 px apart (`SmallBlobCheck.monolayer`,
+    /// discs 60, support 200, noise 0-15) in its left half, bare support in its right; and the
+    /// segmentation that drew the left half as one patch.
+    static func halfField() -> (image: GrayImage, patch: BinaryImage) {
+        var image = SmallBlobCheck.monolayer(size: 128, diameter: 5, spacing: 7)
+        var patch = BinaryImage(width: 128, height: 128)
+        for r in 0..<128 { for c in 0..<128 {
+            if c < 64 { patch[r, c] = true } else if image.pixels[r * 128 + c] < 100 { image.pixels[r * 128 + c] += 140 }
+        } }
+        return (image, patch)
+    }
+
+    @Test("a patch over a field of dark discs and the bare support between them, as bright as the support beside the field, is trimmed to the discs (bright discs on a dark support alike); a patch whose grey levels are one population, or whose brighter class is far darker than the support (rims), is left as drawn")
+    func trimmedToParticles() throws {
+        let (image, patch) = Self.halfField()
+        let discs = BinaryImage(width: 128, height: 128, pixels: image.pixels.indices.map { patch.pixels[$0] && image.pixels[$0] < 100 })
+        let trimmed = try #require(PackedField.trimmedToParticles(image, mask: patch, segmentation: patch, excluded: nil, darkParticles: true))
+        #expect(trimmed.pixels == discs.pixels)
+        let inverted = GrayImage(width: 128, height: 128, pixels: image.pixels.map { 255 - $0 })
+        let brightTrimmed = try #require(PackedField.trimmedToParticles(inverted, mask: patch, segmentation: patch, excluded: nil, darkParticles: false))
+        #expect(brightTrimmed.pixels == discs.pixels)
+        // one normal population under the patch (mean 60, sd 10; sum of twelve uniforms), the
+        // support beside it as bright as its brighter half: Otsu's two classes are 2.65 pooled
+        // standard deviations apart, not two populations
+        var noise = PowerSpectrumPeaks.Noise(state: 3)
+        let normal = GrayImage(width: 128, height: 128, pixels: (0..<(128 * 128)).map { k in
+            let n = (0..<12).reduce(Float(0)) { acc, _ in acc + (noise.next() + 1) / 2 } - 6
+            return k % 128 < 64 ? 60 + 10 * n : 68 + 10 * n
+        })
+        #expect(PackedField.trimmedToParticles(normal, mask: patch, segmentation: patch, excluded: nil, darkParticles: true) == nil)
+        // the discs' rims at 130 between them instead of bare support: two populations, but the
+        // brighter one far darker than the support (200 plus noise of sd 4.6)
+        let rims = GrayImage(width: 128, height: 128, pixels: image.pixels.indices.map { k in
+            patch.pixels[k] && image.pixels[k] >= 100 ? image.pixels[k] - 70 : image.pixels[k]
+        })
+        #expect(PackedField.trimmedToParticles(rims, mask: patch, segmentation: patch, excluded: nil, darkParticles: true) == nil)
+    }
+
     @Test("the grey-level map is smoothed by 0.09 of the period, at least 0.5 px: 0.5 px for 4.5 px, 0.9 px for 10 px")
     func smoothingFollowsThePeriod() {
         #expect(PackedField.smoothingSigmaPx(periodPx: 4.5) == 0.5)
