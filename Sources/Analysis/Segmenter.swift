@@ -135,22 +135,10 @@ public struct Segmenter: Sendable {
         }
         // the spectrum's peak at a small period, and the Laplacian's small blobs, computed once
         // where asked for
-        var peak: (periodPx: Double, prominence: Double)?? = nil
-        func packingPeak() -> (periodPx: Double, prominence: Double)? {
-            if let p = peak { return p }
-            let p = NetworkScale.packingPeak(input.image)
-            peak = .some(p)
-            return p
-        }
+        lazy var packingPeak = NetworkScale.packingPeak(input.image)
+        lazy var smallBlobs = NetworkScale.smallBlobs(input.image)
         // the period of a packed field in the image (its spectrum)
-        func packingPeriodPx() -> Double? { NetworkScale.packingPeriodPx(peak: packingPeak()) }
-        var blobsFound: NetworkScale.SmallBlobs?? = nil
-        func smallBlobs() -> NetworkScale.SmallBlobs? {
-            if let b = blobsFound { return b }
-            let b = NetworkScale.smallBlobs(input.image)
-            blobsFound = .some(b)
-            return b
-        }
+        func packingPeriodPx() -> Double? { NetworkScale.packingPeriodPx(peak: packingPeak) }
         // whether the kept pass is one that small blobs or a packed field's period asked for
         var keptSmallParticlePass = false
         var chosen: Pass
@@ -164,7 +152,7 @@ public struct Segmenter: Sendable {
             // pass; otherwise the first pass's typical particle sets the scale. A packed field
             // whose particles the Laplacian does not see (3-5 px, touching) is found by its
             // spectrum's peak and tried the same way.
-            let blobs = smallBlobs()
+            let blobs = smallBlobs
                 ?? packingPeriodPx().map { NetworkScale.SmallBlobs(diameterPx: $0, dominant: false) }
             let smallScale = blobs.flatMap { NetworkScale.smallParticleScale(blobDiameterPx: $0.diameterPx, current: NetworkScale.firstPassScale) }
             // passes already made, by scale (the packed-field rule may ask for the tried one again)
@@ -232,8 +220,7 @@ public struct Segmenter: Sendable {
         if runner != nil, s.analysis.overlap == .network, let prediction = chosen.prediction, let segmentation = outcome.segmentation,
            NetworkScale.mayBePackedField(segmentation),
            let period = packingPeriodPx()
-            ?? NetworkScale.agreeingPackingPeriodPx(peak: packingPeak(), blobDiameterPx: keptSmallParticlePass ? smallBlobs()?.diameterPx : nil,
-                                                    keptPass: keptSmallParticlePass ? outcome : nil),
+            ?? (keptSmallParticlePass ? NetworkScale.agreeingPackingPeriodPx(peak: packingPeak, blobDiameterPx: smallBlobs?.diameterPx, keptPass: outcome) : nil),
            NetworkScale.leftPackedFieldMerged(segmentation, periodPx: period) {
             var split = s
             split.analysis.markerSmoothingPx = PackedField.smoothingSigmaPx(periodPx: period)

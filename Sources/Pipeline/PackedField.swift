@@ -92,33 +92,26 @@ public enum PackedField {
         precondition(mask.width == image.width && mask.height == image.height && segmentation.width == image.width && segmentation.height == image.height,
                      "the masks and the image differ in size")
         var inside: [Float] = []
-        var outside = 0.0, outside2 = 0.0, outsideCount = 0
+        var support = Moments()
         for i in image.pixels.indices where image.pixels[i].isFinite {
             if segmentation.pixels[i] {
                 inside.append(image.pixels[i])
             } else if excluded?.pixels[i] != true {
-                let v = Double(image.pixels[i])
-                outside += v; outside2 += v * v; outsideCount += 1
+                support.add(image.pixels[i])
             }
         }
-        guard inside.count > 1, outsideCount > 1 else { return nil }
+        guard inside.count > 1, support.count > 1 else { return nil }
         let t = ClassicalSegmenter.otsuThreshold(inside)
         // the support's side of the threshold: the brighter class for dark particles
         func supportSide(_ v: Float) -> Bool { darkParticles ? v >= t : v < t }
-        var gap = 0.0, gap2 = 0.0, gapCount = 0, core = 0.0, core2 = 0.0
-        for v in inside {
-            let x = Double(v)
-            if supportSide(v) { gap += x; gap2 += x * x; gapCount += 1 } else { core += x; core2 += x * x }
-        }
-        let coreCount = inside.count - gapCount
-        guard gapCount > 1, coreCount > 1 else { return nil }
-        let gapMean = gap / Double(gapCount), coreMean = core / Double(coreCount)
-        let pooledSD = (0.5 * (max(0, gap2 / Double(gapCount) - gapMean * gapMean) + max(0, core2 / Double(coreCount) - coreMean * coreMean))).squareRoot()
-        guard pooledSD > 0, abs(gapMean - coreMean) / pooledSD >= twoClassSeparation else { return nil }
-        let mean = outside / Double(outsideCount)
-        let sd = max(0, outside2 / Double(outsideCount) - mean * mean).squareRoot()
+        var gap = Moments(), core = Moments()
+        for v in inside { if supportSide(v) { gap.add(v) } else { core.add(v) } }
+        guard gap.count > 1, core.count > 1 else { return nil }
+        let pooledSD = (0.5 * (gap.variance + core.variance)).squareRoot()
+        guard pooledSD > 0, abs(gap.mean - core.mean) / pooledSD >= twoClassSeparation else { return nil }
+        let sd = support.variance.squareRoot()
         guard sd > 0 else { return nil }
-        let z = (darkParticles ? mean - gapMean : gapMean - mean) / sd
+        let z = (darkParticles ? support.mean - gap.mean : gap.mean - support.mean) / sd
         guard z < gapSupportSDs else { return nil }
         var trimmed = mask
         for i in trimmed.pixels.indices where trimmed.pixels[i] {
@@ -126,5 +119,14 @@ public enum PackedField {
             if !v.isFinite || supportSide(v) { trimmed.pixels[i] = false }
         }
         return trimmed
+    }
+
+    /// Count, mean and population variance of grey levels added one at a time.
+    struct Moments {
+        private(set) var count = 0
+        private var sum = 0.0, sumSquares = 0.0
+        mutating func add(_ v: Float) { let x = Double(v); count += 1; sum += x; sumSquares += x * x }
+        var mean: Double { sum / Double(count) }
+        var variance: Double { max(0, sumSquares / Double(count) - mean * mean) }
     }
 }
