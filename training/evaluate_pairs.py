@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--segmenters", default="model,instance,classical")
     ap.add_argument("--modes", default="network,separate,watershed")
     ap.add_argument("--antemactl", default=os.path.join(ROOT, ".build/release/antemactl"))
+    ap.add_argument("--extra", default="", help="further antemactl evaluate options, e.g. \"--network-scale 2\"")
     a = ap.parse_args()
     manifest = {r["image"]: r for r in csv.DictReader(open(os.path.join(a.pairs, "manifest.csv")))}
 
@@ -44,6 +45,7 @@ def main():
                "--out", out, "--quiet", "--overlap", mode]
         if a.model:
             cmd += ["--model", a.model]
+        cmd += a.extra.split()
         for seg in a.segmenters.split(","):
             if a.model and seg == "instance":
                 continue

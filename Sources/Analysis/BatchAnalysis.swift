@@ -61,6 +61,13 @@ public struct FrameOutcome: Sendable {
     public var pixelSize: PixelSizeNm?
     public var particles: [ParticleMeasurement] = []
     public var borderExcluded = 0
+    /// The areas (px) of the objects cleared because a data bar or an excluded band across the
+    /// image cut them (not the image's own edge): for the scale estimate, which counts them.
+    public var cutByBandAreasPx: [Int] = []
+    /// The areas (px) of the particles and of the objects a band cut: what the scale estimate
+    /// (`NetworkScale`) reads the frame's particle size from. A particle a data bar cuts is left
+    /// out of the measurements, but its size is the frame's.
+    public var objectAreasPx: [Int] { particles.map(\.areaPx) + cutByBandAreasPx }
     public var seconds: Double = 0
     public var problem: InputProblem?
     /// The segmentation before clean-up (for the `_mask.png` and `_overlay.png`).
@@ -130,6 +137,23 @@ public enum Statistics {
 }
 
 public enum BatchAnalysis {
+    /// The part of the image inside the excluded bands that cross it whole along its edges (a
+    /// data bar, an `--exclude` box as wide as the image at its edge): the micrograph ends there,
+    /// so a particle touching such a band is cut by it. Nil where no band crosses the image, or
+    /// where the bands leave nothing.
+    public static func frame(within exclude: BinaryImage) -> BoundingBox? {
+        let w = exclude.width, h = exclude.height
+        func fullRow(_ r: Int) -> Bool { (0..<w).allSatisfy { exclude[r, $0] } }
+        func fullColumn(_ c: Int) -> Bool { (0..<h).allSatisfy { exclude[$0, c] } }
+        var top = 0, bottom = h - 1, left = 0, right = w - 1
+        while top < h && fullRow(top) { top += 1 }
+        while bottom > top && fullRow(bottom) { bottom -= 1 }
+        while left < w && fullColumn(left) { left += 1 }
+        while right > left && fullColumn(right) { right -= 1 }
+        guard top <= bottom, left <= right, top > 0 || left > 0 || bottom < h - 1 || right < w - 1 else { return nil }
+        return BoundingBox(minRow: top, minCol: left, maxRow: bottom, maxCol: right)
+    }
+
     /// Analyses one frame's segmentation (`Segmenter.segment`). With a network's
     /// `prediction`, separation follows its distance map (overlap mode `network`) and each
     /// particle gets its confidence, the mean particle probability over its pixels; particles
@@ -173,7 +197,14 @@ public enum BatchAnalysis {
                 exclude = e
             }
         }
-        var result = ParticleAnalysis.analyze(mask, pixelSize: input.pixelSize, parameters: settings.analysis, distance: prediction?.distance)
+        let frame = input.exclude.flatMap(BatchAnalysis.frame(within:))
+        var result = ParticleAnalysis.analyze(mask, pixelSize: input.pixelSize, parameters: settings.analysis, distance: prediction?.distance,
+                                              frame: frame)
+        if frame != nil {
+            outcome.cutByBandAreasPx = result.borderRegions.filter { r in
+                r.box.minRow > 0 && r.box.minCol > 0 && r.box.maxRow < mask.height - 1 && r.box.maxCol < mask.width - 1
+            }.map(\.area)
+        }
         if let probability = prediction?.probability {
             let w = input.image.width
             var particles: [ParticleMeasurement] = [], regions: [Region] = []

@@ -148,20 +148,24 @@ public struct SegmentationScore: Sendable, Codable {
         var t = truth
         if let ignore { for i in ignore.pixels.indices where ignore.pixels[i] { t.pixels[i] = false } }
         let truthRegions: [Region]
+        // the micrograph's own edges where a data bar or an excluded band ends it (as the analysis had them)
+        let frame = outcome.exclude.flatMap(BatchAnalysis.frame(within:))
+            ?? BoundingBox(minRow: 0, minCol: 0, maxRow: truth.height - 1, maxCol: truth.width - 1)
         if let instances = truthInstances {
             let minPixels = parameters.minimumPixels(pixelSizeNm: pixelSize?.geometricMeanNm)
             truthRegions = instances.compactMap { r -> Region? in
-                let kept = r.pixels.filter { ignore?[$0.row, $0.col] != true }
+                let kept = r.pixels.filter { ignore?[$0.row, $0.col] != true && frame.contains($0) }
                 guard kept.count >= max(1, minPixels) else { return nil }
                 let region = Region(pixels: kept)
-                if parameters.clearBorder && (region.box.minRow == 0 || region.box.minCol == 0 || region.box.maxRow == truth.height - 1
-                                              || region.box.maxCol == truth.width - 1) { return nil }
+                if parameters.clearBorder && (region.box.minRow <= frame.minRow || region.box.minCol <= frame.minCol || region.box.maxRow >= frame.maxRow
+                                              || region.box.maxCol >= frame.maxCol) { return nil }
                 return region
             }
         } else {
             var q = parameters
             if q.overlap == .network { q.overlap = .separate }
-            truthRegions = ParticleAnalysis.analyze(t, pixelSize: pixelSize, parameters: q).regions
+            for r in 0..<t.height { for c in 0..<t.width where !frame.contains(Pixel(r, c)) { t[r, c] = false } }
+            truthRegions = ParticleAnalysis.analyze(t, pixelSize: pixelSize, parameters: q, frame: frame).regions
         }
         let predictedRegions = outcome.result?.regions ?? []
         return SegmentationScore(image: image, segmenter: segmenter, confusion: Confusion(predicted: predicted, truth: truth, ignore: ignore),

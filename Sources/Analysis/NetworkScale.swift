@@ -55,7 +55,7 @@ public enum NetworkScale {
     /// of its particles, or nil when the first pass stands (no particles, or the scale within
     /// `secondPassFactor` of the first's).
     public static func secondPassScale(after first: FrameOutcome) -> Double? {
-        guard let d = typicalDiameterPx(first.particles) else { return nil }
+        guard let d = areaWeightedMedianDiameterPx(first.objectAreasPx) else { return nil }
         let scale = self.scale(forTypicalDiameterPx: d)
         guard max(scale / firstPassScale, firstPassScale / scale) > secondPassFactor else { return nil }
         return scale
@@ -164,7 +164,7 @@ extension NetworkScale {
         guard candidate.particles.count >= smallFieldMinimumParticles,
               let contrast = segmentationContrast(candidate, image: image), contrast >= smallFieldMinimumContrast,
               let typical = typicalDiameterPx(candidate.particles), typical <= smallFieldDiameterRatio * d else { return false }
-        guard let before = typicalDiameterPx(previous.particles) else { return true }
+        guard let before = areaWeightedMedianDiameterPx(previous.objectAreasPx) else { return true }
         return typical <= smallFieldChangeRatio * before
     }
 
@@ -190,7 +190,7 @@ extension NetworkScale {
     /// without foreground).
     static func leftUnresolved(_ first: FrameOutcome) -> Bool {
         let foreground = first.segmentation?.pixels.reduce(0) { $0 + ($1 ? 1 : 0) } ?? 0
-        let inParticles = first.particles.reduce(0) { $0 + $1.areaPx }
+        let inParticles = first.objectAreasPx.reduce(0, +)
         return Double(inParticles) < unresolvedFraction * Double(foreground)
     }
 

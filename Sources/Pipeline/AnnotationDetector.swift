@@ -46,6 +46,10 @@ public enum AnnotationDetector {
                 }
             }
         }
+        // a data bar along the top or bottom edge: every row of it
+        for rows in dataBars(image) {
+            for row in rows { for col in 0..<w { out[row, col] = true } }
+        }
         guard !annotations.isEmpty else { return out }
         // labels and letters near a bar or inside a box
         for r in lows + highs where nearBars.contains(where: { inside(r.box, $0) }) {
@@ -58,6 +62,63 @@ public enum AnnotationDetector {
             }
         }
         return out
+    }
+
+    /// The rows of the data bars along the image's top and bottom edges: the band SEM and TEM
+    /// software writes the magnification, voltage, date and scale bar into, in one flat grey
+    /// (black, white) across the whole width. From an edge inwards, the rows at least half of
+    /// whose pixels lie within 2.5 % of the grey range of that edge row's most common grey
+    /// (itself at least 90 % of its row) make the band; it is a data bar where
+    /// - it is 2-25 % of the image's height,
+    /// - the micrograph beyond it is not that grey (the median over the next 4 rows of the share
+    ///   within reach is below 0.3: a dark-field image's own black background is not a bar),
+    /// - its grey is the micrograph's extreme (at or below its 2nd or at or above its 98th
+    ///   percentile), and
+    /// - it holds something written in it: 2-45 % of its pixels out of reach of its grey.
+    /// Only exports carry data bars: an image with more than 256 grey levels (a detector's own
+    /// data) gives none.
+    static func dataBars(_ image: GrayImage) -> [Range<Int>] {
+        let w = image.width, h = image.height
+        guard h >= 32, w >= 32, let lo = image.pixels.min(), let hi = image.pixels.max(), hi > lo,
+              image.hasAtMostGreyLevels(256) else { return [] }
+        let reach = 0.025 * Double(hi - lo)
+        var bars: [Range<Int>] = []
+        for fromBottom in [true, false] {
+            // row k counted from the edge
+            func row(_ k: Int) -> Int { fromBottom ? h - 1 - k : k }
+            let edge = Array(image.pixels[(row(0) * w)..<(row(0) * w + w)])
+            var counts: [Float: Int] = [:]
+            for v in edge { counts[v, default: 0] += 1 }
+            guard let level = counts.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) })?.key else { continue }
+            func share(_ k: Int) -> Double {
+                let base = row(k) * w
+                var n = 0
+                for c in 0..<w where abs(Double(image.pixels[base + c] - level)) <= reach { n += 1 }
+                return Double(n) / Double(w)
+            }
+            guard share(0) >= 0.9 else { continue }
+            var depth = 1
+            while depth < h && share(depth) >= 0.5 { depth += 1 }
+            guard Double(depth) >= 0.02 * Double(h), Double(depth) <= 0.25 * Double(h), depth + 4 <= h else { continue }
+            let beyond = (depth..<(depth + 4)).map(share).sorted()
+            guard (beyond[1] + beyond[2]) / 2 < 0.3 else { continue }
+            // the micrograph's 2nd and 98th percentiles, from its histogram (256 grey levels at most)
+            var histogram: [Float: Int] = [:]
+            for k in depth..<h { let base = row(k) * w; for c in 0..<w { histogram[image.pixels[base + c], default: 0] += 1 } }
+            let levels = histogram.keys.sorted(), total = (h - depth) * w
+            func percentile(_ q: Double) -> Float {
+                var cumulative = 0
+                for v in levels { cumulative += histogram[v]!; if Double(cumulative) > q * Double(total - 1) { return v } }
+                return levels.last!
+            }
+            guard level <= percentile(0.02) || level >= percentile(0.98) else { continue }
+            var written = 0
+            for k in 0..<depth { let base = row(k) * w; for c in 0..<w where abs(Double(image.pixels[base + c] - level)) > reach { written += 1 } }
+            let writtenShare = Double(written) / Double(depth * w)
+            guard writtenShare >= 0.02 && writtenShare <= 0.45 else { continue }
+            bars.append(fromBottom ? (h - depth)..<h : 0..<depth)
+        }
+        return bars
     }
 
     static func inside(_ a: BoundingBox, _ b: BoundingBox) -> Bool {

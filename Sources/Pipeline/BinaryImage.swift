@@ -56,6 +56,7 @@ public struct BoundingBox: Sendable, Equatable {
     }
     public var width: Int { maxCol - minCol + 1 }
     public var height: Int { maxRow - minRow + 1 }
+    public func contains(_ p: Pixel) -> Bool { p.row >= minRow && p.row <= maxRow && p.col >= minCol && p.col <= maxCol }
 }
 
 /// One connected set of foreground pixels.

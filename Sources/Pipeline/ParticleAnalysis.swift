@@ -85,8 +85,15 @@ public enum ParticleAnalysis {
     /// before separation, so that a particle with a hole (porous, core-shell, a bright centre)
     /// is not cut around it; UECS keeps the reference's order.
     /// `pixelSize` nil: the frame has no calibration; particles are measured in pixels only.
+    /// `frame`: the part of the image that holds the micrograph (nil: all of it); where a data
+    /// bar or an excluded band across the image ends it, an object touching that edge is cut by
+    /// it and cleared with the border's.
     public static func analyze(_ mask: BinaryImage, pixelSize: PixelSizeNm?, parameters p: AnalysisParameters = AnalysisParameters(),
-                               distance: [Float]? = nil) -> ParticleAnalysisResult {
+                               distance: [Float]? = nil, frame: BoundingBox? = nil) -> ParticleAnalysisResult {
+        let frame = frame ?? BoundingBox(minRow: 0, minCol: 0, maxRow: mask.height - 1, maxCol: mask.width - 1)
+        func touchesBorder(_ r: Region) -> Bool {
+            r.box.minRow <= frame.minRow || r.box.minCol <= frame.minCol || r.box.maxRow >= frame.maxRow || r.box.maxCol >= frame.maxCol
+        }
         let minPixels = p.minimumPixels(pixelSizeNm: pixelSize?.geometricMeanNm)
         let mode: OverlapMode = p.overlap == .network && distance?.count != mask.width * mask.height ? .separate : p.overlap
         // Despeckle: the objects of the mask, without those below the minimum size.
@@ -155,7 +162,7 @@ public enum ParticleAnalysis {
         // an object lying in another's hole merges with it).
         var kept: [Region] = []
         for r in unseparated {
-            if p.clearBorder && (r.box.minRow == 0 || r.box.minCol == 0 || r.box.maxRow == mask.height - 1 || r.box.maxCol == mask.width - 1) {
+            if p.clearBorder && touchesBorder(r) {
                 border.append(r)
             } else {
                 kept.append(r)
@@ -171,7 +178,7 @@ public enum ParticleAnalysis {
         for r in separated {
             // Each separated particle is its own layer (so shared pixels stay with both); the
             // layer's clean-up is local to the particle, so it runs on the particle's crop.
-            if p.clearBorder && (r.box.minRow == 0 || r.box.minCol == 0 || r.box.maxRow == mask.height - 1 || r.box.maxCol == mask.width - 1) {
+            if p.clearBorder && touchesBorder(r) {
                 border.append(r)
                 continue
             }

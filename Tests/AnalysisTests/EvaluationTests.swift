@@ -69,3 +69,18 @@ struct EvaluationTests {
         #expect(pooled.confusion.particleIoU == s.confusion.particleIoU)
     }
 }
+
+@Suite struct FrameWithinExcludedBands {
+    @Test("excluded bands across the whole image along its edges end the frame; a box in a corner does not")
+    func bandsAndBoxes() {
+        var e = BinaryImage(width: 50, height: 40)
+        for r in 30..<40 { for c in 0..<50 { e[r, c] = true } }       // a data bar: the bottom 10 rows
+        for r in 0..<40 { for c in 0..<3 { e[r, c] = true } }         // a band down the left edge
+        for r in 0..<8 { for c in 40..<50 { e[r, c] = true } }        // a box in the top right corner
+        let frame = BatchAnalysis.frame(within: e)
+        #expect(frame == BoundingBox(minRow: 0, minCol: 3, maxRow: 29, maxCol: 49))
+        var box = BinaryImage(width: 50, height: 40)
+        for r in 0..<8 { for c in 40..<50 { box[r, c] = true } }
+        #expect(BatchAnalysis.frame(within: box) == nil)
+    }
+}

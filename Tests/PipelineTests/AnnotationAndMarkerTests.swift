@@ -296,3 +296,73 @@ import Testing
         }
     }
 }
+
+@Suite struct DataBars {
+    /// A 200 x 160 8-bit micrograph (grey 60-179) with a bar of grey `bar` over `rows`, lettering
+    /// (grey `ink`, 3 x 8 px strokes every 12 px) written in its middle rows.
+    static func withBar(rows: Range<Int>, bar: Float, ink: Float) -> GrayImage {
+        var g = BurnedInAnnotations.background(200, 160)
+        for r in rows { for c in 0..<200 { g.pixels[r * 200 + c] = bar } }
+        let mid = (rows.lowerBound + rows.upperBound) / 2
+        for c0 in stride(from: 10, to: 150, by: 12) { for r in (mid - 4)..<(mid + 4) { for c in c0..<(c0 + 3) { g.pixels[r * 200 + c] = ink } } }
+        return g
+    }
+
+    static func fullRows(_ m: BinaryImage) -> [Int] { (0..<m.height).filter { r in (0..<m.width).allSatisfy { m[r, $0] } } }
+
+    @Test("a black data bar with white lettering across the bottom is left out whole, every row of it, and the micrograph above it kept")
+    func blackBarAtTheBottom() {
+        let image = Self.withBar(rows: 136..<160, bar: 0, ink: 255)
+        #expect(AnnotationDetector.dataBars(image) == [136..<160])
+        // the bar in the image's extreme grey holding the other extreme is also a box (grown by 3 px)
+        let found = AnnotationDetector.detect(image)
+        #expect(Self.fullRows(found) == Array(133..<160))
+        #expect((0..<133).allSatisfy { r in (0..<200).allSatisfy { !found[r, $0] } })
+    }
+
+    @Test("a white data bar with grey lettering along the top is left out whole")
+    func whiteBarAtTheTop() {
+        let image = Self.withBar(rows: 0..<20, bar: 255, ink: 100)
+        #expect(AnnotationDetector.dataBars(image) == [0..<20])
+        #expect(Self.fullRows(AnnotationDetector.detect(image)) == Array(0..<20))
+    }
+
+    @Test("a dark-field frame's black support, with bright particles down to its bottom edge, is no data bar")
+    func darkFieldSupportIsNoBar() {
+        var g = GrayImage(width: 200, height: 160, pixels: [Float](repeating: 0, count: 200 * 160))
+        for cy in stride(from: 8, to: 160, by: 16) { for cx in stride(from: 8, to: 200, by: 16) {
+            for r in (cy - 4)...(cy + 4) { for c in (cx - 4)...(cx + 4) where r < 160 && (r - cy) * (r - cy) + (c - cx) * (c - cx) <= 16 {
+                g.pixels[r * 200 + c] = 200
+            } }
+        } }
+        #expect(AnnotationDetector.dataBars(g).isEmpty)
+    }
+
+    @Test("a band of the micrograph's own darkest grey that goes on beyond its edge is no data bar")
+    func darkRegionOfTheMicrographIsNoBar() {
+        // the bottom 60 rows black with lettering, and the 30 rows above them half black too
+        var g = Self.withBar(rows: 100..<160, bar: 0, ink: 255)
+        for r in 70..<100 { for c in 0..<100 { g.pixels[r * 200 + c] = 0 } }
+        #expect(AnnotationDetector.dataBars(g).isEmpty)
+    }
+
+    @Test("a detector's own data (more than 256 grey levels) has no data bar")
+    func rawDataHasNoBar() {
+        var g = Self.withBar(rows: 136..<160, bar: 0, ink: 255)
+        for i in g.pixels.indices where g.pixels[i] > 0 && g.pixels[i] < 255 { g.pixels[i] += Float(i % 7) * 0.1 }
+        #expect(AnnotationDetector.dataBars(g).isEmpty)
+    }
+
+    @Test("a particle cut by the frame's edge where a data bar ends it is cleared with the border's; one clear of it is kept")
+    func particleCutByTheBarIsCleared() {
+        var mask = BinaryImage(width: 100, height: 80)
+        // the micrograph ends at row 69 (a bar below); a disc down to row 69, another well above
+        for (cy, cx) in [(64, 30), (30, 60)] { for r in (cy - 5)...(cy + 5) { for c in (cx - 5)...(cx + 5) where (r - cy) * (r - cy) + (c - cx) * (c - cx) <= 25 {
+            mask[r, c] = true
+        } } }
+        let frame = BoundingBox(minRow: 0, minCol: 0, maxRow: 69, maxCol: 99)
+        let cut = ParticleAnalysis.analyze(mask, pixelSize: nil, frame: frame)
+        #expect(cut.particles.count == 1 && cut.borderRegions.count == 1)
+        #expect(ParticleAnalysis.analyze(mask, pixelSize: nil).particles.count == 2)
+    }
+}
