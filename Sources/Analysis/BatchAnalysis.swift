@@ -61,13 +61,17 @@ public struct FrameOutcome: Sendable {
     public var pixelSize: PixelSizeNm?
     public var particles: [ParticleMeasurement] = []
     public var borderExcluded = 0
-    /// The areas (px) of the objects cleared because a data bar or an excluded band across the
-    /// image cut them (not the image's own edge): for the scale estimate, which counts them.
-    public var cutByBandAreasPx: [Int] = []
-    /// The areas (px) of the particles and of the objects a band cut: what the scale estimate
-    /// (`NetworkScale`) reads the frame's particle size from. A particle a data bar cuts is left
-    /// out of the measurements, but its size is the frame's.
-    public var objectAreasPx: [Int] { particles.map(\.areaPx) + cutByBandAreasPx }
+    /// The part of the image that holds the micrograph where an excluded band across it ends it
+    /// (`BatchAnalysis.frame(within:)`); nil: the whole image.
+    public var micrographBox: BoundingBox?
+    /// The areas (px) of the particles and of the objects a band cut (cleared, but not by the
+    /// image's own edge): what the scale estimate (`NetworkScale`) reads the frame's particle
+    /// size from. A particle a data bar cuts is left out of the measurements, but its size is the frame's.
+    public var objectAreasPx: [Int] {
+        let image = BoundingBox(minRow: 0, minCol: 0, maxRow: height - 1, maxCol: width - 1)
+        let cut = micrographBox == nil ? [] : (result?.borderRegions ?? []).filter { !$0.box.reachesEdge(of: image) }
+        return particles.map(\.areaPx) + cut.map(\.area)
+    }
     public var seconds: Double = 0
     public var problem: InputProblem?
     /// The segmentation before clean-up (for the `_mask.png` and `_overlay.png`).
@@ -197,14 +201,9 @@ public enum BatchAnalysis {
                 exclude = e
             }
         }
-        let frame = input.exclude.flatMap(BatchAnalysis.frame(within:))
+        outcome.micrographBox = input.exclude.flatMap(BatchAnalysis.frame(within:))
         var result = ParticleAnalysis.analyze(mask, pixelSize: input.pixelSize, parameters: settings.analysis, distance: prediction?.distance,
-                                              frame: frame)
-        if frame != nil {
-            outcome.cutByBandAreasPx = result.borderRegions.filter { r in
-                r.box.minRow > 0 && r.box.minCol > 0 && r.box.maxRow < mask.height - 1 && r.box.maxCol < mask.width - 1
-            }.map(\.area)
-        }
+                                              frame: outcome.micrographBox)
         if let probability = prediction?.probability {
             let w = input.image.width
             var particles: [ParticleMeasurement] = [], regions: [Region] = []

@@ -149,7 +149,7 @@ public struct SegmentationScore: Sendable, Codable {
         if let ignore { for i in ignore.pixels.indices where ignore.pixels[i] { t.pixels[i] = false } }
         let truthRegions: [Region]
         // the micrograph's own edges where a data bar or an excluded band ends it (as the analysis had them)
-        let frame = outcome.exclude.flatMap(BatchAnalysis.frame(within:))
+        let frame = outcome.micrographBox
             ?? BoundingBox(minRow: 0, minCol: 0, maxRow: truth.height - 1, maxCol: truth.width - 1)
         if let instances = truthInstances {
             let minPixels = parameters.minimumPixels(pixelSizeNm: pixelSize?.geometricMeanNm)
@@ -157,8 +157,7 @@ public struct SegmentationScore: Sendable, Codable {
                 let kept = r.pixels.filter { ignore?[$0.row, $0.col] != true && frame.contains($0) }
                 guard kept.count >= max(1, minPixels) else { return nil }
                 let region = Region(pixels: kept)
-                if parameters.clearBorder && (region.box.minRow <= frame.minRow || region.box.minCol <= frame.minCol || region.box.maxRow >= frame.maxRow
-                                              || region.box.maxCol >= frame.maxCol) { return nil }
+                if parameters.clearBorder && region.box.reachesEdge(of: frame) { return nil }
                 return region
             }
         } else {

@@ -96,9 +96,11 @@ public enum AnnotationDetector {
                 for c in 0..<w where abs(Double(image.pixels[base + c] - level)) <= reach { n += 1 }
                 return Double(n) / Double(w)
             }
-            guard share(0) >= 0.9 else { continue }
-            var depth = 1
-            while depth < h && share(depth) >= 0.5 { depth += 1 }
+            // the shares of the band's rows, from the edge
+            var shares = [share(0)]
+            guard shares[0] >= 0.9 else { continue }
+            while shares.count < h, case let s = share(shares.count), s >= 0.5 { shares.append(s) }
+            let depth = shares.count
             guard Double(depth) >= 0.02 * Double(h), Double(depth) <= 0.25 * Double(h), depth + 4 <= h else { continue }
             let beyond = (depth..<(depth + 4)).map(share).sorted()
             guard (beyond[1] + beyond[2]) / 2 < 0.3 else { continue }
@@ -112,9 +114,7 @@ public enum AnnotationDetector {
                 return levels.last!
             }
             guard level <= percentile(0.02) || level >= percentile(0.98) else { continue }
-            var written = 0
-            for k in 0..<depth { let base = row(k) * w; for c in 0..<w where abs(Double(image.pixels[base + c] - level)) > reach { written += 1 } }
-            let writtenShare = Double(written) / Double(depth * w)
+            let writtenShare = 1 - shares.reduce(0, +) / Double(depth)
             guard writtenShare >= 0.02 && writtenShare <= 0.45 else { continue }
             bars.append(fromBottom ? (h - depth)..<h : 0..<depth)
         }

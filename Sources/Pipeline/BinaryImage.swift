@@ -57,6 +57,10 @@ public struct BoundingBox: Sendable, Equatable {
     public var width: Int { maxCol - minCol + 1 }
     public var height: Int { maxRow - minRow + 1 }
     public func contains(_ p: Pixel) -> Bool { p.row >= minRow && p.row <= maxRow && p.col >= minCol && p.col <= maxCol }
+    /// Whether this box reaches the edge of `frame` (lies on or beyond one of its sides).
+    public func reachesEdge(of frame: BoundingBox) -> Bool {
+        minRow <= frame.minRow || minCol <= frame.minCol || maxRow >= frame.maxRow || maxCol >= frame.maxCol
+    }
 }
 
 /// One connected set of foreground pixels.

@@ -91,9 +91,7 @@ public enum ParticleAnalysis {
     public static func analyze(_ mask: BinaryImage, pixelSize: PixelSizeNm?, parameters p: AnalysisParameters = AnalysisParameters(),
                                distance: [Float]? = nil, frame: BoundingBox? = nil) -> ParticleAnalysisResult {
         let frame = frame ?? BoundingBox(minRow: 0, minCol: 0, maxRow: mask.height - 1, maxCol: mask.width - 1)
-        func touchesBorder(_ r: Region) -> Bool {
-            r.box.minRow <= frame.minRow || r.box.minCol <= frame.minCol || r.box.maxRow >= frame.maxRow || r.box.maxCol >= frame.maxCol
-        }
+        func touchesBorder(_ r: Region) -> Bool { r.box.reachesEdge(of: frame) }
         let minPixels = p.minimumPixels(pixelSizeNm: pixelSize?.geometricMeanNm)
         let mode: OverlapMode = p.overlap == .network && distance?.count != mask.width * mask.height ? .separate : p.overlap
         // Despeckle: the objects of the mask, without those below the minimum size.
