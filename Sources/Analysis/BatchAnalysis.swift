@@ -161,7 +161,8 @@ public enum BatchAnalysis {
     /// Analyses one frame's segmentation (`Segmenter.segment`). With a network's
     /// `prediction`, separation follows its distance map (overlap mode `network`) and each
     /// particle gets its confidence, the mean particle probability over its pixels; particles
-    /// below the minimum confidence (the setting, else the model's) are dropped.
+    /// below the minimum confidence (the setting, else the model's) are dropped, and so are
+    /// those small against the frame's particles and not sure (`AnalysisParameters.relativeSpeckArea`).
     /// `networkScale`: the factor a frame without a calibration was resampled by for the network;
     /// below 1, letters may come out of it as blobs, and `TextDetector` looks for their strokes
     /// in the image.
@@ -215,8 +216,10 @@ public enum BatchAnalysis {
                     regions.append(r)
                 }
             }
-            result.particles = particles
-            result.regions = regions
+            // debris beside the frame's particles: small against them and not sure
+            let kept = settings.analysis.keptBesideTheFrame(areasPx: regions.map(\.area), confidences: particles.map { $0.confidence! })
+            result.particles = zip(particles, kept).filter(\.1).map(\.0)
+            result.regions = zip(regions, kept).filter(\.1).map(\.0)
         }
         outcome.particles = result.particles
         outcome.borderExcluded = result.borderRegions.count

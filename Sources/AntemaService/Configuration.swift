@@ -121,6 +121,9 @@ public struct Configuration: Sendable, Equatable {
         /// Particles of a network with a lower mean probability are dropped (nil: the model's
         /// own minimum, 0 for models without one).
         public var minConfidence: Double? = nil
+        /// A network's particle smaller than this fraction of the frame's median particle area
+        /// and not sure (confidence below 0.85) is debris; 0 turns it off.
+        public var relativeSpeckArea: Double = AnalysisParameters().relativeSpeckArea
         /// Rectangles [x, y, width, height] in pixels where nothing is counted.
         public var excludeRegions: [[Int]] = []
         /// Find burned-in scale bars, labels and panel letters and leave them out.
@@ -175,6 +178,7 @@ public struct Configuration: Sendable, Equatable {
         p.minimumDiameterPx = analysis.minDiameterPx
         p.convexityThreshold = analysis.convexityThreshold
         p.minimumConfidence = analysis.minConfidence
+        p.relativeSpeckArea = analysis.relativeSpeckArea
         return p
     }
 }
@@ -454,7 +458,8 @@ extension Configuration {
             }
         }
         try reader.section(table, "analysis", keys: ["segmenter", "model", "threshold", "contrast", "overlap", "min_diameter_nm", "min_diameter_px",
-                                                           "convexity_threshold", "min_confidence", "exclude_regions", "detect_annotations"]) { t, reader in
+                                                           "convexity_threshold", "min_confidence", "relative_speck_area", "exclude_regions",
+                                                           "detect_annotations"]) { t, reader in
             reader.check {
                 c.analysis.segmenter = try reader.choice(t, "segmenter", SegmenterKind.self) ?? c.analysis.segmenter
             }
@@ -487,6 +492,12 @@ extension Configuration {
                 if let v = try reader.number(t, "min_confidence", min: 0) {
                     guard v <= 1 else { throw reader.error("min_confidence", "must be between 0 and 1") }
                     c.analysis.minConfidence = v
+                }
+            }
+            reader.check {
+                if let v = try reader.number(t, "relative_speck_area", min: 0) {
+                    guard v < 1 else { throw reader.error("relative_speck_area", "must be a fraction of the median particle area below 1 (0 turns it off)") }
+                    c.analysis.relativeSpeckArea = v
                 }
             }
             reader.check {

@@ -98,6 +98,13 @@ public struct Prediction: Sendable {
     public var networkScale: Double = 1
     /// The scale the pixel size (or the caller) asked for was lowered to bound the memory.
     public var networkScaleLimited = false
+
+    public init(probability: [Float], distance: [Float]? = nil, networkScale: Double = 1, networkScaleLimited: Bool = false) {
+        self.probability = probability
+        self.distance = distance
+        self.networkScale = networkScale
+        self.networkScaleLimited = networkScaleLimited
+    }
 }
 
 /// Image (any size, any pixel size) -> model input (resampled to the model's pixel size,

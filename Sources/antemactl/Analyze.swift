@@ -64,6 +64,9 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("min-confidence"), help: "With a model: drop particles whose mean network probability is below this (0-1; default: the model's own minimum: 0.7 for the default segmenter \"instance\", none for \"model\").")
     var minimumConfidence: Double?
 
+    @Option(name: .customLong("relative-speck-area"), help: "With a model: drop particles smaller than this fraction of the image's median particle area unless the network is sure of them (confidence 0.85 or more); 0 keeps them (a sample with a minority of much smaller particles).")
+    var relativeSpeckArea = AnalysisParameters().relativeSpeckArea
+
     @Option(name: .customLong("exclude"), help: "x,y,width,height in pixels (x = column, y = row, from the top left): no particle counted there, left out of the normalisation. Repeatable.")
     var exclude: [String] = []
 
@@ -115,6 +118,7 @@ struct Analyze: ParsableCommand {
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
         guard convexityThreshold > 0 && convexityThreshold <= 1 else { throw ValidationError("--convexity-threshold must be in (0, 1]") }
         if let c = minimumConfidence, !(c >= 0 && c <= 1) { throw ValidationError("--min-confidence must be between 0 and 1") }
+        guard relativeSpeckArea >= 0 && relativeSpeckArea < 1 else { throw ValidationError("--relative-speck-area must be from 0 (off) to below 1") }
         _ = try excludeRegions()
         if let s = networkScale, !(s >= 0.125 && s <= 4) { throw ValidationError("--network-scale must be from 0.125 to 4") }
     }
@@ -139,6 +143,7 @@ struct Analyze: ParsableCommand {
         parameters.fillHoles = !keepHoles
         parameters.convexityThreshold = convexityThreshold
         parameters.minimumConfidence = minimumConfidence
+        parameters.relativeSpeckArea = relativeSpeckArea
         let seg = try makeSegmenter(name: segmenter, modelPath: model, threshold: threshold, contrast: contrast, mask: mask)
         var settings = RunSettings(antemaVersion: AntemaVersion.string, segmenter: seg.choice,
                                    analysis: parameters, fallbackPixelSizeNm: pixelSizeNm,

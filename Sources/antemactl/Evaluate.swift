@@ -37,6 +37,8 @@ struct Evaluate: ParsableCommand {
     var networkScale: Double?
     @Option(name: .customLong("min-confidence"), help: "With a model: drop particles whose mean network probability is below this (0-1; default: the model's own minimum), as antemactl analyze.")
     var minimumConfidence: Double?
+    @Option(name: .customLong("relative-speck-area"), help: "With a model: drop particles smaller than this fraction of the image's median particle area unless the network is sure of them; 0 keeps them (as antemactl analyze).")
+    var relativeSpeckArea = AnalysisParameters().relativeSpeckArea
     @Option(name: .customLong("marker-smoothing"), help: "The network separation's smoothing of the distance map, in pixels (for tuning; training/tune_markers.py).")
     var markerSmoothingPx = AnalysisParameters().markerSmoothingPx
     @Option(name: .customLong("marker-height"), help: "The network separation's least height of a summit of the distance map above its pass, 0-1 (for tuning).")
@@ -79,6 +81,8 @@ struct Evaluate: ParsableCommand {
         guard markerPeakHeight > 0 && markerPeakHeight < 1 else { throw ValidationError("--marker-height must be between 0 and 1") }
         if let c = minimumConfidence, !(c >= 0 && c <= 1) { throw ValidationError("--min-confidence must be between 0 and 1") }
         parameters.minimumConfidence = minimumConfidence
+        guard relativeSpeckArea >= 0 && relativeSpeckArea < 1 else { throw ValidationError("--relative-speck-area must be from 0 (off) to below 1") }
+        parameters.relativeSpeckArea = relativeSpeckArea
         parameters.markerSmoothingPx = markerSmoothingPx
         parameters.markerPeakHeight = markerPeakHeight
         if let s = networkScale, !(s >= 0.125 && s <= 4) { throw ValidationError("--network-scale must be from 0.125 to 4") }

@@ -43,10 +43,12 @@ import Watcher
             [analysis]
             overlap = "flag"
             contrast = "bright"
+            relative_speck_area = 0
             """)
         #expect(c.watch.roots == ["/a", "/b"] && c.watch.mode == .poll && c.watch.pollIntervalSeconds == 3 && c.watch.stableSeconds == 0.5)
         #expect(c.session.depth == 2 && c.session.idleCloseMinutes == 1.5 && c.session.markerFiles.isEmpty && !c.session.reopenClosed)
         #expect(c.store.database == "/x/y.sqlite" && c.analysis.overlap == .flag && c.analysis.contrast == .brightParticles)
+        #expect(c.analysis.relativeSpeckArea == 0 && c.analysisParameters.relativeSpeckArea == 0, "0 turns the debris rule off")
     }
 
     @Test("bad settings name the key and why", arguments: [
@@ -60,6 +62,8 @@ import Watcher
         ("[analysis]\noverlap = \"merge\"", "analysis.overlap"),
         ("[analysis]\nsegmenter = \"deep\"", "analysis.segmenter"),
         ("[analysis]\nthreshold = 1.5", "analysis.threshold"),
+        ("[analysis]\nrelative_speck_area = 1", "analysis.relative_speck_area"),
+        ("[analysis]\nrelative_speck_area = -0.1", "analysis.relative_speck_area"),
         ("[log]\nlevel = \"loud\"", "log.level"),
         ("[watch]\nroots = [\"/\"]", "watch.roots"),
         ("[watch]\nroots = [\"//./\"]", "watch.roots"),
