@@ -55,9 +55,11 @@ public struct AnalysisParameters: Sendable, Equatable, Codable {
     /// Debris relative to the frame's particles: a network's particle smaller than this fraction
     /// of the frame's median particle area whose confidence is below `relativeSpeckConfidence`
     /// is dropped (after the minimum confidence; frames with fewer than
-    /// `relativeSpeckMinimumParticles` particles are left as they are). A tenth of the area is
-    /// about a third of the typical particle's diameter. 0 turns it off. Default 0.1, chosen on
-    /// every third EMPS validation image (training/README.md, "Debris beside the particles").
+    /// `relativeSpeckMinimumParticles` particles are left as they are). The median is taken
+    /// over the particles of at least that confidence where there are that many, else over all.
+    /// A tenth of the area is about a third of the typical particle's diameter. 0 turns it off.
+    /// Default 0.1, chosen on every third EMPS validation image (training/README.md, "Debris
+    /// beside the particles").
     public var relativeSpeckArea: Double = 0.1
     /// A small particle the network is this sure of stays, however small. Default 0.85.
     public var relativeSpeckConfidence: Double = 0.85
@@ -72,7 +74,12 @@ public struct AnalysisParameters: Sendable, Equatable, Codable {
     public func keptBesideTheFrame(areasPx: [Int], confidences: [Double]) -> [Bool] {
         precondition(areasPx.count == confidences.count)
         guard relativeSpeckArea > 0, areasPx.count >= max(1, relativeSpeckMinimumParticles) else { return areasPx.map { _ in true } }
-        let median = Summary.percentile(sorted: areasPx.map(Double.init).sorted(), 0.5)!
+        // the typical particle among those the network is sure of, where there are enough of
+        // them: where flecks outnumber the particles (a few large particles on a dirty film),
+        // the median of all would be a fleck's
+        let sure = zip(areasPx, confidences).filter { $0.1 >= relativeSpeckConfidence }.map(\.0)
+        let basis = sure.count >= relativeSpeckMinimumParticles ? sure : areasPx
+        let median = Summary.percentile(sorted: basis.map(Double.init).sorted(), 0.5)!
         return zip(areasPx, confidences).map { area, confidence in
             Double(area) >= relativeSpeckArea * median || confidence >= relativeSpeckConfidence
         }

@@ -9,10 +9,22 @@ import Pipeline
     @Test("the rule in numbers: below a tenth of the median area and below 0.85 confidence is debris; either one alone is not")
     func ruleInNumbers() {
         let p = AnalysisParameters()
-        // median of [300, 310, 320, 330, 340, 29, 29, 31] is 305: the limit is 30.5 px
-        let areas = [300, 310, 320, 330, 340, 29, 29, 31]
+        // the sure particles (0.85 or more) are [300, 310, 320, 330, 340, 29]: median 315, limit 31.5 px
+        let areas = [300, 310, 320, 330, 340, 29, 29, 33]
         let confidences = [0.95, 0.95, 0.95, 0.95, 0.95, 0.80, 0.90, 0.70]
         #expect(p.keptBesideTheFrame(areasPx: areas, confidences: confidences) == [true, true, true, true, true, false, true, true])
+    }
+
+    @Test("on a dirty film, where unsure flecks outnumber the particles, the typical particle is judged among those the network is sure of")
+    func flecksOutnumberingTheParticles() {
+        let p = AnalysisParameters()
+        // five sure particles of 700 px and nine unsure flecks of 40-60 px: the median of all is
+        // 60 px (limit 6), of the sure ones 700 px (limit 70)
+        let areas = [700, 700, 700, 700, 700] + [40, 45, 50, 55, 60, 60, 60, 60, 60]
+        let confidences = [Double](repeating: 0.95, count: 5) + [Double](repeating: 0.75, count: 9)
+        #expect(p.keptBesideTheFrame(areasPx: areas, confidences: confidences) == [Bool](repeating: true, count: 5) + [Bool](repeating: false, count: 9))
+        // with only four sure particles the median of all decides, and the flecks stay
+        #expect(p.keptBesideTheFrame(areasPx: Array(areas.dropFirst()), confidences: Array(confidences.dropFirst())).allSatisfy { $0 })
     }
 
     @Test("a frame with fewer particles than the minimum, or the rule at 0, keeps every particle")
