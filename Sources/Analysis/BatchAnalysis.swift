@@ -214,12 +214,15 @@ public enum BatchAnalysis {
                 if m.confidence! >= minimumConfidence {
                     particles.append(m)
                     regions.append(r)
+                } else {
+                    result.droppedRegions.append(r)
                 }
             }
             // debris beside the frame's particles: small against them and not sure
             let kept = settings.analysis.keptBesideTheFrame(areasPx: regions.map(\.area), confidences: particles.map { $0.confidence! })
             result.particles = zip(particles, kept).filter(\.1).map(\.0)
             result.regions = zip(regions, kept).filter(\.1).map(\.0)
+            result.droppedRegions += zip(regions, kept).filter { !$0.1 }.map(\.0)
         }
         outcome.particles = result.particles
         outcome.borderExcluded = result.borderRegions.count

@@ -102,6 +102,10 @@ public struct ParticleAnalysisResult: Sendable {
     /// Objects removed because they touched the border.
     public var borderRegions: [Region]
     public var parameters: AnalysisParameters
+    /// Particles of a network dropped for their confidence (below the minimum, or small against
+    /// the frame's particles and unsure: `AnalysisParameters.relativeSpeckArea`), for the
+    /// pictures: a reader sees what was left out and why.
+    public var droppedRegions: [Region] = []
 }
 
 public enum ParticleAnalysis {

@@ -11,6 +11,7 @@ public struct RGB: Sendable, Equatable {
     public static let segmentation = RGB(240, 228, 66)  // yellow
     public static let leftOut = RGB(213, 94, 0)         // vermillion: burned-in lettering, scale bars, excluded regions
     public static let bar = RGB(0, 114, 178)            // blue
+    public static let dropped = RGB(0, 158, 115)        // bluish green: a network's unsure particles and debris, dropped
 }
 
 /// A micrograph's pixels as RGB (contrast-stretched, tinted), row-major from the top left: the

@@ -271,7 +271,7 @@ public enum Pictures {
     /// the kinds the picture shows.
     /// Numbers where they fit without covering a particle (all of them in `particleMapSVG`).
     public static func particleMap(_ image: GrayImage, particles: [(Region, ParticleMeasurement)], borderExcluded: [Region], pixelSizeNm: Double?,
-                                   annotations: BinaryImage? = nil) -> Figure {
+                                   annotations: BinaryImage? = nil, dropped: [Region] = []) -> Figure {
         var c = Canvas(gray: image.pixels, width: image.width, height: image.height)
         for i in c.pixels.indices { c.pixels[i] = RGB(UInt8(40 + Int(c.pixels[i].r) * 6 / 10), UInt8(40 + Int(c.pixels[i].g) * 6 / 10), UInt8(40 + Int(c.pixels[i].b) * 6 / 10)) }
         let rgb = c.rgbBytes()
@@ -280,6 +280,7 @@ public enum Pictures {
         let width = image.width, height = image.height
         let shapes = particles.map { (outlines($0.0), $0.1.overlapFlag ? RGB.flagged : $0.1.separated ? RGB.separated : RGB.particle) }
         let borders = borderExcluded.map(outlines)
+        let droppedOutlines = dropped.map(outlines)
         let bar = ScaleBar(width: width, height: height, pixelSizeNm: pixelSizeNm, avoid: annotations, particles: occupied, legendTop: height)
         return Figure(widthPt: Double(width), heightPt: Double(height) + legendHeight(width)) { p in
             p.image(rgb, width: width, height: height)
@@ -292,6 +293,7 @@ public enum Pictures {
             }
             let leftOut = drawLeftOut(p, annotations, width: width)
             for b in borders { stroke(b, Colour(RGB.border), alpha: 0.7) }
+            for d in droppedOutlines { stroke(d, Colour(RGB.dropped), alpha: 0.8) }
             for (loops, colour) in shapes { stroke(loops, Colour(colour), alpha: 1) }
             let font = fontPx(width) * (particles.count > 150 ? 0.75 : 1)
             let places = labelPlaces(particles, width: width, height: height, font: font, reserved: bar?.box.map { [$0] } ?? []) { p.measure($0, size: font) }
@@ -304,6 +306,7 @@ public enum Pictures {
                 + (particles.contains { $0.1.separated && !$0.1.overlapFlag } ? [("separated", Colour(RGB.separated))] : [])
                 + (particles.contains { $0.1.overlapFlag } ? [("overlap, kept whole", Colour(RGB.flagged))] : [])
                 + (borders.isEmpty ? [] : [("touches border, excluded", Colour(RGB.border))])
+                + (droppedOutlines.isEmpty ? [] : [("unsure or debris, dropped", Colour(RGB.dropped))])
             drawLegend(p, width: width, top: Double(height), entries: entries + leftOut + uncalibrated(pixelSizeNm) + (shown < particles.count
                 ? [("\(shown) of \(particles.count) numbered (all in the SVG)", Colour(0.12, 0.12, 0.12))] : []),
                        reservedRight: bar?.legendWidth(p, pictureWidth: width) ?? 0)
@@ -317,7 +320,7 @@ extension Pictures {
     /// it): every particle's outline and its number at its centre, small, for zooming in. Linking
     /// instead of embedding keeps it a few tens of kB and quick to write for every image.
     public static func particleMapSVG(width: Int, height: Int, micrographFile: String, particles: [(Region, ParticleMeasurement)],
-                                      borderExcluded: [Region]) -> String {
+                                      borderExcluded: [Region], dropped: [Region] = []) -> String {
         func escape(_ s: String) -> String {
             s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: "\"", with: "&quot;")
         }
@@ -336,6 +339,7 @@ extension Pictures {
 
             """
         for r in borderExcluded { svg += "<path d=\"\(path(outlines(r)))\" stroke=\"\(hex(.border))\" stroke-opacity=\"0.7\"/>\n" }
+        for r in dropped { svg += "<path d=\"\(path(outlines(r)))\" stroke=\"\(hex(.dropped))\" stroke-opacity=\"0.8\"/>\n" }
         for (r, m) in particles {
             svg += "<path d=\"\(path(outlines(r)))\" stroke=\"\(hex(m.overlapFlag ? .flagged : m.separated ? .separated : .particle))\"/>\n"
         }

@@ -369,14 +369,15 @@ public enum SampleReport {
         let drawn: [(PictureKind, Figure)] = [
             (.micrograph, Pictures.micrograph(image, pixelSizeNm: pixelSizeNm, annotations: annotations)),
             (.overlay, Pictures.segmentationOverlay(image, mask: segmentation, pixelSizeNm: pixelSizeNm, annotations: annotations)),
-            (.particles, Pictures.particleMap(image, particles: particles, borderExcluded: result.borderRegions, pixelSizeNm: pixelSizeNm, annotations: annotations)),
+            (.particles, Pictures.particleMap(image, particles: particles, borderExcluded: result.borderRegions, pixelSizeNm: pixelSizeNm,
+                                                 annotations: annotations, dropped: result.droppedRegions)),
         ]
         for (kind, figure) in drawn {
             try directory.write(figure.picturePNG(), to: kind.fileName(stem: stem))
         }
         // the particle map as SVG over the micrograph picture: every number, zoomable
         let svg = Pictures.particleMapSVG(width: image.width, height: image.height, micrographFile: PictureKind.micrograph.fileName(stem: stem),
-                                          particles: particles, borderExcluded: result.borderRegions)
+                                          particles: particles, borderExcluded: result.borderRegions, dropped: result.droppedRegions)
         try directory.write(Array(svg.utf8), to: PictureKind.particles.fileName(stem: stem, extension: "svg"))
     }
 }

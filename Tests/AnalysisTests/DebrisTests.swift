@@ -74,6 +74,7 @@ import Pipeline
         let outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: Self.settings(), modelMinimumConfidence: 0.7)
         #expect(outcome.particles.count == 7, "six discs and the sure square: \(outcome.particles.map(\.areaPx))")
         #expect(outcome.particles.filter { $0.areaPx == 25 }.map(\.confidence) == [0.9].map { Double(Float($0)) })
+        #expect(outcome.result?.droppedRegions.map(\.area) == [25], "the unsure square is kept for the pictures as dropped")
         let off = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: Self.settings(relativeSpeckArea: 0), modelMinimumConfidence: 0.7)
         #expect(off.particles.count == 8)
     }

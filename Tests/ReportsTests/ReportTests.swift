@@ -192,6 +192,33 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         }
     }
 
+    @Test("particles a network dropped as unsure or debris are outlined in their own colour on the particle map and its SVG, and named in the legend")
+    func droppedParticlesOnTheMap() throws {
+        var mask = BinaryImage(width: 480, height: 160)
+        let centres = [(40, 50), (100, 120)]
+        for (cy, cx) in centres { for r in 0..<160 { for c in 0..<480 where (r - cy) * (r - cy) + (c - cx) * (c - cx) <= 100 { mask[r, c] = true } } }
+        let gray = GrayImage(width: 480, height: 160, pixels: mask.pixels.map { $0 ? 200 : 1000 })
+        let result = ParticleAnalysis.analyze(mask, pixelSize: .init(y: 0.1, x: 0.1))
+        #expect(result.particles.count == 2)
+        // the second particle as if the network had been unsure of it
+        let kept = [(result.regions[0], result.particles[0])], dropped = [result.regions[1]]
+        let map = try Pictures.particleMap(gray, particles: kept, borderExcluded: [], pixelSizeNm: 0.1, dropped: dropped).rasterRGB()
+        func colour(_ r: Int, _ c: Int) -> RGB { let k = (r * map.width + c) * 3; return RGB(map.rgb[k], map.rgb[k + 1], map.rgb[k + 2]) }
+        func near(_ a: RGB, _ b: RGB) -> Bool { abs(Int(a.r) - Int(b.r)) + abs(Int(a.g) - Int(b.g)) + abs(Int(a.b) - Int(b.b)) < 60 }
+        func outlined(_ centre: (Int, Int), _ c: RGB) -> Bool {
+            (9...11).flatMap { d in [(centre.0 - d, centre.1), (centre.0 + d, centre.1), (centre.0, centre.1 - d), (centre.0, centre.1 + d)] }
+                .contains { near(colour($0.0, $0.1), c) }
+        }
+        let kept0 = result.particles[0], centre0 = (Int(kept0.centroidYPx), Int(kept0.centroidXPx))
+        let other = centres.first { abs($0.0 - centre0.0) + abs($0.1 - centre0.1) > 5 }!
+        #expect(outlined(centre0, RGB.particle) && !outlined(centre0, RGB.dropped))
+        #expect(outlined(other, RGB.dropped) && !outlined(other, RGB.particle))
+        // the legend strip below the image holds the dropped colour's swatch (a picture this wide has room for it)
+        #expect((160..<map.height).contains { r in (0..<map.width).contains { near(colour(r, $0), RGB.dropped) } })
+        let svg = Pictures.particleMapSVG(width: 480, height: 160, micrographFile: "m.png", particles: kept, borderExcluded: [], dropped: dropped)
+        #expect(svg.components(separatedBy: "stroke=\"#009e73\"").count == 2, "one dropped outline in the SVG")
+    }
+
     @Test("the particle map marks every particle at its place; tiny images still get pictures")
     func particleMap() throws {
         var mask = BinaryImage(width: 200, height: 160)
