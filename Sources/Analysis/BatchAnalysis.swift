@@ -220,9 +220,11 @@ public enum BatchAnalysis {
             }
             // debris beside the frame's particles: small against them and not sure
             let kept = settings.analysis.keptBesideTheFrame(areasPx: regions.map(\.area), confidences: particles.map { $0.confidence! })
-            result.particles = zip(particles, kept).filter(\.1).map(\.0)
-            result.regions = zip(regions, kept).filter(\.1).map(\.0)
-            result.droppedRegions += zip(regions, kept).filter { !$0.1 }.map(\.0)
+            result.particles = []
+            result.regions = []
+            for ((m, r), keep) in zip(zip(particles, regions), kept) {
+                if keep { result.particles.append(m); result.regions.append(r) } else { result.droppedRegions.append(r) }
+            }
         }
         outcome.particles = result.particles
         outcome.borderExcluded = result.borderRegions.count
