@@ -95,7 +95,7 @@ def area_resample_matrix(n, m):
 
 
 def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, network_view=None, pair=False, monolayer=None,
-             diameter_px=None, clustered=False, amodal=False, with_instances=False):
+             diameter_px=None, clustered=False, amodal=False, with_instances=False, hrtem=False):
     """One micrograph: (image float32 HxW, label uint8 HxW, info dict).
 
     pair: the specimen is one overlapping pair at the centre of the frame (the second particle's
@@ -109,6 +109,11 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     (train_instance.py --sim-clustered). It draws the same random numbers as without it.
     with_instances: info["instances"] is returned whatever the version (make_testset.py
     --instance-labels); it draws no random numbers.
+    hrtem (with network_view): the tile is always a fine micrograph (0.04-0.1 nm/px, simulated at
+    its own size and area-averaged to 0.1 nm/px) of particles 1-5 nm across, the kind of the
+    reference HRTEM micrograph (1.75 nm particles at 0.064 nm/px on a carbon film whose
+    phase-contrast speckle is resolved): train_instance.py --sim-hrtem. It skips the draw that
+    otherwise picks one tile in eight as fine.
     amodal: info["amodal_distance"] is each particle's distance to the edge of its whole shape
     (hidden parts included) divided by its largest, the maximum where particles overlap: 1 at
     every particle's centre, even one half hidden behind another (train_instance.py
@@ -149,11 +154,12 @@ def simulate(rng, size=256, pixel_size_nm=None, contrast=None, version=2, networ
     if network_view is None:
         network_view = version >= 3
     if network_view and pixel_size_nm is None:
-        if rng.random() < 0.125:
+        if hrtem or rng.random() < 0.125:
             fine_p = math.exp(rng.uniform(math.log(0.04), math.log(0.1)))
             big = int(round(size * 0.1 / fine_p))
+            fine_d = (1.0 / fine_p, 5.0 / fine_p) if hrtem else None  # (earlier recipes: neither size nor agglomerates passed on)
             img, lab, info = simulate(rng, big, pixel_size_nm=0.1 * size / big, contrast=contrast, version=2 if version == 3 else version,
-                                      network_view=False, amodal=amodal)
+                                      network_view=False, amodal=amodal, diameter_px=fine_d, clustered=clustered and hrtem)
             r = area_resample_matrix(big, size)
             img = (r @ img.astype(np.float64) @ r.T).astype(np.float32)
             lab = ((r @ lab.astype(np.float64) @ r.T) > 0.5).astype(np.uint8)

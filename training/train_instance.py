@@ -70,7 +70,7 @@ def network_input(model, x, pixel_size_nm=None):
 class Tiles(torch.utils.data.IterableDataset):
     def __init__(self, seed, size, real_fraction, root, ids, sim_artifacts=(0.25, 0.5, 0.3, 0.4), contrast_jitter=0.0,
                  real_scale_range=(0.5, 1.6), sim_clustered=0.0, boundary_weight=0.0, sim_overview=0.0, pixel_size_planes=False,
-                 uncalibrated_sim=0.0, sim_small_pairs=0.0, amodal_distance=False, amodal_weight=0.0):
+                 uncalibrated_sim=0.0, sim_small_pairs=0.0, amodal_distance=False, amodal_weight=0.0, sim_hrtem=0.0):
         self.seed, self.size, self.real_fraction, self.root, self.ids = seed, size, real_fraction, root, ids
         self.real_scale_range = real_scale_range  # the EMPS crops' resampling factors (log-uniform)
         self.sim_artifacts = sim_artifacts  # probabilities: inverted contrast, 8-bit, JPEG, annotations
@@ -82,6 +82,7 @@ class Tiles(torch.utils.data.IterableDataset):
         self.uncalibrated_sim = uncalibrated_sim  # share of simulated tiles shown as uncalibrated (scale planes 0)
         self.sim_small_pairs = sim_small_pairs  # share of simulated tiles that are agglomerates of 5-20 px particles
         self.amodal_distance = amodal_distance  # simulated tiles: the distance target of whole shapes (--amodal-distance)
+        self.sim_hrtem = sim_hrtem  # share of simulated tiles that are fine HRTEM micrographs of 1-5 nm particles (simulate.py hrtem)
         self.amodal_weight = amodal_weight  # extra weight of the distance loss where that target differs from the visible one
 
     def __iter__(self):
@@ -105,6 +106,10 @@ class Tiles(torch.utils.data.IterableDataset):
                     if self.pixel_size_planes:  # low magnification: 0.3-1.5 nm/px, particles at least 1 nm across
                         lo = max(0.3, 1.0 / info["mean_diameter_px"])
                         pixel_size = math.exp(rng.uniform(math.log(lo), math.log(1.5)))
+                elif self.sim_hrtem and rng.random() < self.sim_hrtem:
+                    clustered = bool(self.sim_clustered) and rng.random() < self.sim_clustered
+                    img, lab, info = simulate.simulate(rng, self.size, version=5, clustered=clustered, amodal=self.amodal_distance, hrtem=True)
+                    inst, valid, pixel_size, amodal = info["instances"], np.ones(img.shape, bool), info["pixel_size_nm"], info.get("amodal_distance")
                 elif self.sim_small_pairs and rng.random() < self.sim_small_pairs:
                     # small overlapping particles, where the bundled map barely dips at the neck
                     img, inst, valid, pixel_size, amodal = sim_tile(rng, self.size, 5, True, diameter_px=(5, 20), amodal=self.amodal_distance)
@@ -434,6 +439,8 @@ def main():
                     help="the distance loss weighs 1 + this in the band (2 px) where particles touch or overlap (0: off)")
     ap.add_argument("--sim-small-pairs", type=float, default=0.0,
                     help="share of simulated tiles drawn as agglomerates of particles 5-20 px across (0: off)")
+    ap.add_argument("--sim-hrtem", type=float, default=0.0,
+                    help="share of simulated tiles that are fine HRTEM micrographs (0.04-0.1 nm/px area-averaged to 0.1) of 1-5 nm particles (0: off)")
     ap.add_argument("--pair-val", type=int, default=0, help="also log the split share of this many simulated overlapping pairs (0: off)")
     ap.add_argument("--pixel-size-planes", action="store_true",
                     help="give the network the pixel size it sees the image at as two more input planes (scale_planes; metadata pixelSizePlanes)")
@@ -496,7 +503,7 @@ def main():
                      "channels": list(channels), "bfloat16": a.fast, "init": a.init or a.init_onnx,
                      "simArtifacts": a.sim_artifacts, "frozenBatchNorm": a.freeze_bn,
                      "perTileDice": a.per_tile_dice, "ema": a.ema, "contrastJitter": a.contrast_jitter,
-                     "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered, "simSmallPairs": a.sim_small_pairs,
+                     "realScaleRange": list(real_scale), "empsValidationScale": a.val_scale, "simClustered": a.sim_clustered, "simSmallPairs": a.sim_small_pairs, "simHrtem": a.sim_hrtem,
                      "boundaryWeight": a.boundary_weight, "simOverview": a.sim_overview, "planeLrScale": a.plane_lr_scale,
                      "boundaryOutput": a.boundary_output, "refitBatchNorm": a.refit_bn, "distill": a.distill, "distillOutputs": a.distill_outputs, "amodalDistance": a.amodal_distance, "amodalWeight": a.amodal_weight},
     }
@@ -515,7 +522,7 @@ def main():
     pv = pair_validation(7331, a.pair_val, a.tile) if a.pair_val else []
     loader = torch.utils.data.DataLoader(Tiles(a.seed, a.tile, a.real_fraction, a.emps, train_ids, sim_artifacts, a.contrast_jitter, real_scale,
                                                a.sim_clustered, 1.0 if a.boundary_output else a.boundary_weight, a.sim_overview, a.pixel_size_planes,
-                                               a.uncalibrated_sim, a.sim_small_pairs, a.amodal_distance, a.amodal_weight), batch_size=a.batch,
+                                               a.uncalibrated_sim, a.sim_small_pairs, a.amodal_distance, a.amodal_weight, a.sim_hrtem), batch_size=a.batch,
                                          num_workers=1, persistent_workers=True, worker_init_fn=lambda _: torch.set_num_threads(1))
     if a.refit_bn:
         if not a.init_onnx or a.freeze_bn:
