@@ -72,6 +72,11 @@ public struct FrameOutcome: Sendable {
         let cut = micrographBox == nil ? [] : (result?.borderRegions ?? []).filter { !$0.box.reachesEdge(of: image) }
         return particles.map(\.areaPx) + cut.map(\.area)
     }
+    /// A network's particles dropped below the minimum confidence (`droppedUnsure`) and as
+    /// debris beside the frame's particles (`droppedDebris`, `AnalysisParameters.relativeSpeckArea`);
+    /// nil without a network (no confidence to judge by).
+    public var droppedUnsure: Int?
+    public var droppedDebris: Int?
     public var seconds: Double = 0
     public var problem: InputProblem?
     /// The segmentation before clean-up (for the `_mask.png` and `_overlay.png`).
@@ -218,6 +223,7 @@ public enum BatchAnalysis {
                     result.droppedRegions.append(r)
                 }
             }
+            outcome.droppedUnsure = result.droppedRegions.count
             // debris beside the frame's particles: small against them and not sure
             let kept = settings.analysis.keptBesideTheFrame(areasPx: regions.map(\.area), confidences: particles.map { $0.confidence! })
             result.particles = []
@@ -225,6 +231,7 @@ public enum BatchAnalysis {
             for ((m, r), keep) in zip(zip(particles, regions), kept) {
                 if keep { result.particles.append(m); result.regions.append(r) } else { result.droppedRegions.append(r) }
             }
+            outcome.droppedDebris = kept.count { !$0 }
         }
         outcome.particles = result.particles
         outcome.borderExcluded = result.borderRegions.count

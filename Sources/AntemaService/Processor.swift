@@ -66,7 +66,8 @@ public struct Processor: Sendable {
             try store.recordAnalysis(AnalysisOutcome(segmenter: segmenter.label, parametersJson: json, softwareVersion: softwareVersion,
                                                      particles: result.particles, modelName: model?.name, modelVersion: model?.version,
                                                      modelSha256: model?.sha256, analysisSeconds: result.seconds, totalSeconds: total,
-                                                     networkScale: result.networkInputScale),
+                                                     networkScale: result.networkInputScale, droppedUnsureCount: result.droppedUnsure,
+                                                     droppedDebrisCount: result.droppedDebris),
                                      imageId: image.id!, facts: facts, at: now())
             // the image's pictures go to the sample's report folder now, so closing is quick
             stage(.pictures)

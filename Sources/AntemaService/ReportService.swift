@@ -43,7 +43,7 @@ extension SampleReportInput {
                   images: c.images.map { i in
                       SampleReportInput.Image(path: i.path, frame: i.frame, widthPx: i.widthPx, heightPx: i.heightPx, pixelSizeXNm: i.pixelSizeXNm,
                                               pixelSizeYNm: i.pixelSizeYNm, particleCount: i.particleCount, state: i.state, error: i.error, seconds: i.seconds,
-                                              networkScale: i.networkScale)
+                                              networkScale: i.networkScale, droppedUnsure: i.droppedUnsureCount, droppedDebris: i.droppedDebrisCount)
                   },
                   particles: c.particles.map { SampleReportInput.Particle(imagePath: $0.imagePath, frame: $0.frame, index: $0.index, m: $0.measurement) })
         instrument = c.sample.instrument

@@ -196,6 +196,11 @@ public enum FacilitySchema {
         ("v3-network-scale", """
             ALTER TABLE analysis ADD COLUMN network_scale DOUBLE PRECISION CHECK (network_scale > 0)
             """),
+        // the local v8-dropped-counts: a network's particles left out as unsure and as debris
+        ("v4-dropped-counts", """
+            ALTER TABLE analysis ADD COLUMN dropped_unsure_count INTEGER CHECK (dropped_unsure_count >= 0);
+            ALTER TABLE analysis ADD COLUMN dropped_debris_count INTEGER CHECK (dropped_debris_count >= 0)
+            """),
     ]
 
     /// The newest version.

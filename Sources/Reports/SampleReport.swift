@@ -19,11 +19,16 @@ public struct SampleReportInput: Sendable {
         public var seconds: Double?
         /// The factor the frame was resampled by before the network; nil without a network.
         public var networkScale: Double?
+        /// A network's particles dropped below the minimum confidence and as debris; nil without
+        /// a network (and for analyses recorded before the database kept them).
+        public var droppedUnsure: Int?
+        public var droppedDebris: Int?
         public init(path: String, frame: Int, widthPx: Int?, heightPx: Int?, pixelSizeXNm: Double?, pixelSizeYNm: Double?, particleCount: Int?,
-                    state: String, error: String?, seconds: Double?, networkScale: Double? = nil) {
+                    state: String, error: String?, seconds: Double?, networkScale: Double? = nil, droppedUnsure: Int? = nil, droppedDebris: Int? = nil) {
             self.path = path; self.frame = frame; self.widthPx = widthPx; self.heightPx = heightPx; self.pixelSizeXNm = pixelSizeXNm
             self.pixelSizeYNm = pixelSizeYNm; self.particleCount = particleCount
             self.state = state; self.error = error; self.seconds = seconds; self.networkScale = networkScale
+            self.droppedUnsure = droppedUnsure; self.droppedDebris = droppedDebris
         }
     }
     public struct Particle: Sendable {
@@ -86,6 +91,7 @@ public enum SampleReport {
     /// The image CSV's header.
     public static let imageColumns = [
         "image", "frame", "width_px", "height_px", "pixel_size_x_nm", "pixel_size_y_nm", "network_scale", "state", "particles", "separated",
+        "dropped_unsure", "dropped_debris",
         "mean_equivalent_diameter_nm", "sd_equivalent_diameter_nm", "mean_equivalent_diameter_px", "sd_equivalent_diameter_px", "seconds", "error",
     ]
 
@@ -130,7 +136,9 @@ public enum SampleReport {
             let statsPx = Statistics.meanAndSD(particles.map(\.m.equivalentDiameterPx))
             t.append([i.path, String(i.frame), i.widthPx.map(String.init) ?? "", i.heightPx.map(String.init) ?? "", CSVTable.number(i.pixelSizeXNm),
                       CSVTable.number(i.pixelSizeYNm), CSVTable.number(i.networkScale), i.state, done ? String(i.particleCount ?? particles.count) : "",
-                      done ? String(particles.filter(\.m.separated).count) : "", CSVTable.number(stats?.mean), CSVTable.number(stats?.sd),
+                      done ? String(particles.filter(\.m.separated).count) : "",
+                      done ? i.droppedUnsure.map(String.init) ?? "" : "", done ? i.droppedDebris.map(String.init) ?? "" : "",
+                      CSVTable.number(stats?.mean), CSVTable.number(stats?.sd),
                       CSVTable.number(statsPx?.mean), CSVTable.number(statsPx?.sd),
                       i.seconds.map { String(format: "%.3f", $0) } ?? "", i.error ?? ""])
         }
@@ -282,16 +290,16 @@ public enum SampleReport {
         let meanDiameter = byImage.compactMapValues { Statistics.meanAndSD($0.compactMap(\.m.equivalentDiameterNm))?.mean }
         let meanDiameterPx = byImage.compactMapValues { Statistics.meanAndSD($0.map(\.m.equivalentDiameterPx))?.mean }
         var imageRows: [[Cell]] = [[.text("Image"), .text("Frame"), .text("Pixel size x [nm]"), .text("Pixel size y [nm]"), .text("Width [px]"),
-                                    .text("Height [px]"), .text("Particles"), .text("Mean equivalent diameter [nm]"), .text("Mean equivalent diameter [px]"),
+                                    .text("Height [px]"), .text("Particles"), .text("Dropped, unsure"), .text("Dropped as debris"), .text("Mean equivalent diameter [nm]"), .text("Mean equivalent diameter [px]"),
                                     .text("State"), .text("Error"), .text("Processing time [s]"), .text("Network scale"), .text("Path")]]
         for i in input.images {
             let key = ImageKey(path: i.path, frame: i.frame)
             imageRows.append([.text((i.path as NSString).lastPathComponent), .int(i.frame), .num(i.pixelSizeXNm), .num(i.pixelSizeYNm), .int(i.widthPx),
-                              .int(i.heightPx), .int(i.particleCount), .num(meanDiameter[key]), .num(meanDiameterPx[key]), .text(i.state), .text(i.error ?? ""),
+                              .int(i.heightPx), .int(i.particleCount), .int(i.droppedUnsure), .int(i.droppedDebris), .num(meanDiameter[key]), .num(meanDiameterPx[key]), .text(i.state), .text(i.error ?? ""),
                               .num(i.seconds), .num(i.networkScale), .text(i.path)])
         }
         var imageSheet = Worksheet(name: "Images", rows: imageRows)
-        imageSheet.numberFormats = [nil, "0", "0.0000000", "0.0000000", "0", "0", "0", "0.000", "0.000", nil, nil, "0.00", "0.000", nil]
+        imageSheet.numberFormats = [nil, "0", "0.0000000", "0.0000000", "0", "0", "0", "0", "0", "0.000", "0.000", nil, nil, "0.00", "0.000", nil]
         let workbook = try XLSXWriter.data([summarySheet, particleSheet, imageSheet, histogramSheet])
         try put("\(base).xlsx", workbook)
         var readme = """

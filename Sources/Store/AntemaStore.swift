@@ -18,12 +18,18 @@ public struct AnalysisOutcome: Sendable {
     /// The factor the frame's pixels were resampled by before the network (0.5: half its
     /// pixels); nil without a network.
     public var networkScale: Double?
+    /// A network's particles left out below the minimum confidence and as debris; nil without a network.
+    public var droppedUnsureCount: Int?
+    public var droppedDebrisCount: Int?
     public var particles: [ParticleMeasurement]
 
     public init(segmenter: String, parametersJson: String, softwareVersion: String, particles: [ParticleMeasurement],
                 modelName: String? = nil, modelVersion: String? = nil, modelSha256: String? = nil,
-                segmentationSeconds: Double? = nil, analysisSeconds: Double? = nil, totalSeconds: Double? = nil, networkScale: Double? = nil) {
+                segmentationSeconds: Double? = nil, analysisSeconds: Double? = nil, totalSeconds: Double? = nil, networkScale: Double? = nil,
+                droppedUnsureCount: Int? = nil, droppedDebrisCount: Int? = nil) {
         self.networkScale = networkScale
+        self.droppedUnsureCount = droppedUnsureCount
+        self.droppedDebrisCount = droppedDebrisCount
         self.segmenter = segmenter
         self.parametersJson = parametersJson
         self.softwareVersion = softwareVersion
@@ -364,7 +370,8 @@ public final class AntemaStore: Sendable {
                                           parametersJson: outcome.parametersJson, softwareVersion: outcome.softwareVersion,
                                           segmentationSeconds: outcome.segmentationSeconds, analysisSeconds: outcome.analysisSeconds,
                                           totalSeconds: outcome.totalSeconds, particleCount: outcome.particles.count, createdAt: now,
-                                          networkScale: outcome.networkScale)
+                                          networkScale: outcome.networkScale, droppedUnsureCount: outcome.droppedUnsureCount,
+                                          droppedDebrisCount: outcome.droppedDebrisCount)
             try analysis.insert(db)
             let analysisId = analysis.id!
             let insert = try db.cachedStatement(sql: Self.particleInsertSQL)

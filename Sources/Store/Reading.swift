@@ -68,6 +68,8 @@ public struct SampleContents: Sendable {
         public var particleCount: Int?
         public var seconds: Double?
         public var networkScale: Double?
+        public var droppedUnsureCount: Int?
+        public var droppedDebrisCount: Int?
     }
     public struct Particle: Sendable {
         public var imagePath: String
@@ -140,13 +142,14 @@ enum Reading {
         guard let s = try SampleRecord.fetchOne(db, key: sampleId) else { throw StoreError.notFound("sample \(sampleId)") }
         let images = try Row.fetchAll(db, sql: """
             SELECT i.path, i.frame, i.width_px, i.height_px, i.pixel_size_x_nm, i.pixel_size_y_nm, i.state, i.error,
-                   a.particle_count, a.total_seconds, a.network_scale
+                   a.particle_count, a.total_seconds, a.network_scale, a.dropped_unsure_count, a.dropped_debris_count
             FROM image i LEFT JOIN analysis a ON a.image_id = i.id AND a.is_current = 1
             WHERE i.sample_id = ? AND i.superseded_by IS NULL ORDER BY i.path, i.frame
             """, arguments: [sampleId]).map { r in
             SampleContents.Image(path: r["path"], frame: r["frame"], widthPx: r["width_px"], heightPx: r["height_px"],
                                  pixelSizeXNm: r["pixel_size_x_nm"], pixelSizeYNm: r["pixel_size_y_nm"], state: r["state"], error: r["error"],
-                                 particleCount: r["particle_count"], seconds: r["total_seconds"], networkScale: r["network_scale"])
+                                 particleCount: r["particle_count"], seconds: r["total_seconds"], networkScale: r["network_scale"],
+                                 droppedUnsureCount: r["dropped_unsure_count"], droppedDebrisCount: r["dropped_debris_count"])
         }
         let columns = MeasurementCatalog.particleColumns.map(\.column).joined(separator: ", ")
         let particles = try Row.fetchAll(db, sql: """

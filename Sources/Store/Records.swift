@@ -105,6 +105,9 @@ public struct AnalysisRecord: SnakeCaseRecord, Sendable, Equatable {
     public var createdAt: Date
     /// See the v7-network-scale migration.
     public var networkScale: Double? = nil
+    /// See the v8-dropped-counts migration.
+    public var droppedUnsureCount: Int? = nil
+    public var droppedDebrisCount: Int? = nil
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }

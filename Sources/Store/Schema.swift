@@ -307,6 +307,15 @@ public enum Schema {
             // analyses recorded before
             try db.execute(sql: "ALTER TABLE analysis ADD COLUMN network_scale REAL CHECK (network_scale > 0)")
         }
+        m.registerMigration("v8-dropped-counts") { db in
+            // a network's particles left out: below the minimum confidence, and as debris beside
+            // the frame's particles (small against them and not sure); NULL for the classical
+            // segmenter and masks, and for analyses recorded before
+            try db.execute(sql: """
+                ALTER TABLE analysis ADD COLUMN dropped_unsure_count INTEGER CHECK (dropped_unsure_count >= 0);
+                ALTER TABLE analysis ADD COLUMN dropped_debris_count INTEGER CHECK (dropped_debris_count >= 0);
+                """)
+        }
         return m
     }
 }

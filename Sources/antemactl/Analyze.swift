@@ -228,7 +228,7 @@ struct Analyze: ParsableCommand {
                 SampleReportInput.Image(path: o.path, frame: o.frame ?? 0, widthPx: o.problem == nil ? o.width : nil, heightPx: o.problem == nil ? o.height : nil,
                                         pixelSizeXNm: o.pixelSize?.x, pixelSizeYNm: o.pixelSize?.y, particleCount: o.problem == nil ? o.particles.count : nil,
                                         state: o.problem?.status.rawValue ?? "done", error: o.problem?.message, seconds: o.problem == nil ? o.seconds : nil,
-                                        networkScale: o.networkInputScale)
+                                        networkScale: o.networkInputScale, droppedUnsure: o.droppedUnsure, droppedDebris: o.droppedDebris)
             },
             particles: outcomes.flatMap { o in
                 o.particles.enumerated().map { SampleReportInput.Particle(imagePath: o.path, frame: o.frame ?? 0, index: $0.offset + 1, m: $0.element) }

@@ -68,24 +68,27 @@ import Pipeline
         return s
     }
 
-    @Test("through the frame's analysis: an unsure small object beside the particles is dropped, a sure one stays, and with the rule off both count")
+    @Test("through the frame's analysis: an unsure small object beside the particles is dropped and counted as debris, a sure one stays, and with the rule off both count")
     func throughTheAnalysis() {
         let (input, mask, prediction) = Self.frame(speckProbability: [0.8, 0.9])
         let outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: Self.settings(), modelMinimumConfidence: 0.7)
         #expect(outcome.particles.count == 7, "six discs and the sure square: \(outcome.particles.map(\.areaPx))")
         #expect(outcome.particles.filter { $0.areaPx == 25 }.map(\.confidence) == [0.9].map { Double(Float($0)) })
         #expect(outcome.result?.droppedRegions.map(\.area) == [25], "the unsure square is kept for the pictures as dropped")
+        #expect(outcome.droppedDebris == 1 && outcome.droppedUnsure == 0, "and counted as debris, for the images table")
         let off = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: Self.settings(relativeSpeckArea: 0), modelMinimumConfidence: 0.7)
         #expect(off.particles.count == 8)
+        #expect(off.droppedDebris == 0 && off.droppedUnsure == 0)
     }
 
-    @Test("the minimum confidence comes first: particles it drops do not count towards the median the debris is judged by")
+    @Test("the minimum confidence comes first: particles it drops do not count towards the median the debris is judged by, and are counted as unsure")
     func minimumConfidenceFirst() {
         // the discs at 0.72 fall below the minimum of 0.75; the two unsure squares (0.8) are then
         // the frame's only particles, too few to judge by, and stay
         let (input, mask, prediction) = Self.frame(discProbability: 0.72, speckProbability: [0.8, 0.8])
         let outcome = BatchAnalysis.analyze(input, mask: mask, prediction: prediction, settings: Self.settings(), modelMinimumConfidence: 0.75)
         #expect(outcome.particles.map(\.areaPx) == [25, 25])
+        #expect(outcome.droppedUnsure == 6 && outcome.droppedDebris == 0, "the six discs counted as unsure, none as debris")
         let (_, _, sure) = Self.frame(discProbability: 0.95, speckProbability: [0.8, 0.8])
         #expect(BatchAnalysis.analyze(input, mask: mask, prediction: sure, settings: Self.settings(), modelMinimumConfidence: 0.75).particles.count == 6,
                 "beside six sure discs the same squares are debris")

@@ -64,7 +64,7 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
             print(json.dumps({
               'sheets': wb.sheetnames, 'sample': s['B1'].value, 'sample_type': s['B1'].data_type,
               'particles': p.max_row - 1, 'header': [c.value for c in p[1]][:5], 'first_d': p['E2'].value, 'first_d_type': p['E2'].data_type,
-              'freeze': p.freeze_panes, 'images': i.max_row - 1, 'error': i['K4'].value, 'error_type': i['K4'].data_type,
+              'freeze': p.freeze_panes, 'images': i.max_row - 1, 'error': i['M4'].value, 'error_type': i['M4'].data_type, 'dropped': [i['H1'].value, i['I1'].value],
               'charts': sum(1 for n in __import__('zipfile').ZipFile(r'''\(dir)/\(xlsx)''').namelist() if n.startswith('xl/charts/chart')),
               'first_image': str(s['B3'].value), 'first_image_is_date': s['B3'].is_date, 'filter': p.auto_filter.ref,
               'formats': [p.cell(row=2, column=c).number_format for c in (4, 5, 13, 21)], 'pixel': i['C2'].value}))
@@ -79,6 +79,7 @@ let openpyxlAvailable: Bool = (try? python("import openpyxl").0) == 0
         #expect(doc["freeze"] as? String == "A2")
         #expect(doc["images"] as? Int == 3)
         #expect(doc["error"] as? String == "=HYPERLINK(\"x\")" && doc["error_type"] as? String == "s")
+        #expect(doc["dropped"] as? [String] == ["Dropped, unsure", "Dropped as debris"], "\(doc)")
         #expect(doc["charts"] as? Int == 1, "a native chart of the histogram")
         #expect(doc["first_image_is_date"] as? Bool == true && (doc["first_image"] as? String)?.hasPrefix("2026-05-28") == true, "\(doc)")
         #expect((doc["filter"] as? String)?.hasPrefix("A1:") == true)

@@ -123,7 +123,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try AntemaStore(path: path)
         try store.writer.read { (db: Database) throws in
-            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility", "v6-pixel-lengths", "v7-network-scale"])
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility", "v6-pixel-lengths", "v7-network-scale", "v8-dropped-counts"])
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle") == 1)
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image WHERE superseded_by IS NULL") == 2)
             #expect(try String.fetchOne(db, sql: "SELECT report_error FROM sample") == nil)
@@ -141,7 +141,7 @@ import Testing
         #expect(Set(MeasurementCatalog.summarised.map(\.column)).isSubset(of: Set(columns)))
     }
 
-    @Test("particles stored and read back for a report are the particles measured (every catalog column, confidence or none), with the network's scale of their image")
+    @Test("particles stored and read back for a report are the particles measured (every catalog column, confidence or none), with the network's scale of their image and the counts it dropped")
     func particlesRoundTripThroughTheStore() throws {
         let store = try AntemaStore.inMemory()
         let sample = try store.openSample(name: "S", watchRoot: "/w", folder: "/w/S")
@@ -156,9 +156,11 @@ import Testing
         // measured in pixels only (an image without a calibration)
         var c = b
         c.areaNm2 = nil; c.equivalentDiameterNm = nil; c.perimeterNm = nil; c.feretMinNm = nil; c.feretMaxNm = nil
-        try store.recordAnalysis(AnalysisOutcome(segmenter: "test", parametersJson: "{}", softwareVersion: "t", particles: [a, b, c], networkScale: 0.64),
+        try store.recordAnalysis(AnalysisOutcome(segmenter: "test", parametersJson: "{}", softwareVersion: "t", particles: [a, b, c], networkScale: 0.64,
+                                                 droppedUnsureCount: 3, droppedDebrisCount: 5),
                                  imageId: image.id!, facts: nil)
         #expect(try store.contents(sampleId: sample.id!).images.map(\.networkScale) == [0.64])
+        #expect(try store.contents(sampleId: sample.id!).images.map { [$0.droppedUnsureCount, $0.droppedDebrisCount] } == [[3, 5]])
         let read = try store.contents(sampleId: sample.id!).particles
         #expect(read.map(\.measurement) == [a, b, c])
         #expect(!read[2].measurement.isCalibrated)
@@ -171,7 +173,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let store = try AntemaStore(path: path)
         try store.writer.read { (db: Database) throws in
-            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility", "v6-pixel-lengths", "v7-network-scale"])
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility", "v6-pixel-lengths", "v7-network-scale", "v8-dropped-counts"])
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM current_particle") == 2)
             #expect(try String.fetchOne(db, sql: "SELECT name FROM sample") == "Au-v1")
             #expect(try db.tableExists("daemon_status"))

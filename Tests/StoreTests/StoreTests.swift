@@ -29,7 +29,7 @@ func tempPath() -> String { FileManager.default.temporaryDirectory.appendingPath
         try store.writer.read { (db: Database) throws in
             for table in ["sample", "image", "analysis", "particle", "sample_aggregate"] { #expect(try db.tableExists(table)) }
             for view in ["current_particle", "sample_statistics"] { #expect(try db.viewExists(view)) }
-            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility", "v6-pixel-lengths", "v7-network-scale"])
+            #expect(try Schema.migrator.appliedMigrations(db) == ["v1", "v2-daemon-status", "v3-identity", "v4-particle-confidence", "v5-facility", "v6-pixel-lengths", "v7-network-scale", "v8-dropped-counts"])
             #expect(try db.columns(in: "particle").map(\.name).contains("equivalent_diameter_nm"))
         }
     }

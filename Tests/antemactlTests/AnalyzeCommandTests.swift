@@ -59,6 +59,7 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
         #expect(separatedMatched == 21)
         let images = try table(out.appendingPathComponent("analysis_images.csv").path)
         #expect(images.count == 1 && images[0]["state"] == "done" && images[0]["particles"] == "263" && images[0]["frame"] == "0")
+        #expect(images[0]["dropped_unsure"] == "" && images[0]["dropped_debris"] == "", "a mask has no confidence to drop particles by")
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("images/network-mask_mask.png").path))
         // one set of outputs: no second particle table beside the report's
         let files = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".csv") }.sorted()
@@ -141,7 +142,7 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
         #expect(abs(mean - 5) < 0.25, "\(mean) nm")
     }
 
-    @Test("good, corrupt and foreign files in one run: the good ones are analysed, the others reported, exit status 2")
+    @Test("good, corrupt and foreign files in one run: the good ones are analysed (with the counts of particles the network dropped), the others reported, exit status 2")
     func mixedInputs() throws {
         let dir = try AntemactlInspect.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -160,6 +161,8 @@ let empsFigure = URL(fileURLWithPath: sharedDM).deletingLastPathComponent().appe
         let images = try table(out + "/analysis_images.csv")
         #expect(images.map { ($0["image"]! as NSString).lastPathComponent } == ["corrupt.dm3", "good.dm3", "notes.txt"])
         #expect(images.map { $0["state"]! } == ["failed", "done", "failed"])
+        // the default network's dropped particles are counted for the analysed file only
+        #expect(images.map { $0["dropped_unsure"]! != "" } == [false, true, false] && images.map { $0["dropped_debris"]! != "" } == [false, true, false])
         #expect(images[0]["error"]!.contains("ImageList.2.ImageData.Data"))
         let particles = try table(out + "/analysis_particles.csv")
         #expect(particles.allSatisfy { $0["image"] == good })

@@ -115,8 +115,9 @@ struct FacilityShippingTests {
         try store.recordAnalysis(AnalysisOutcome(segmenter: "classical", parametersJson: "{}", softwareVersion: "test", particles: [m, m]),
                                  imageId: image.id!, facts: ImageFacts(widthPx: 64, heightPx: 64, pixelSizeXNm: nil, pixelSizeYNm: nil))
         try await Self.ship(store, target)
-        #expect(try server.scalar("SELECT string_agg(version, ',' ORDER BY version) FROM antema_schema_migration") == "v1,v2-pixel-lengths,v3-network-scale")
+        #expect(try server.scalar("SELECT string_agg(version, ',' ORDER BY version) FROM antema_schema_migration") == "v1,v2-pixel-lengths,v3-network-scale,v4-dropped-counts")
         #expect(try server.scalar("SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'analysis' AND column_name = 'network_scale'") == "1")
+        #expect(try server.scalar("SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'analysis' AND column_name LIKE 'dropped_%_count'") == "2")
         // 100 px of 4 nm²: a pixel side of 0.2 nm
         #expect(try server.scalar("""
             SELECT round(equivalent_diameter_px::numeric, 4) || ' ' || round(perimeter_px::numeric, 6) || ' ' || round(feret_min_px::numeric, 6) || ' '
