@@ -117,7 +117,7 @@ final class DaemonFixture: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct DaemonEndToEnd {
-    @Test("files written in chunks, renamed into place and copied in are each analysed once; bad files are reported")
+    @Test("files written in chunks, renamed into place and copied in are each analysed once (with the counts of particles the network dropped); bad files are reported")
     func arrivals() throws {
         let f = try DaemonFixture(segmenter: "model")
         try f.start()
@@ -146,6 +146,8 @@ final class DaemonFixture: @unchecked Sendable {
         #expect(rows[2][2].contains("not a DigitalMicrograph file"))
         // the default segmenter: the bundled network, recorded with each analysis
         #expect(try f.scalar("SELECT DISTINCT segmenter FROM analysis")?.hasPrefix("model antema-unet") == true)
+        // with the counts of the particles it dropped as unsure and as debris
+        #expect(try f.scalar("SELECT COUNT(*) FROM analysis WHERE dropped_unsure_count >= 0 AND dropped_debris_count >= 0") == "3")
         // exactly once: one analysis per done image, particles only of current analyses
         #expect(try f.scalar("SELECT COUNT(*) FROM analysis") == "3")
         #expect(try f.scalar("SELECT COUNT(*) FROM particle") == f.scalar("SELECT SUM(particle_count) FROM analysis"))
